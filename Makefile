@@ -1,0 +1,30 @@
+# The README's two commands: `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PACKAGES := contracts policies connectors hub
+
+.PHONY: demo test lint install clean
+
+$(BIN)/hub: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/hub
+
+demo: install
+	$(BIN)/hub demo
+
+lint: install
+	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff format --check $(PACKAGES) tests
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects no test; that is not a failure of the suite.
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+clean:
+	rm -rf $(VENV) hub-data .pytest_cache .mypy_cache .ruff_cache

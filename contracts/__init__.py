@@ -1,0 +1,52 @@
+"""Canonical record contracts of the hub (一标三实 and the police-grid closed loop).
+
+Imports nothing else of the project: policies, connectors and the hub build on it.
+"""
+
+from contracts.errors import ContractError, Failure, RecordInvalid, UnknownKind
+from contracts.flat import header_names, unflatten
+from contracts.kinds.address import Address
+from contracts.kinds.house import House, HouseUse
+from contracts.kinds.incident import Channel, Incident, IncidentStatus, IncidentType, RiskLevel
+from contracts.kinds.person import HouseholdType, Person
+from contracts.kinds.unit import Unit, UnitType
+from contracts.kinds.visit import Visit, VisitResult
+from contracts.kinds.work_order import NEXT_STATUSES, OrderStatus, StatusChange, WorkOrder
+from contracts.meta import FieldSpec, Sensitivity, field, field_specs
+from contracts.record import Record
+from contracts.registry import CONTRACTS, contract, json_schema
+
+__all__ = [
+    "CONTRACTS",
+    "NEXT_STATUSES",
+    "Address",
+    "Channel",
+    "ContractError",
+    "Failure",
+    "FieldSpec",
+    "House",
+    "HouseUse",
+    "HouseholdType",
+    "Incident",
+    "IncidentStatus",
+    "IncidentType",
+    "OrderStatus",
+    "Person",
+    "Record",
+    "RecordInvalid",
+    "RiskLevel",
+    "Sensitivity",
+    "StatusChange",
+    "Unit",
+    "UnitType",
+    "UnknownKind",
+    "Visit",
+    "VisitResult",
+    "WorkOrder",
+    "contract",
+    "field",
+    "field_specs",
+    "header_names",
+    "json_schema",
+    "unflatten",
+]

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from contracts.errors import Failure, RecordInvalid
+from contracts.meta import FieldSpec, field_specs
+
+Code = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z_-]{1,63}$")]
+"""Identifiers of the source systems: grid, beat, address, house codes."""
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+_RULE_NAMES = {
+    "missing": "required",
+    "extra_forbidden": "unknown_field",
+    "string_pattern_mismatch": "pattern",
+    "string_too_short": "required",
+    "enum": "value_set",
+    "literal_error": "value_set",
+    "date_parsing": "date_format",
+    "date_from_datetime_parsing": "date_format",
+    "date_from_datetime_inexact": "date_format",
+    "datetime_parsing": "datetime_format",
+    "datetime_from_date_parsing": "datetime_format",
+    "timezone_aware": "datetime_timezone",
+    "int_parsing": "integer",
+    "bool_parsing": "boolean",
+}
+
+
+class Record(BaseModel):
+    """Base of every contract: one record of one kind, at one contract version."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    kind: ClassVar[str]
+    version: ClassVar[int]
+    label: ClassVar[str]
+
+    @classmethod
+    def specs(cls) -> tuple[FieldSpec, ...]:
+        return field_specs(cls)
+
+    @classmethod
+    def natural_key_fields(cls) -> tuple[str, ...]:
+        return tuple(spec.name for spec in cls.specs() if spec.natural_key)
+
+    def natural_key(self) -> str:
+        """The natural key as one string (parts joined by '|'), for linking across sources."""
+        return "|".join(str(getattr(self, name)) for name in self.natural_key_fields())
+
+    @classmethod
+    def parse(cls, row: dict[str, Any]) -> Record:
+        """Validate ``row``; raise RecordInvalid naming every broken rule."""
+        try:
+            return cls.model_validate(row)
+        except ValidationError as exc:
+            raise RecordInvalid(cls.kind, failures_of(cls.kind, exc)) from None
+
+
+def failures_of(kind: str, exc: ValidationError) -> tuple[Failure, ...]:
+    failures = []
+    for error in exc.errors(include_url=False):
+        loc = error["loc"]
+        name = str(loc[0]) if loc else None
+        value = error.get("input")
+        if error["type"] == "missing":
+            value = None
+        failures.append(
+            Failure(
+                kind=kind,
+                field=name,
+                rule=_RULE_NAMES.get(error["type"], error["type"]),
+                value=value if _is_plain(value) else repr(value),
+                message=error["msg"] if len(loc) <= 1 else f"{error['msg']} (at {_path(loc)})",
+            )
+        )
+    return tuple(failures)
+
+
+def _is_plain(value: object) -> bool:
+    return value is None or isinstance(value, str | int | float | bool | dt.date)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc)

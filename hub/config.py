@@ -1,0 +1,57 @@
+"""Where the hub keeps its state: the hub home (``$HUB_HOME``, default ``./hub-data``).
+
+The home holds ``config.json`` (database URL), ``keys.json`` (mode 0600) and, with the
+embedded default, the SQLite database ``hub.db``. ``HUB_DATABASE_URL`` overrides the
+configured URL, so the same home can be pointed at another database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ConfigError
+
+CONFIG_FILE = "config.json"
+KEY_FILE = "keys.json"
+
+
+class HubConfig(BaseModel):
+    home: Path
+    database_url: str
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / KEY_FILE
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("HUB_HOME", "hub-data")).resolve()
+
+
+def sqlite_url(home: Path) -> str:
+    return f"sqlite:///{home / 'hub.db'}"
+
+
+def load_config(home: Path | None = None) -> HubConfig:
+    home = (home or default_home()).resolve()
+    path = home / CONFIG_FILE
+    try:
+        stored = json.loads(path.read_text())
+        config = HubConfig(home=home, database_url=stored["database_url"])
+    except FileNotFoundError:
+        raise ConfigError(f"no hub at {home}: run `hub init` first") from None
+    except (KeyError, ValueError, ValidationError) as exc:
+        raise ConfigError(f"{path} is not a valid hub config: {exc}") from None
+    if url := os.environ.get("HUB_DATABASE_URL"):
+        config = config.model_copy(update={"database_url": url})
+    return config
+
+
+def save_config(config: HubConfig) -> None:
+    config.home.mkdir(parents=True, exist_ok=True)
+    document = {"database_url": config.database_url}
+    (config.home / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")

@@ -1,0 +1,19 @@
+"""Errors of the hub.
+
+    HubError
+     ├── ConfigError        no hub home, unreadable config or key file
+     └── KeyringError       a value was encrypted under a key this keyring does not hold,
+                            or it fails authentication (tampered, moved to another column)
+"""
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    pass
+
+
+class KeyringError(HubError):
+    pass

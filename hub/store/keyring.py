@@ -1,0 +1,116 @@
+"""Keys that protect data at rest: AES-GCM data keys (rotating) and the blind-index key.
+
+The key file lives in the hub home, outside the database, mode 0600. Each ciphertext
+names the key that made it (``<key id>.<base64url(nonce | ciphertext)>``), so adding a new
+active key never strands old values. The ciphertext is bound to its column through the
+associated data (``kind.field``): a value copied into another column does not decrypt.
+
+The blind index is HMAC-SHA256 over the normalised clear value, with one key and no
+per-column domain, on purpose: equal ID numbers in ``person.id_number`` and
+``house.owner_id_number`` must index equal, because that is how records are linked.
+Rotating the index key means re-indexing every row; it is not done here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hub.errors import KeyringError
+
+_NONCE_BYTES = 12
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _new_key_id() -> str:
+    return "k" + secrets.token_hex(4)
+
+
+@dataclass
+class Keyring:
+    data_keys: dict[str, bytes]
+    active: str
+    index_key: bytes
+
+    def __post_init__(self) -> None:
+        if self.active not in self.data_keys:
+            raise KeyringError(f"active key {self.active!r} is not in the keyring")
+        self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
+
+    @classmethod
+    def generate(cls) -> Keyring:
+        kid = _new_key_id()
+        return cls({kid: AESGCM.generate_key(bit_length=256)}, kid, secrets.token_bytes(32))
+
+    def rotate(self) -> str:
+        """Add a new data key and make it the one new values are encrypted with."""
+        kid = _new_key_id()
+        self.data_keys[kid] = AESGCM.generate_key(bit_length=256)
+        self._ciphers[kid] = AESGCM(self.data_keys[kid])
+        self.active = kid
+        return kid
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode(), context.encode())
+        return f"{self.active}.{_b64e(nonce + sealed)}"
+
+    def decrypt(self, token: str, context: str) -> str:
+        kid, _, body = token.partition(".")
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
+            raise KeyringError(f"value for {context} was encrypted with unknown key {kid!r}")
+        raw = _b64d(body)
+        try:
+            clear = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+        except InvalidTag:
+            raise KeyringError(f"value for {context} fails authentication") from None
+        return clear.decode()
+
+    def blind_index(self, value: str) -> str:
+        normal = value.strip().upper().encode()
+        return hmac.new(self.index_key, normal, hashlib.sha256).hexdigest()[:32]
+
+    def save(self, path: Path) -> None:
+        document = {
+            "format": 1,
+            "active": self.active,
+            "data_keys": {kid: _b64e(key) for kid, key in self.data_keys.items()},
+            "index_key": _b64e(self.index_key),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(document, out, indent=2)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Keyring:
+        try:
+            document = json.loads(path.read_text())
+            return cls(
+                {kid: _b64d(key) for kid, key in document["data_keys"].items()},
+                document["active"],
+                _b64d(document["index_key"]),
+            )
+        except FileNotFoundError:
+            raise KeyringError(f"no key file at {path}; run `hub init`") from None
+        except (KeyError, ValueError, TypeError) as exc:
+            raise KeyringError(f"key file {path} is not readable: {exc}") from None

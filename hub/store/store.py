@@ -1,0 +1,224 @@
+"""The record store: SQLAlchemy 2 Core over SQLite (embedded default) or PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
+from sqlalchemy.engine import make_url
+
+from contracts import Record, contract
+from hub.store.codec import content_hash, decode, encode
+from hub.store.keyring import Keyring
+from hub.store.tables import KIND_TABLES, KindTable, metadata
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    source_system: str
+    source_key: str
+    contract_version: int
+    first_seen: dt.datetime
+    last_updated: dt.datetime
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    id: int
+    record: Record
+    provenance: Provenance
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for ``url``; bare ``postgresql://`` URLs use psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    def __init__(self, engine: Engine, keyring: Keyring) -> None:
+        self.engine = engine
+        self.keyring = keyring
+
+    @classmethod
+    def open(cls, url: str, keyring: Keyring) -> Store:
+        return cls(engine_for(url), keyring)
+
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[Transaction]:
+        """One database transaction: everything written in it commits or none of it does."""
+        with self.engine.begin() as conn:
+            yield Transaction(conn, self.keyring)
+
+    def get(self, kind: str, source_system: str, source_key: str) -> StoredRecord | None:
+        kt = _kind_table(kind)
+        query = select(kt.table).where(
+            kt.table.c.source_system == source_system, kt.table.c.source_key == source_key
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._stored(kt, row)
+
+    def find(self, kind: str, **equals: Any) -> list[StoredRecord]:
+        """Records whose fields equal the given values; encrypted fields via their blind index."""
+        kt = _kind_table(kind)
+        query = select(kt.table).order_by(kt.table.c.id)
+        for name, value in equals.items():
+            column = next((c for c in kt.fields if c.name == name), None)
+            if column is None:
+                raise KeyError(f"{kind} has no field {name!r}")
+            if column.indexed:
+                query = query.where(
+                    kt.table.c[column.index_column] == self.keyring.blind_index(str(value))
+                )
+            elif column.encrypted or column.structured:
+                raise ValueError(f"{kind}.{name} cannot be searched by equality")
+            else:
+                query = query.where(kt.table.c[name] == value)
+        with self.engine.connect() as conn:
+            return [self._stored(kt, row) for row in conn.execute(query)]
+
+    def linked(self, record: Record) -> list[StoredRecord]:
+        """Every stored record, from any source, with the same natural key as ``record``."""
+        kt = _kind_table(record.kind)
+        link = self.keyring.blind_index(record.natural_key())
+        query = select(kt.table).where(kt.table.c.link_key == link).order_by(kt.table.c.id)
+        with self.engine.connect() as conn:
+            return [self._stored(kt, row) for row in conn.execute(query)]
+
+    def count(self, kind: str) -> int:
+        kt = _kind_table(kind)
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(kt.table)).scalar_one())
+
+    def _stored(self, kt: KindTable, row: Any) -> StoredRecord:
+        m = row._mapping
+        return StoredRecord(
+            id=m["id"],
+            record=decode(kt, row, self.keyring),
+            provenance=Provenance(
+                source_system=m["source_system"],
+                source_key=m["source_key"],
+                contract_version=m["contract_version"],
+                first_seen=m["first_seen"],
+                last_updated=m["last_updated"],
+                content_hash=m["content_hash"],
+            ),
+        )
+
+
+class Transaction:
+    """Writes inside one transaction of the store."""
+
+    def __init__(self, conn: Connection, keyring: Keyring) -> None:
+        self.conn = conn
+        self.keyring = keyring
+
+    def upsert(
+        self,
+        source_system: str,
+        records: Iterable[tuple[str, Record]],
+        now: dt.datetime | None = None,
+    ) -> UpsertCounts:
+        """Insert or update ``(source_key, record)`` pairs of one source, by source key.
+
+        A record whose content hash is unchanged is not written at all, so re-running a
+        sync is a no-op. Records may be of several kinds.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        by_kind: dict[str, dict[str, Record]] = {}
+        for source_key, record in records:
+            by_kind.setdefault(record.kind, {})[source_key] = record
+        counts = UpsertCounts()
+        for kind, batch in by_kind.items():
+            counts += self._upsert_kind(_kind_table(kind), source_system, batch, now)
+        return counts
+
+    def _upsert_kind(
+        self, kt: KindTable, source_system: str, batch: dict[str, Record], now: dt.datetime
+    ) -> UpsertCounts:
+        table = kt.table
+        query = select(table.c.source_key, table.c.content_hash).where(
+            table.c.source_system == source_system, table.c.source_key.in_(list(batch))
+        )
+        existing = {key: digest for key, digest in self.conn.execute(query)}
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        counts = UpsertCounts()
+        for source_key, record in batch.items():
+            digest = content_hash(record)
+            if existing.get(source_key) == digest:
+                counts.unchanged += 1
+                continue
+            row = encode(kt, record, self.keyring)
+            row.update(
+                link_key=self.keyring.blind_index(record.natural_key()),
+                contract_version=record.version,
+                last_updated=now,
+                content_hash=digest,
+            )
+            if source_key in existing:
+                row["_source_key"] = source_key
+                updates.append(row)
+            else:
+                row.update(source_system=source_system, source_key=source_key, first_seen=now)
+                inserts.append(row)
+        if inserts:
+            self.conn.execute(table.insert(), inserts)
+            counts.inserted = len(inserts)
+        if updates:
+            statement = (
+                update(table)
+                .where(table.c.source_system == source_system)
+                .where(table.c.source_key == bindparam("_source_key"))
+            )
+            self.conn.execute(statement, updates)
+            counts.updated = len(updates)
+        return counts
+
+
+def _kind_table(kind: str) -> KindTable:
+    contract(kind)
+    return KIND_TABLES[kind]
+

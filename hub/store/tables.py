@@ -1,0 +1,166 @@
+"""One table per record kind, generated from its contract, plus provenance columns.
+
+Fields of an encrypted-at-rest class become a ciphertext column; a scalar one also gets a
+``<field>_bidx`` blind-index column for equality look-ups. ``link_key`` is the blind index
+of the kind's natural key: rows of different sources with equal ``link_key`` describe the
+same real person, house, unit or address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+from contracts import CONTRACTS, FieldSpec, Record
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes in UTC on every backend (SQLite keeps them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: the store keeps aware UTC times")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class FieldColumn:
+    spec: FieldSpec
+    encrypted: bool
+    indexed: bool
+    structured: bool
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def index_column(self) -> str:
+        return f"{self.spec.name}_bidx"
+
+
+@dataclass(frozen=True, slots=True)
+class KindTable:
+    model: type[Record]
+    table: Table
+    fields: tuple[FieldColumn, ...]
+
+
+metadata = MetaData()
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _bare(annotation: Any) -> Any:
+    """The annotation without Optional and Annotated wrappers."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            annotation = args[0] if len(args) == 1 else annotation
+            if len(args) != 1:
+                return annotation
+        else:
+            return annotation
+
+
+def _column_type(annotation: Any) -> Any:
+    bare = _bare(annotation)
+    if typing.get_origin(bare) is typing.Literal:
+        return Text()
+    if isinstance(bare, type):
+        if issubclass(bare, bool):
+            return Boolean()
+        if issubclass(bare, int) and not issubclass(bare, enum.Enum):
+            return BigInteger()
+        if issubclass(bare, float):
+            return Float()
+        if issubclass(bare, dt.datetime):
+            return UtcDateTime()
+        if issubclass(bare, dt.date):
+            return Date()
+        if issubclass(bare, str):
+            return Text()
+    return JSON()
+
+
+def _is_structured(annotation: Any) -> bool:
+    return isinstance(_column_type(annotation), JSON)
+
+
+def _kind_table(model: type[Record]) -> KindTable:
+    columns: list[Column[Any]] = [
+        Column("id", _Id, primary_key=True, autoincrement=True),
+        Column("source_system", String(64), nullable=False),
+        Column("source_key", String(256), nullable=False),
+        Column("link_key", String(64), nullable=False, index=True),
+        Column("contract_version", Integer, nullable=False),
+        Column("first_seen", UtcDateTime(), nullable=False),
+        Column("last_updated", UtcDateTime(), nullable=False, index=True),
+        Column("content_hash", String(64), nullable=False),
+    ]
+    fields = []
+    for spec in model.specs():
+        structured = _is_structured(spec.info.annotation)
+        encrypted = spec.sensitivity.encrypted_at_rest
+        indexed = encrypted and not structured
+        fields.append(FieldColumn(spec, encrypted, indexed, structured))
+        nullable = not spec.required
+        if encrypted:
+            columns.append(Column(spec.name, Text(), nullable=nullable))
+            if indexed:
+                columns.append(Column(f"{spec.name}_bidx", String(32), index=True))
+        else:
+            columns.append(
+                Column(
+                    spec.name,
+                    _column_type(spec.info.annotation),
+                    nullable=nullable,
+                    index=spec.name.endswith("_code"),
+                )
+            )
+    table = Table(
+        f"rec_{model.kind}",
+        metadata,
+        *columns,
+        UniqueConstraint("source_system", "source_key", name=f"uq_rec_{model.kind}_source"),
+    )
+    return KindTable(model, table, tuple(fields))
+
+
+KIND_TABLES: dict[str, KindTable] = {kind: _kind_table(m) for kind, m in CONTRACTS.items()}
