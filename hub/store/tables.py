@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import AwareDatetime
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -103,6 +104,8 @@ def _column_type(annotation: Any) -> Any:
     bare = _bare(annotation)
     if typing.get_origin(bare) is typing.Literal:
         return Text()
+    if bare is AwareDatetime:
+        return UtcDateTime()
     if isinstance(bare, type):
         if issubclass(bare, bool):
             return Boolean()

@@ -1,0 +1,20 @@
+"""The ``hub`` command line (typer)."""
+
+from __future__ import annotations
+
+import typer
+
+from hub.cli import contracts
+from hub.cli.init import init
+
+app = typer.Typer(
+    help="Police–community data-sharing hub.", no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(init)
+app.add_typer(contracts.app, name="contracts")
+
+
+def main() -> None:
+    app()

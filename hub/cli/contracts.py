@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts import CONTRACTS, RecordInvalid, UnknownKind, contract, json_schema, unflatten
+from hub.cli.rows import FORMATS, Unreadable, detect_format, read_rows
+
+app = typer.Typer(help="Record contracts: list them, export JSON Schema, check files.")
+err = Console(stderr=True)
+
+KindArg = Annotated[str, typer.Argument(help="Record kind, e.g. person, unit, address.")]
+
+
+def _model(kind: str) -> Any:
+    try:
+        return contract(kind)
+    except UnknownKind as exc:
+        err.print(f"[red]{exc}[/red]; kinds: {', '.join(CONTRACTS)}")
+        raise typer.Exit(2) from None
+
+
+@app.command("list")
+def list_contracts() -> None:
+    """List every record kind with its version, label and natural key."""
+    table = Table("kind", "version", "label", "natural key", "fields", "encrypted at rest")
+    for kind, model in CONTRACTS.items():
+        specs = model.specs()
+        sealed = [s.name for s in specs if s.sensitivity.encrypted_at_rest]
+        table.add_row(
+            kind,
+            str(model.version),
+            model.label,
+            ", ".join(model.natural_key_fields()),
+            str(len(specs)),
+            ", ".join(sealed) or "-",
+        )
+    Console().print(table)
+
+
+@app.command()
+def schema(kind: KindArg) -> None:
+    """Print the JSON Schema of a kind's contract."""
+    _model(kind)
+    typer.echo(json.dumps(json_schema(kind), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def check(
+    kind: KindArg,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}; default by suffix.")
+    ] = None,
+) -> None:
+    """Check a JSONL or CSV file against a contract (headers: field names or Chinese labels).
+
+    Prints one JSON line per failure; exits 0 when every row is valid, 1 otherwise.
+    """
+    model = _model(kind)
+    fmt = fmt or detect_format(file)
+    if fmt not in FORMATS:
+        err.print(f"[red]cannot tell the format of {file}[/red]; pass --format jsonl|csv")
+        raise typer.Exit(2)
+    rows = bad = 0
+    for number, row in read_rows(file, fmt):
+        rows += 1
+        problems: list[dict[str, Any]]
+        if isinstance(row, Unreadable):
+            problems = [{"kind": kind, "field": None, "rule": "malformed_row", "value": None,
+                         "message": row.reason}]
+        else:
+            try:
+                model.parse(unflatten(model, row))
+                continue
+            except RecordInvalid as exc:
+                problems = [failure.as_dict() for failure in exc.failures]
+        bad += 1
+        for problem in problems:
+            sys.stdout.write(json.dumps({"row": number, **problem}, ensure_ascii=False,
+                                        default=str) + "\n")
+    colour = "green" if bad == 0 else "red"
+    err.print(f"[{colour}]{rows} rows: {rows - bad} valid, {bad} invalid[/{colour}]")
+    raise typer.Exit(1 if bad else 0)

@@ -1,0 +1,64 @@
+"""Shared fixtures: one valid record of every kind, and a store on each backend.
+
+Store tests run on SQLite always and on PostgreSQL when ``HUB_TEST_POSTGRES_URL`` is set
+(``.ci/run`` starts a throw-away server and sets it). In CI a missing URL is an error,
+not a skip, so the PostgreSQL half can never silently stop running.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from contracts import Record
+from hub.store import Keyring, Store, metadata
+from tests.data import make_records
+
+PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def records() -> dict[str, Record]:
+    return make_records()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set HUB_TEST_POSTGRES_URL (see .ci/run)")
+        pytest.skip("PostgreSQL tests need HUB_TEST_POSTGRES_URL; .ci/run sets it")
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'hub.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    store = Store.open(database_url, Keyring.generate())
+    store.create_schema()
+    try:
+        yield store
+    finally:
+        metadata.drop_all(store.engine)
+        store.close()
