@@ -33,9 +33,10 @@ def check_citizen_id(value: str) -> str:
         ) from None
     if birth > dt.date.today() or birth.year < 1890:
         raise PydanticCustomError("id_birth_date", "citizen ID number birth date is not plausible")
-    if area_name(number[:6], birth.year) is None:
+    if area_name(number[:6], birth.year, since=True) is None:
         raise PydanticCustomError(
-            "id_area_code", "citizen ID number area code {area} is not a GB/T 2260 code",
+            "id_area_code",
+            "citizen ID number area code {area} is not a GB/T 2260 code",
             {"area": number[:6]},
         )
     return number
@@ -67,7 +68,9 @@ def check_credit_code(value: str) -> str:
 def check_area_code(value: str) -> str:
     if len(value) != 6 or value.endswith("00") or area_name(value) is None:
         raise PydanticCustomError(
-            "area_code", "{value} is not a county-level GB/T 2260 area code in use", {"value": value}
+            "area_code",
+            "{value} is not a county-level GB/T 2260 area code in use",
+            {"value": value},
         )
     return value
 
@@ -81,7 +84,8 @@ def code_in(table: CodeTable) -> BeforeValidator:
         code = table.lookup(str(value))
         if code is None:
             raise PydanticCustomError(
-                "unknown_code", "{value} is not a {standard} code",
+                "unknown_code",
+                "{value} is not a {standard} code",
                 {"value": str(value), "standard": table.standard},
             )
         return code

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 from pydantic.fields import FieldInfo
 
 if TYPE_CHECKING:
@@ -40,7 +40,11 @@ def field(
     **kwargs: Any,
 ) -> Any:
     """A pydantic ``Field`` carrying the hub's metadata."""
-    extra = {"x-label": label, "x-sensitivity": sensitivity.value, "x-natural-key": key}
+    extra: dict[str, JsonValue] = {
+        "x-label": label,
+        "x-sensitivity": sensitivity.value,
+        "x-natural-key": key,
+    }
     return Field(default, title=label, json_schema_extra=extra, **kwargs)
 
 

@@ -14,9 +14,7 @@ from contracts.record import Record
 
 _ALL: tuple[type[Record], ...] = (Address, Person, House, Unit, Incident, WorkOrder, Visit)
 _BY_VERSION: dict[tuple[str, int], type[Record]] = {(m.kind, m.version): m for m in _ALL}
-CONTRACTS: dict[str, type[Record]] = {
-    m.kind: m for m in sorted(_ALL, key=lambda m: m.version)
-}
+CONTRACTS: dict[str, type[Record]] = {m.kind: m for m in sorted(_ALL, key=lambda m: m.version)}
 """The current version of every kind's contract, by kind."""
 
 

@@ -1,9 +1,9 @@
 """Errors of the hub.
 
-    HubError
-     ├── ConfigError        no hub home, unreadable config or key file
-     └── KeyringError       a value was encrypted under a key this keyring does not hold,
-                            or it fails authentication (tampered, moved to another column)
+HubError
+ ├── ConfigError        no hub home, unreadable config or key file
+ └── KeyringError       a value was encrypted under a key this keyring does not hold,
+                        or it fails authentication (tampered, moved to another column)
 """
 
 

@@ -16,8 +16,12 @@ _RANGE = re.compile(r"^\[(\d*)-(\d*)\](.*)$")
 
 
 @lru_cache(maxsize=4096)
-def area_name(code: str, year: int | None = None) -> str | None:
+def area_name(code: str, year: int | None = None, *, since: bool = False) -> str | None:
     """The county-level name of a six-digit area code in use in ``year`` (default: now).
+
+    With ``since``, a code in use at any time from ``year`` on counts: the area code of an
+    ID number is assigned at registration, which for people born before 1984 (and for
+    areas created later) is years after the birth year.
 
     Returns None for a code the table does not hold or that was not in use that year.
     """
@@ -31,8 +35,9 @@ def area_name(code: str, year: int | None = None) -> str | None:
         if match is None:
             return f"{parts['province']}{candidate}"
         start, end, name = match.groups()
-        if year is None and not end:
-            return f"{parts['province']}{name}"
-        if year is not None and (not start or int(start) <= year) and (not end or year <= int(end)):
+        if year is None:
+            if not end:
+                return f"{parts['province']}{name}"
+        elif (not start or since or int(start) <= year) and (not end or year <= int(end)):
             return f"{parts['province']}{name}"
     return None

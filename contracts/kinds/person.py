@@ -63,7 +63,8 @@ class Person(Record):
         number = info.data.get("id_number")
         if number is not None and value in ("1", "2") and citizen_id_sex(number) != value:
             raise PydanticCustomError(
-                "id_sex_mismatch", "sex {value} differs from the ID number's sex digit",
+                "id_sex_mismatch",
+                "sex {value} differs from the ID number's sex digit",
                 {"value": value},
             )
         return value

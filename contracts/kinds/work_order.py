@@ -69,7 +69,8 @@ class WorkOrder(Record):
         for before, after in zip(self.history, self.history[1:], strict=False):
             if after.status not in NEXT_STATUSES[before.status]:
                 raise PydanticCustomError(
-                    "order_transition", "{a} cannot follow {b}",
+                    "order_transition",
+                    "{a} cannot follow {b}",
                     {"a": after.status.value, "b": before.status.value},
                 )
             if after.at < before.at:

@@ -8,7 +8,8 @@ from hub.cli import contracts
 from hub.cli.init import init
 
 app = typer.Typer(
-    help="Police–community data-sharing hub.", no_args_is_help=True,
+    help="Police–community data-sharing hub.",
+    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )

@@ -56,7 +56,8 @@ def check(
     kind: KindArg,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     fmt: Annotated[
-        str | None, typer.Option("--format", help=f"One of {', '.join(FORMATS)}; default by suffix.")
+        str | None,
+        typer.Option("--format", help=f"One of {', '.join(FORMATS)}; default by suffix."),
     ] = None,
 ) -> None:
     """Check a JSONL or CSV file against a contract (headers: field names or Chinese labels).
@@ -73,8 +74,15 @@ def check(
         rows += 1
         problems: list[dict[str, Any]]
         if isinstance(row, Unreadable):
-            problems = [{"kind": kind, "field": None, "rule": "malformed_row", "value": None,
-                         "message": row.reason}]
+            problems = [
+                {
+                    "kind": kind,
+                    "field": None,
+                    "rule": "malformed_row",
+                    "value": None,
+                    "message": row.reason,
+                }
+            ]
         else:
             try:
                 model.parse(unflatten(model, row))
@@ -83,8 +91,9 @@ def check(
                 problems = [failure.as_dict() for failure in exc.failures]
         bad += 1
         for problem in problems:
-            sys.stdout.write(json.dumps({"row": number, **problem}, ensure_ascii=False,
-                                        default=str) + "\n")
+            sys.stdout.write(
+                json.dumps({"row": number, **problem}, ensure_ascii=False, default=str) + "\n"
+            )
     colour = "green" if bad == 0 else "red"
     err.print(f"[{colour}]{rows} rows: {rows - bad} valid, {bad} invalid[/{colour}]")
     raise typer.Exit(1 if bad else 0)

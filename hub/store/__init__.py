@@ -13,8 +13,8 @@ from hub.store.tables import KIND_TABLES, KindTable, metadata
 
 __all__ = [
     "KIND_TABLES",
-    "KindTable",
     "Keyring",
+    "KindTable",
     "Provenance",
     "Store",
     "StoredRecord",

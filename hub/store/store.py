@@ -221,4 +221,3 @@ class Transaction:
 def _kind_table(kind: str) -> KindTable:
     contract(kind)
     return KIND_TABLES[kind]
-

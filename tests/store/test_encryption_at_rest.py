@@ -10,7 +10,6 @@ from sqlalchemy import text
 from contracts import Person, Record
 from hub.errors import KeyringError
 from hub.store import KIND_TABLES, Keyring, Store
-
 from tests.data import ID_NUMBERS
 
 SECRETS = [*ID_NUMBERS[:2], "13812345678", "重点关注", "双方曾有冲突记录"]
@@ -30,9 +29,7 @@ def _all_cells_as_text(store: Store) -> str:
     return "\n".join(chunks)
 
 
-def test_no_clear_sensitive_value_in_any_column(
-    store: Store, records: dict[str, Record]
-) -> None:
+def test_no_clear_sensitive_value_in_any_column(store: Store, records: dict[str, Record]) -> None:
     _fill(store, records)
     cells = _all_cells_as_text(store)
     assert "张伟" in cells  # personal, not sensitive: stored in clear, so the scan does see data
@@ -61,8 +58,13 @@ def test_old_values_decrypt_after_key_rotation(store: Store, records: dict[str, 
         tx.upsert("police_db", [("p1", records["person"])])
     old_key = store.keyring.active
     new_key = store.keyring.rotate()
-    other = Person.parse({**records["person"].model_dump(mode="json"),
-                          "id_number": ID_NUMBERS[2], "birth_date": "2012-03-15"})
+    other = Person.parse(
+        {
+            **records["person"].model_dump(mode="json"),
+            "id_number": ID_NUMBERS[2],
+            "birth_date": "2012-03-15",
+        }
+    )
     with store.begin() as tx:
         tx.upsert("police_db", [("p2", other)])
     with store.engine.connect() as conn:
@@ -71,7 +73,8 @@ def test_old_values_decrypt_after_key_rotation(store: Store, records: dict[str, 
     assert sealed["p1"].startswith(old_key + ".")
     assert sealed["p2"].startswith(new_key + ".")
     first, second = store.get("person", "police_db", "p1"), store.get("person", "police_db", "p2")
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert first.record.id_number == ID_NUMBERS[0]  # type: ignore[attr-defined]
     assert second.record.id_number == ID_NUMBERS[2]  # type: ignore[attr-defined]
 

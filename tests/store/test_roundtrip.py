@@ -6,7 +6,6 @@ import pytest
 
 from contracts import CONTRACTS, Person, Record
 from hub.store import Store
-
 from tests.data import ID_NUMBERS
 
 
@@ -51,9 +50,13 @@ def test_upsert_is_idempotent_and_tracks_changes(store: Store, records: dict[str
 
 
 def test_failed_transaction_writes_nothing(store: Store, records: dict[str, Record]) -> None:
-    with pytest.raises(RuntimeError), store.begin() as tx:
-        tx.upsert("police_db", [("p1", records["person"])])
-        raise RuntimeError("crash between batch and commit")
+    def crash_before_commit() -> None:
+        with store.begin() as tx:
+            tx.upsert("police_db", [("p1", records["person"])])
+            raise RuntimeError("crash between batch and commit")
+
+    with pytest.raises(RuntimeError):
+        crash_before_commit()
     assert store.count("person") == 0
 
 
@@ -61,8 +64,14 @@ def test_equality_on_encrypted_fields_goes_through_the_blind_index(
     store: Store, records: dict[str, Record]
 ) -> None:
     person = records["person"]
-    other = Person.parse({**person.model_dump(mode="json"), "id_number": ID_NUMBERS[2],
-                          "birth_date": "2012-03-15", "phone": None})
+    other = Person.parse(
+        {
+            **person.model_dump(mode="json"),
+            "id_number": ID_NUMBERS[2],
+            "birth_date": "2012-03-15",
+            "phone": None,
+        }
+    )
     with store.begin() as tx:
         tx.upsert("police_db", [("p1", person), ("p2", other)])
     found = store.find("person", id_number=ID_NUMBERS[0].lower())
