@@ -104,7 +104,11 @@ def make_records() -> dict[str, Record]:
                 "status": "签收",
                 "history": [
                     {"status": "派发", "at": t0.isoformat(), "by": "民警赵亮"},
-                    {"status": "签收", "at": (t0 + dt.timedelta(hours=1)).isoformat(), "by": "陈静"},
+                    {
+                        "status": "签收",
+                        "at": (t0 + dt.timedelta(hours=1)).isoformat(),
+                        "by": "陈静",
+                    },
                 ],
                 "grid_code": "G320104001",
                 "beat_code": "B32010401",
@@ -124,5 +128,3 @@ def make_records() -> dict[str, Record]:
             }
         ),
     }
-
-
