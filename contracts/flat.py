@@ -12,6 +12,8 @@ from pydantic import BaseModel
 
 from contracts.record import Record
 
+_YES_NO = {"是": True, "否": False}
+
 
 def header_names(model: type[Record]) -> dict[str, str]:
     """Every accepted column header (field name or Chinese label) -> field name."""
@@ -25,7 +27,8 @@ def unflatten(model: type[Record], row: Mapping[str, Any]) -> dict[str, Any]:
 
     Headers may be field names or labels (unknown headers are kept, so the contract
     reports them). Empty cells are absent values. Cells of list or object fields hold
-    JSON, or for a list of strings, items separated by ``;`` or ``；``.
+    JSON, or for a list of strings, items separated by ``;`` or ``；``. Yes/no cells may
+    be written 是/否.
     """
     names = header_names(model)
     result: dict[str, Any] = {}
@@ -34,8 +37,11 @@ def unflatten(model: type[Record], row: Mapping[str, Any]) -> dict[str, Any]:
         if cell is None or (isinstance(cell, str) and not cell.strip()):
             continue
         info = model.model_fields.get(name)
-        if info is not None and isinstance(cell, str) and _is_structured(info.annotation):
-            cell = _parse_structured(cell)
+        if info is not None and isinstance(cell, str):
+            if _is_structured(info.annotation):
+                cell = _parse_structured(cell)
+            elif info.annotation is bool:
+                cell = _YES_NO.get(cell.strip(), cell)
         result[name] = cell
     return result
 

@@ -66,7 +66,7 @@ def failures_of(kind: str, exc: ValidationError) -> tuple[Failure, ...]:
     for error in exc.errors(include_url=False):
         loc = error["loc"]
         name = str(loc[0]) if loc else None
-        value = error.get("input")
+        value = error.get("input") if name is not None else None
         if error["type"] == "missing":
             value = None
         failures.append(

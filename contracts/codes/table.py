@@ -7,7 +7,8 @@ class CodeTable(Mapping[str, str]):
     """A national-standard code table: code -> Chinese name, with reverse look-up by name.
 
     ``lookup`` accepts a code or a name (or one of its aliases), which is what source
-    systems send: grid platforms write ``男``, police systems write ``1``.
+    systems send: grid platforms write ``男``, police systems write ``1``, and a spreadsheet
+    that stored ``01`` as a number sends ``1``.
     """
 
     def __init__(
@@ -15,6 +16,7 @@ class CodeTable(Mapping[str, str]):
     ) -> None:
         self.standard = standard
         self._names = dict(entries)
+        self._width = max(len(code) for code in entries)
         self._codes = {name: code for code, name in entries.items()}
         for alias, code in (aliases or {}).items():
             if code not in self._names:
@@ -33,6 +35,8 @@ class CodeTable(Mapping[str, str]):
     def lookup(self, code_or_name: str) -> str | None:
         """The code for a code or a name, or None when the table has neither."""
         value = code_or_name.strip()
+        if value.isdigit():
+            value = value.zfill(self._width)
         if value in self._names:
             return value
         return self._codes.get(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from hub.cli import contracts
+from hub.cli.demo import demo
 from hub.cli.init import init
 
 app = typer.Typer(
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(init)
+app.command()(demo)
 app.add_typer(contracts.app, name="contracts")
 
 

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contracts import CONTRACTS, RecordInvalid, UnknownKind, contract, json_schema, unflatten
-from hub.cli.rows import FORMATS, Unreadable, detect_format, read_rows
+from contracts import CONTRACTS, UnknownKind, contract, json_schema
+from hub.cli.rows import FORMATS, check_rows, detect_format
 
 app = typer.Typer(help="Record contracts: list them, export JSON Schema, check files.")
 err = Console(stderr=True)
@@ -70,30 +70,12 @@ def check(
         err.print(f"[red]cannot tell the format of {file}[/red]; pass --format jsonl|csv")
         raise typer.Exit(2)
     rows = bad = 0
-    for number, row in read_rows(file, fmt):
+    for number, problems in check_rows(model, file, fmt):
         rows += 1
-        problems: list[dict[str, Any]]
-        if isinstance(row, Unreadable):
-            problems = [
-                {
-                    "kind": kind,
-                    "field": None,
-                    "rule": "malformed_row",
-                    "value": None,
-                    "message": row.reason,
-                }
-            ]
-        else:
-            try:
-                model.parse(unflatten(model, row))
-                continue
-            except RecordInvalid as exc:
-                problems = [failure.as_dict() for failure in exc.failures]
-        bad += 1
+        bad += bool(problems)
         for problem in problems:
-            sys.stdout.write(
-                json.dumps({"row": number, **problem}, ensure_ascii=False, default=str) + "\n"
-            )
+            line = json.dumps({"row": number, **problem}, ensure_ascii=False, default=str)
+            sys.stdout.write(line + "\n")
     colour = "green" if bad == 0 else "red"
     err.print(f"[{colour}]{rows} rows: {rows - bad} valid, {bad} invalid[/{colour}]")
     raise typer.Exit(1 if bad else 0)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contracts import Record, RecordInvalid, unflatten
+
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
@@ -70,3 +72,30 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Unreadable]]:
                 yield number, dict(row)
     except csv.Error as exc:
         yield reader.line_num, Unreadable(f"not CSV: {exc}")
+
+
+def check_rows(
+    model: type[Record], path: Path, fmt: str
+) -> Iterator[tuple[int, list[dict[str, Any]]]]:
+    """Yield ``(row number, failures)`` for every row; an empty list means the row is valid."""
+    for number, row in read_rows(path, fmt):
+        if isinstance(row, Unreadable):
+            yield (
+                number,
+                [
+                    {
+                        "kind": model.kind,
+                        "field": None,
+                        "rule": "malformed_row",
+                        "value": None,
+                        "message": row.reason,
+                    }
+                ],
+            )
+            continue
+        try:
+            model.parse(unflatten(model, row))
+        except RecordInvalid as exc:
+            yield number, [failure.as_dict() for failure in exc.failures]
+        else:
+            yield number, []
