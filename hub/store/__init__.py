@@ -3,23 +3,27 @@
 from hub.store.keyring import Keyring
 from hub.store.store import (
     Provenance,
+    QuarantinedRow,
     Store,
     StoredRecord,
     Transaction,
     UpsertCounts,
     engine_for,
 )
-from hub.store.tables import KIND_TABLES, KindTable, metadata
+from hub.store.tables import KIND_TABLES, KindTable, metadata, quarantine, sync_state
 
 __all__ = [
     "KIND_TABLES",
     "Keyring",
     "KindTable",
     "Provenance",
+    "QuarantinedRow",
     "Store",
     "StoredRecord",
     "Transaction",
     "UpsertCounts",
     "engine_for",
     "metadata",
+    "quarantine",
+    "sync_state",
 ]

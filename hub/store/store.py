@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 from contracts import Record, contract
 from hub.store.codec import content_hash, decode, encode
 from hub.store.keyring import Keyring
-from hub.store.tables import KIND_TABLES, KindTable, metadata
+from hub.store.tables import KIND_TABLES, KindTable, metadata, quarantine, sync_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,19 @@ class Provenance:
 
 
 @dataclass(frozen=True, slots=True)
+class QuarantinedRow:
+    source_system: str
+    stream: str
+    kind: str
+    source_key: str
+    row: dict[str, Any]
+    failures: list[dict[str, Any]]
+    id: int | None = None
+    run_id: str | None = None
+    status: str = "open"
+
+
+@dataclass(frozen=True, slots=True)
 class StoredRecord:
     id: int
     record: Record
@@ -37,15 +51,24 @@ class StoredRecord:
 
 @dataclass(slots=True)
 class UpsertCounts:
+    """Per record given: inserted, updated, unchanged, or superseded by a later record
+    with the same source key in the same call (only the last one is written)."""
+
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    superseded: int = 0
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.superseded += other.superseded
         return self
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged + self.superseded
 
 
 def engine_for(url: str) -> Engine:
@@ -90,6 +113,34 @@ class Store:
         """One database transaction: everything written in it commits or none of it does."""
         with self.engine.begin() as conn:
             yield Transaction(conn, self.keyring)
+
+    def load_state(self, source_system: str, stream: str) -> dict[str, Any] | None:
+        query = select(sync_state.c.state).where(
+            sync_state.c.source_system == source_system, sync_state.c.stream == stream
+        )
+        with self.engine.connect() as conn:
+            state: dict[str, Any] | None = conn.execute(query).scalar_one_or_none()
+        return state
+
+    def quarantined(self, status: str = "open") -> list[QuarantinedRow]:
+        query = select(quarantine).where(quarantine.c.status == status).order_by(quarantine.c.id)
+        with self.engine.connect() as conn:
+            return [self._quarantined(row) for row in conn.execute(query)]
+
+    def _quarantined(self, row: Any) -> QuarantinedRow:
+        m = row._mapping
+        payload = json.loads(self.keyring.decrypt(m["payload"], "quarantine.payload"))
+        return QuarantinedRow(
+            id=m["id"],
+            run_id=m["run_id"],
+            source_system=m["source_system"],
+            stream=m["stream"],
+            kind=m["kind"],
+            source_key=m["source_key"],
+            row=payload["row"],
+            failures=payload["failures"],
+            status=m["status"],
+        )
 
     def get(self, kind: str, source_system: str, source_key: str) -> StoredRecord | None:
         kt = _kind_table(kind)
@@ -155,6 +206,63 @@ class Transaction:
         self.conn = conn
         self.keyring = keyring
 
+    def save_state(
+        self, source_system: str, stream: str, state: dict[str, Any], now: dt.datetime
+    ) -> None:
+        key = (sync_state.c.source_system == source_system) & (sync_state.c.stream == stream)
+        done = self.conn.execute(update(sync_state).where(key).values(state=state, updated_at=now))
+        if done.rowcount == 0:
+            self.conn.execute(
+                sync_state.insert().values(
+                    source_system=source_system, stream=stream, state=state, updated_at=now
+                )
+            )
+
+    def quarantine(self, run_id: str, rows: list[QuarantinedRow], now: dt.datetime) -> None:
+        """Keep rows that broke a contract; one open entry per source row, kept current."""
+        for entry in rows:
+            payload = json.dumps(
+                {"row": entry.row, "failures": entry.failures}, ensure_ascii=False, default=str
+            )
+            values = {
+                "run_id": run_id,
+                "kind": entry.kind,
+                "rules": sorted({f"{f['field'] or '(row)'}:{f['rule']}" for f in entry.failures}),
+                "payload": self.keyring.encrypt(payload, "quarantine.payload"),
+                "status": "open",
+                "last_seen": now,
+            }
+            key = (
+                (quarantine.c.source_system == entry.source_system)
+                & (quarantine.c.stream == entry.stream)
+                & (quarantine.c.source_key == entry.source_key)
+            )
+            if self.conn.execute(update(quarantine).where(key).values(**values)).rowcount == 0:
+                self.conn.execute(
+                    quarantine.insert().values(
+                        source_system=entry.source_system,
+                        stream=entry.stream,
+                        source_key=entry.source_key,
+                        first_seen=now,
+                        **values,
+                    )
+                )
+
+    def resolve_quarantined(self, source_system: str, stream: str, source_keys: list[str]) -> None:
+        """Close open entries whose source rows have now been stored."""
+        if not source_keys:
+            return
+        self.conn.execute(
+            update(quarantine)
+            .where(
+                quarantine.c.source_system == source_system,
+                quarantine.c.stream == stream,
+                quarantine.c.source_key.in_(source_keys),
+                quarantine.c.status == "open",
+            )
+            .values(status="resolved")
+        )
+
     def upsert(
         self,
         source_system: str,
@@ -168,9 +276,11 @@ class Transaction:
         """
         now = now or dt.datetime.now(dt.UTC)
         by_kind: dict[str, dict[str, Record]] = {}
-        for source_key, record in records:
-            by_kind.setdefault(record.kind, {})[source_key] = record
         counts = UpsertCounts()
+        for source_key, record in records:
+            batch = by_kind.setdefault(record.kind, {})
+            counts.superseded += source_key in batch
+            batch[source_key] = record
         for kind, batch in by_kind.items():
             counts += self._upsert_kind(_kind_table(kind), source_system, batch, now)
         return counts

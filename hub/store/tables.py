@@ -167,3 +167,33 @@ def _kind_table(model: type[Record]) -> KindTable:
 
 
 KIND_TABLES: dict[str, KindTable] = {kind: _kind_table(m) for kind, m in CONTRACTS.items()}
+
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("stream", String(128), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+"""Each stream's checkpoint, written in the same transaction as the batch it follows."""
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("source_system", String(64), nullable=False),
+    Column("stream", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("source_key", String(256), nullable=False),
+    Column("rules", JSON, nullable=False),
+    Column("payload", Text(), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+    UniqueConstraint("source_system", "stream", "source_key", name="uq_quarantine_row"),
+)
+"""Rows that broke a contract: the raw row and its failures sealed in ``payload`` (they
+hold ID numbers in clear), the broken (field, rule) pairs in clear for reports."""

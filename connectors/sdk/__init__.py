@@ -1,0 +1,32 @@
+"""The connector SDK: a `Source` declares `Stream`s and reads them in `Batch`es."""
+
+from connectors.sdk.errors import ConfigurationError, ConnectorError, FatalError, TransientError
+from connectors.sdk.mapping import CODE_TABLES, FieldMapping, RecordMapping
+from connectors.sdk.retry import retrying
+from connectors.sdk.source import (
+    ENTRY_POINT_GROUP,
+    Batch,
+    Source,
+    State,
+    Stream,
+    available_connectors,
+    load_source,
+)
+
+__all__ = [
+    "CODE_TABLES",
+    "ENTRY_POINT_GROUP",
+    "Batch",
+    "ConfigurationError",
+    "ConnectorError",
+    "FatalError",
+    "FieldMapping",
+    "RecordMapping",
+    "Source",
+    "State",
+    "Stream",
+    "TransientError",
+    "available_connectors",
+    "load_source",
+    "retrying",
+]

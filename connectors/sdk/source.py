@@ -1,0 +1,96 @@
+"""A source system and its streams: what a connector author writes."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from connectors.sdk.errors import ConfigurationError
+from connectors.sdk.mapping import RecordMapping
+from contracts import Record, contract
+
+ENTRY_POINT_GROUP = "hub.connectors"
+
+State = dict[str, Any]
+"""A stream's checkpoint: JSON-serialisable, opaque to the hub, saved after every batch."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream of a source: rows of one contract kind.
+
+    ``primary_key`` is the source column whose value identifies a row in the source (the
+    hub upserts on source + that key); ``cursor_field`` is the column an incremental read
+    resumes after, or None for a stream read whole every time.
+    """
+
+    name: str
+    kind: str
+    primary_key: str
+    cursor_field: str | None = None
+    mapping: RecordMapping = field(default_factory=RecordMapping)
+
+    @property
+    def model(self) -> type[Record]:
+        return contract(self.kind)
+
+
+@dataclass(frozen=True)
+class Batch:
+    rows: list[dict[str, Any]]
+    state: State
+    """The stream's state once this batch is stored: where the next read starts."""
+
+
+class Source(ABC):
+    """Base of every connector. Subclasses set ``connector`` and implement two methods.
+
+    ``read`` yields batches in a stable order and gives each the state after it; the
+    hub stores a batch and its state in one transaction, so a killed sync resumes from
+    the last committed batch with nothing lost and nothing twice.
+    """
+
+    connector: ClassVar[str]
+
+    def __init__(self, source_id: str, config: Mapping[str, Any]) -> None:
+        self.source_id = source_id
+        self.config = dict(config)
+
+    @abstractmethod
+    def streams(self) -> list[Stream]: ...
+
+    @abstractmethod
+    def read(self, stream: Stream, state: State | None, batch_size: int) -> Iterator[Batch]: ...
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams():
+            if stream.name == name:
+                return stream
+        raise ConfigurationError(f"no stream {name!r}", source=self.source_id)
+
+    def close(self) -> None:  # noqa: B027 (an optional hook, not abstract)
+        """Release connections; called once the sync is over."""
+
+
+def available_connectors() -> dict[str, type[Source]]:
+    """Every connector installed, built-in or third-party, by its entry-point name."""
+    found: dict[str, type[Source]] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        loaded = point.load()
+        if not (isinstance(loaded, type) and issubclass(loaded, Source)):
+            raise ConfigurationError(f"entry point {point.name!r} is not a Source subclass")
+        found[point.name] = loaded
+    return found
+
+
+def load_source(source_id: str, connector: str, config: Mapping[str, Any]) -> Source:
+    connectors = available_connectors()
+    if connector not in connectors:
+        raise ConfigurationError(
+            f"unknown connector {connector!r}; installed: {', '.join(sorted(connectors))}",
+            source=source_id,
+        )
+    return connectors[connector](source_id, config)
