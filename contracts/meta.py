@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
@@ -58,6 +59,7 @@ class FieldSpec:
     info: FieldInfo
 
 
+@cache
 def field_specs(model: type[Record]) -> tuple[FieldSpec, ...]:
     specs = []
     for name, info in model.model_fields.items():
