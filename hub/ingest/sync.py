@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.sdk import ConnectorError, Source, Stream
 from contracts import Record, RecordInvalid
-from hub.store import QuarantinedRow, Store, UpsertCounts
+from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
 
 MAX_EXAMPLES = 3
 
@@ -88,8 +88,10 @@ def sync_stream(
         for batch in source.read(stream, state, batch_size):
             good: list[tuple[str, Record]] = []
             bad: list[QuarantinedRow] = []
+            raw: dict[str, dict[str, Any]] = {}
             for row in batch.rows:
                 key = source_key_of(stream, row)
+                raw[key] = row
                 try:
                     good.append((key, model.parse(stream.mapping.apply(model, row))))
                 except RecordInvalid as exc:
@@ -102,6 +104,7 @@ def sync_stream(
                     _count_failures(report, key, failures)
             now = dt.datetime.now(dt.UTC)
             with store.begin() as tx:
+                good = _without_duplicates(store, tx, source, stream, good, raw, bad, report)
                 counts = tx.upsert(source.source_id, good, now)
                 tx.resolve_quarantined(source.source_id, stream.name, [k for k, _ in good])
                 tx.quarantine(run_id, bad, now)
@@ -114,6 +117,53 @@ def sync_stream(
     except ConnectorError as exc:
         report.error = str(exc)
     return report
+
+
+def _without_duplicates(
+    store: Store,
+    tx: Transaction,
+    source: Source,
+    stream: Stream,
+    good: list[tuple[str, Record]],
+    raw: dict[str, dict[str, Any]],
+    bad: list[QuarantinedRow],
+    report: StreamReport,
+) -> list[tuple[str, Record]]:
+    """Quarantine records whose natural key this source already holds under another key.
+
+    A source that lists one ID number under two of its own keys has a duplicate; which
+    one is right is the steward's call, so the later one waits in quarantine.
+    """
+    links = [store.keyring.blind_index(record.natural_key()) for _, record in good]
+    owners = tx.key_owners(source.source_id, stream.kind, sorted(set(links)))
+    kept = []
+    for (key, record), link in zip(good, links, strict=True):
+        owner = owners.setdefault(link, key)
+        if owner == key:
+            kept.append((key, record))
+            continue
+        name = record.natural_key_fields()[0]
+        failures = [
+            {
+                "kind": stream.kind,
+                "field": name,
+                "rule": "duplicate_key",
+                "value": None,
+                "message": f"{name} is already held by this source under key {owner}",
+            }
+        ]
+        bad.append(
+            QuarantinedRow(
+                source.source_id,
+                stream.name,
+                stream.kind,
+                key,
+                raw[key],
+                failures,
+            )
+        )
+        _count_failures(report, key, failures)
+    return kept
 
 
 def _count_failures(report: StreamReport, key: str, failures: list[dict[str, Any]]) -> None:

@@ -206,6 +206,14 @@ class Transaction:
         self.conn = conn
         self.keyring = keyring
 
+    def key_owners(self, source_system: str, kind: str, link_keys: list[str]) -> dict[str, str]:
+        """For each natural key (as ``link_key``) this source already holds: its source key."""
+        table = _kind_table(kind).table
+        query = select(table.c.link_key, table.c.source_key).where(
+            table.c.source_system == source_system, table.c.link_key.in_(link_keys)
+        )
+        return {link: key for link, key in self.conn.execute(query)}
+
     def save_state(
         self, source_system: str, stream: str, state: dict[str, Any], now: dt.datetime
     ) -> None:

@@ -160,3 +160,13 @@ def test_a_corrected_row_resolves_its_quarantine_entry(store: Store) -> None:
 def test_counts_hold_for_any_batch_size(store: Store, batch_size: int) -> None:
     report = sync(store, ListSource(broken_rows()), batch_size=batch_size)
     assert report.read == report.stored + report.quarantined == 40
+
+
+def test_one_natural_key_under_two_source_keys_is_a_duplicate(store: Store) -> None:
+    rows = [person_row(n) for n in range(1, 21)]
+    twin = rows[3] | {"pk": "P9999", "updated": 50}
+    in_batch_twin = rows[5] | {"pk": "P9998", "updated": 6}
+    report = sync(store, ListSource([*rows, in_batch_twin, twin]), batch_size=10)
+    assert (report.read, report.stored, report.quarantined) == (22, 20, 2)
+    assert report.failures == {"id_number:duplicate_key": 2}
+    assert {q.source_key for q in store.quarantined()} == {"P9998", "P9999"}
