@@ -24,7 +24,7 @@ def retrying(
     """Retry on ``TransientError``; after the last attempt the error propagates as is."""
     return retry(
         retry=retry_if_exception_type(TransientError),
-        wait=wait_exponential_jitter(initial=initial, max=maximum),
+        wait=wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial),
         stop=stop_after_attempt(attempts) | stop_after_delay(deadline),
         reraise=True,
     )

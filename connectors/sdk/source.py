@@ -77,20 +77,22 @@ class Source(ABC):
 
 def available_connectors() -> dict[str, type[Source]]:
     """Every connector installed, built-in or third-party, by its entry-point name."""
-    found: dict[str, type[Source]] = {}
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        loaded = point.load()
-        if not (isinstance(loaded, type) and issubclass(loaded, Source)):
-            raise ConfigurationError(f"entry point {point.name!r} is not a Source subclass")
-        found[point.name] = loaded
-    return found
+    return {point.name: _load(point.name) for point in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def load_source(source_id: str, connector: str, config: Mapping[str, Any]) -> Source:
-    connectors = available_connectors()
-    if connector not in connectors:
+    return _load(connector, source_id)(source_id, config)
+
+
+def _load(connector: str, source_id: str | None = None) -> type[Source]:
+    points = entry_points(group=ENTRY_POINT_GROUP, name=connector)
+    if not points:
+        installed = sorted(point.name for point in entry_points(group=ENTRY_POINT_GROUP))
         raise ConfigurationError(
-            f"unknown connector {connector!r}; installed: {', '.join(sorted(connectors))}",
+            f"unknown connector {connector!r}; installed: {', '.join(installed)}",
             source=source_id,
         )
-    return connectors[connector](source_id, config)
+    loaded = next(iter(points)).load()
+    if not (isinstance(loaded, type) and issubclass(loaded, Source)):
+        raise ConfigurationError(f"entry point {connector!r} is not a Source subclass")
+    return loaded
