@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
+from hub.store import Keyring, Store
 
 CONFIG_FILE = "config.json"
 KEY_FILE = "keys.json"
@@ -55,3 +56,7 @@ def save_config(config: HubConfig) -> None:
     config.home.mkdir(parents=True, exist_ok=True)
     document = {"database_url": config.database_url}
     (config.home / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
+
+
+def open_store(config: HubConfig) -> Store:
+    return Store.open(config.database_url, Keyring.load(config.key_file))

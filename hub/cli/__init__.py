@@ -7,6 +7,7 @@ import typer
 from hub.cli import contracts
 from hub.cli.demo import demo
 from hub.cli.init import init
+from hub.cli.sync import report, sync
 
 app = typer.Typer(
     help="Police–community data-sharing hub.",
@@ -16,6 +17,8 @@ app = typer.Typer(
 )
 app.command()(init)
 app.command()(demo)
+app.command()(sync)
+app.command()(report)
 app.add_typer(contracts.app, name="contracts")
 
 
