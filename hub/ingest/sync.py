@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sdk import ConnectorError, Source, Stream
-from contracts import Record, RecordInvalid
+from connectors.sdk import ConnectorError, Source, State, Stream
+from contracts import Record, RecordInvalid, header_names
 from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
 
 MAX_EXAMPLES = 3
@@ -64,13 +64,73 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
-def source_key_of(stream: Stream, row: dict[str, Any]) -> str:
-    """The row's primary key, or for a row without one a digest of its content."""
+def source_key_of(stream: Stream, row: dict[str, Any], seal: Callable[[str], str] | None) -> str:
+    """The row's primary key, or for a row without one a digest of its content.
+
+    A source whose key is itself a sealed value (a spreadsheet keyed by 公民身份号码) gets
+    the blind index of it instead: source keys are stored in clear.
+    """
     key = row.get(stream.primary_key)
     if key is None or key == "":
         digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode())
         return "#" + digest.hexdigest()[:32]
+    if seal is not None:
+        return "~" + seal(str(key))
     return str(key)
+
+
+def key_is_sealed(stream: Stream) -> bool:
+    model = stream.model
+    fed = [name for name, m in stream.mapping.fields.items() if m.source == stream.primary_key]
+    if stream.mapping.passthrough and stream.primary_key in header_names(model):
+        fed.append(header_names(model)[stream.primary_key])
+    specs = {spec.name: spec for spec in model.specs()}
+    return any(specs[name].sensitivity.encrypted_at_rest for name in fed if name in specs)
+
+
+@dataclass
+class Admitted:
+    """What became of the rows of one batch."""
+
+    counts: UpsertCounts
+    quarantined: list[QuarantinedRow]
+
+
+def admit_rows(
+    store: Store,
+    source_id: str,
+    stream: Stream,
+    rows: list[dict[str, Any]],
+    run_id: str,
+    state: State | None = None,
+) -> Admitted:
+    """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
+
+    This is the one path by which rows enter the hub: syncs, re-submitted quarantine
+    entries and (later) records pushed through the API all come through here.
+    """
+    model = stream.model
+    good: list[tuple[str, Record]] = []
+    bad: list[QuarantinedRow] = []
+    raw: dict[str, dict[str, Any]] = {}
+    seal = store.keyring.blind_index if key_is_sealed(stream) else None
+    for row in rows:
+        key = source_key_of(stream, row, seal)
+        raw[key] = row
+        try:
+            good.append((key, model.parse(stream.mapping.apply(model, row))))
+        except RecordInvalid as exc:
+            failures = [f.as_dict() for f in exc.failures]
+            bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, failures))
+    now = dt.datetime.now(dt.UTC)
+    with store.begin() as tx:
+        good = _without_duplicates(store, tx, source_id, stream, good, raw, bad)
+        counts = tx.upsert(source_id, good, now)
+        tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
+        tx.quarantine(run_id, bad, now)
+        if state is not None:
+            tx.save_state(source_id, stream.name, state, now)
+    return Admitted(counts, bad)
 
 
 def sync_stream(
@@ -82,36 +142,15 @@ def sync_stream(
     on_batch: Callable[[StreamReport], None] | None = None,
 ) -> StreamReport:
     report = StreamReport(source.source_id, stream.name, stream.kind)
-    model = stream.model
     state = store.load_state(source.source_id, stream.name)
     try:
         for batch in source.read(stream, state, batch_size):
-            good: list[tuple[str, Record]] = []
-            bad: list[QuarantinedRow] = []
-            raw: dict[str, dict[str, Any]] = {}
-            for row in batch.rows:
-                key = source_key_of(stream, row)
-                raw[key] = row
-                try:
-                    good.append((key, model.parse(stream.mapping.apply(model, row))))
-                except RecordInvalid as exc:
-                    failures = [f.as_dict() for f in exc.failures]
-                    bad.append(
-                        QuarantinedRow(
-                            source.source_id, stream.name, stream.kind, key, row, failures
-                        )
-                    )
-                    _count_failures(report, key, failures)
-            now = dt.datetime.now(dt.UTC)
-            with store.begin() as tx:
-                good = _without_duplicates(store, tx, source, stream, good, raw, bad, report)
-                counts = tx.upsert(source.source_id, good, now)
-                tx.resolve_quarantined(source.source_id, stream.name, [k for k, _ in good])
-                tx.quarantine(run_id, bad, now)
-                tx.save_state(source.source_id, stream.name, batch.state, now)
+            admitted = admit_rows(store, source.source_id, stream, batch.rows, run_id, batch.state)
             report.read += len(batch.rows)
-            report.counts += counts
-            report.quarantined += len(bad)
+            report.counts += admitted.counts
+            report.quarantined += len(admitted.quarantined)
+            for entry in admitted.quarantined:
+                _count_failures(report, entry.source_key, entry.failures)
             if on_batch is not None:
                 on_batch(report)
     except ConnectorError as exc:
@@ -122,12 +161,11 @@ def sync_stream(
 def _without_duplicates(
     store: Store,
     tx: Transaction,
-    source: Source,
+    source_id: str,
     stream: Stream,
     good: list[tuple[str, Record]],
     raw: dict[str, dict[str, Any]],
     bad: list[QuarantinedRow],
-    report: StreamReport,
 ) -> list[tuple[str, Record]]:
     """Quarantine records whose natural key this source already holds under another key.
 
@@ -135,7 +173,7 @@ def _without_duplicates(
     one is right is the steward's call, so the later one waits in quarantine.
     """
     links = [store.keyring.blind_index(record.natural_key()) for _, record in good]
-    owners = tx.key_owners(source.source_id, stream.kind, sorted(set(links)))
+    owners = tx.key_owners(source_id, stream.kind, sorted(set(links)))
     kept = []
     for (key, record), link in zip(good, links, strict=True):
         owner = owners.setdefault(link, key)
@@ -143,26 +181,14 @@ def _without_duplicates(
             kept.append((key, record))
             continue
         name = record.natural_key_fields()[0]
-        failures = [
-            {
-                "kind": stream.kind,
-                "field": name,
-                "rule": "duplicate_key",
-                "value": None,
-                "message": f"{name} is already held by this source under key {owner}",
-            }
-        ]
-        bad.append(
-            QuarantinedRow(
-                source.source_id,
-                stream.name,
-                stream.kind,
-                key,
-                raw[key],
-                failures,
-            )
-        )
-        _count_failures(report, key, failures)
+        failure = {
+            "kind": stream.kind,
+            "field": name,
+            "rule": "duplicate_key",
+            "value": None,
+            "message": f"{name} is already held by this source under key {owner}",
+        }
+        bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, raw[key], [failure]))
     return kept
 
 

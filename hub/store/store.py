@@ -127,6 +127,12 @@ class Store:
         with self.engine.connect() as conn:
             return [self._quarantined(row) for row in conn.execute(query)]
 
+    def quarantined_row(self, entry_id: int) -> QuarantinedRow | None:
+        query = select(quarantine).where(quarantine.c.id == entry_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else self._quarantined(row)
+
     def _quarantined(self, row: Any) -> QuarantinedRow:
         m = row._mapping
         payload = json.loads(self.keyring.decrypt(m["payload"], "quarantine.payload"))
