@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import contracts
+from hub.cli import contracts, quarantine
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.sync import report, sync
@@ -20,6 +20,7 @@ app.command()(demo)
 app.command()(sync)
 app.command()(report)
 app.add_typer(contracts.app, name="contracts")
+app.add_typer(quarantine.app, name="quarantine")
 
 
 def main() -> None:
