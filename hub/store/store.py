@@ -178,8 +178,11 @@ class Store:
 
     def linked(self, record: Record) -> list[StoredRecord]:
         """Every stored record, from any source, with the same natural key as ``record``."""
-        kt = _kind_table(record.kind)
-        link = self.keyring.blind_index(record.natural_key())
+        return self.linked_by_key(record.kind, record.natural_key())
+
+    def linked_by_key(self, kind: str, natural_key: str) -> list[StoredRecord]:
+        kt = _kind_table(kind)
+        link = self.keyring.blind_index(natural_key)
         query = select(kt.table).where(kt.table.c.link_key == link).order_by(kt.table.c.id)
         with self.engine.connect() as conn:
             return [self._stored(kt, row) for row in conn.execute(query)]
