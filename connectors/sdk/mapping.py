@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -64,6 +65,7 @@ class FieldMapping(BaseModel):
         return value
 
 
+@lru_cache(maxsize=65536)
 def _parse_date(value: str, fmt: str) -> Any:
     try:
         parsed = dt.datetime.strptime(value, fmt)

@@ -14,7 +14,6 @@ Rotating the index key means re-indexing every row; it is not done here.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -52,6 +51,7 @@ class Keyring:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
         self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
+        self._index_mac = hmac.new(self.index_key, digestmod="sha256")
 
     @classmethod
     def generate(cls) -> Keyring:
@@ -84,8 +84,9 @@ class Keyring:
         return clear.decode()
 
     def blind_index(self, value: str) -> str:
-        normal = value.strip().upper().encode()
-        return hmac.new(self.index_key, normal, hashlib.sha256).hexdigest()[:32]
+        mac = self._index_mac.copy()
+        mac.update(value.strip().upper().encode())
+        return mac.hexdigest()[:32]
 
     def save(self, path: Path) -> None:
         document = {
