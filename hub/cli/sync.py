@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -88,6 +87,11 @@ def run_sync(store: Store, specs: list[SourceSpec], batch_size: int) -> RunRepor
                     report.streams.append(result)
             finally:
                 source.close()
+    if report.streams:
+        from hub.ingest.expectations import validate_run  # great-expectations: slow import
+
+        with err.status("dataset expectations (great-expectations)"):
+            validate_run(store, report)
     report.finished = dt.datetime.now(dt.UTC)
     return report
 
@@ -121,14 +125,19 @@ def summary_table(report: RunReport) -> Table:
 
 def report(
     run_id: Annotated[str, typer.Argument(help="A run id, or latest.")] = "latest",
+    fmt: Annotated[str, typer.Option("--format", help="json or html")] = "json",
     home: HomeOption = None,
 ) -> None:
-    """Print a sync run's validation report as JSON."""
+    """Print a sync run's validation report, as JSON or as the steward's HTML page."""
+    if fmt not in ("json", "html"):
+        err.print("[red]--format is json or html[/red]")
+        raise typer.Exit(2)
     config = load_config(home)
     path = report_path(config.home, run_id)
     if path is None:
         err.print(f"[red]no report {run_id!r} in {config.home}[/red]")
         raise typer.Exit(2)
-    typer.echo(
-        json.dumps(json.loads(path.read_text(encoding="utf-8")), ensure_ascii=False, indent=2)
-    )
+    if fmt == "html":
+        typer.echo(path.with_suffix(".html").read_text(encoding="utf-8"))
+    else:
+        typer.echo(path.read_text(encoding="utf-8"))

@@ -176,6 +176,16 @@ class Store:
         with self.engine.connect() as conn:
             return [self._stored(kt, row) for row in conn.execute(query)]
 
+    def records(self, kind: str, source_system: str | None = None) -> Iterator[StoredRecord]:
+        """Every stored record of ``kind`` (of one source system if given), decrypted, by id."""
+        kt = _kind_table(kind)
+        query = select(kt.table).order_by(kt.table.c.id)
+        if source_system is not None:
+            query = query.where(kt.table.c.source_system == source_system)
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query):
+                yield self._stored(kt, row)
+
     def linked(self, record: Record) -> list[StoredRecord]:
         """Every stored record, from any source, with the same natural key as ``record``."""
         return self.linked_by_key(record.kind, record.natural_key())

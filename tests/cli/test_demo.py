@@ -39,3 +39,12 @@ def test_demo_syncs_every_reference_source_and_quarantines_exactly_the_broken_ro
     finally:
         store.close()
     assert "missed" in result.output
+    assert report["expectations"]
+    assert all(e["success"] for e in report["expectations"]), [
+        e for e in report["expectations"] if not e["success"]
+    ]
+    page = CliRunner().invoke(app, ["report", "latest", "--format", "html", "--home", str(home)])
+    assert page.exit_code == 0
+    assert page.output.startswith("<!DOCTYPE html>")
+    assert report["run_id"] in page.output
+    assert CliRunner().invoke(app, ["report", "../../etc", "--home", str(home)]).exit_code == 2
