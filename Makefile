@@ -18,8 +18,8 @@ demo: install
 	$(BIN)/hub demo
 
 lint: install
-	$(BIN)/ruff check $(PACKAGES) tests
-	$(BIN)/ruff format --check $(PACKAGES) tests
+	$(BIN)/ruff check $(PACKAGES) tests benchmarks
+	$(BIN)/ruff format --check $(PACKAGES) tests benchmarks
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
