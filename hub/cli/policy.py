@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Column, Table
+
+from hub.cli.sync import HomeOption
+from hub.config import default_home
+from policies import PolicyInvalid, explain, load_policies, load_policy
+
+app = typer.Typer(help="Sharing policies: check a document, explain who sees a field.")
+err = Console(stderr=True)
+POLICIES_DIR = "policies"
+
+
+@app.command()
+def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Validate a policy against the contracts; exit 1 listing every problem."""
+    try:
+        policy = load_policy(file)
+    except PolicyInvalid as exc:
+        for problem in exc.problems:
+            typer.echo(f"{file}: {problem.where}: {problem.message}")
+        raise typer.Exit(1) from None
+    err.print(f"[green]{policy.ref} ok[/green] (digest {policy.digest})")
+
+
+@app.command("explain")
+def explain_field(
+    target: Annotated[str, typer.Argument(help="KIND.FIELD, e.g. person.id_number")],
+    policies: Annotated[
+        Path | None, typer.Option(help="Policy folder; default the hub home's policies/.")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Which policies serve a field, in clear, masked, hashed or year-only, for what purpose."""
+    folder = policies or (home or default_home()) / POLICIES_DIR
+    try:
+        grants = explain(load_policies(folder).values(), target)
+    except PolicyInvalid as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except (KeyError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    headers = ("policy", "treatment", "actions", "purposes", "rows")
+    table = Table(*(Column(h, overflow="fold") for h in headers), title=f"who sees {target}")
+    for g in grants:
+        table.add_row(
+            f"{g.policy_id}@v{g.policy_version}",
+            g.treatment.value,
+            ", ".join(g.actions),
+            ", ".join(g.purposes),
+            g.rows,
+        )
+    Console().print(table)
+    if not grants:
+        err.print(f"no policy in {folder} serves {target}")

@@ -1,0 +1,142 @@
+"""Deciding one request under one policy: purpose, kind, action, rows, fields.
+
+The decision carries the row scope as data (``RowScope``), not as a filter function: the
+hub compiles it into the database query, so rows outside a partner's scope are never
+fetched. Field treatments are applied to what comes back (``Decision.apply``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from contracts import contract
+from policies.errors import AccessDenied
+from policies.model import Policy, Treatment
+from policies.transform import treat
+
+Claims = Mapping[str, Sequence[str]]
+"""The caller's jurisdiction claims from its token: ``{"grid_codes": ["G3201040101"], ...}``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    field: str
+    op: Literal["in", "prefix"]
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RowScope:
+    """Rows where ANY of ``any_of`` holds (unless ``unrestricted``) and ALL of ``all_of``.
+
+    With no ``any_of`` and not unrestricted, the scope is empty: a caller without the
+    claims a jurisdiction names sees no row.
+    """
+
+    unrestricted: bool
+    any_of: tuple[Match, ...]
+    all_of: tuple[Match, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not self.unrestricted and not self.any_of
+
+
+@dataclass(frozen=True)
+class Decision:
+    policy_id: str
+    policy_version: int
+    policy_digest: str
+    kind: str
+    action: str
+    purpose: str
+    scope: RowScope
+    treatments: dict[str, Treatment]
+    """The fields served and how; every other field of the kind is withheld."""
+    withheld: tuple[str, ...] = field(default=())
+
+    def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
+        """The partner's view of one record; ``key`` is the partner's pseudonym key."""
+        return {
+            name: treat(record.get(name), treatment, key)
+            for name, treatment in self.treatments.items()
+        }
+
+    def fields_by_treatment(self) -> dict[str, list[str]]:
+        """For the audit log: which fields went out in clear, masked, hashed..., withheld."""
+        grouped: dict[str, list[str]] = {"withheld": list(self.withheld)}
+        for name, treatment in self.treatments.items():
+            grouped.setdefault(treatment.value, []).append(name)
+        return grouped
+
+
+def decide(
+    policy: Policy,
+    claims: Claims,
+    kind: str,
+    purpose: str | None,
+    action: str = "read",
+    fields: Iterable[str] | None = None,
+    filter_fields: Iterable[str] = (),
+) -> Decision:
+    """Decide a request or raise AccessDenied naming why. Default deny throughout."""
+    if not purpose or purpose not in policy.purposes:
+        raise AccessDenied(
+            "purpose", f"purpose {purpose!r} is not granted by {policy.ref}", purpose=purpose
+        )
+    grant = policy.grant(kind)
+    if grant is None or action not in grant.actions:
+        raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+    all_fields = [spec.name for spec in contract(kind).specs()]
+    visible = {
+        name: grant.fields[name]
+        for name in all_fields
+        if grant.fields.get(name, Treatment.DENY) is not Treatment.DENY
+    }
+    if fields is not None:
+        wanted = list(dict.fromkeys(fields))
+        refused = tuple(name for name in wanted if name not in visible)
+        if refused:
+            raise AccessDenied(
+                "fields", f"fields not granted: {', '.join(refused)}", kind=kind, fields=refused
+            )
+        visible = {name: visible[name] for name in wanted}
+    hidden_filters = tuple(
+        name for name in filter_fields if grant.fields.get(name) is not Treatment.ALLOW
+    )
+    if hidden_filters:
+        raise AccessDenied(
+            "filter",
+            f"filtering on a field not granted in clear: {', '.join(hidden_filters)}",
+            kind=kind,
+            fields=hidden_filters,
+        )
+    return Decision(
+        policy_id=policy.id,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        kind=kind,
+        action=action,
+        purpose=purpose,
+        scope=_scope(policy, kind, claims),
+        treatments=visible,
+        withheld=tuple(name for name in all_fields if name not in visible),
+    )
+
+
+def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:
+    rows = policy.kinds[kind].rows
+    any_of = tuple(
+        Match(j.field, "prefix" if j.match == "prefix" else "in", tuple(claims[j.claim]))
+        for j in rows.jurisdiction
+        if claims.get(j.claim)
+    )
+    all_of = tuple(
+        Match(c.field, "prefix", (c.prefix,))
+        if c.prefix is not None
+        else Match(c.field, "in", tuple(c.in_) if c.in_ is not None else (c.equals,))
+        for c in rows.where
+    )
+    return RowScope(rows.all, any_of, all_of)

@@ -1,0 +1,110 @@
+"""Loading policy documents and checking them against the contracts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from contracts import CONTRACTS, FieldSpec, Sensitivity
+from policies.errors import PolicyInvalid, Problem
+from policies.model import Policy, Treatment
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise PolicyInvalid(str(path), [Problem("(file)", str(exc))]) from None
+    return parse_policy(document, str(path))
+
+
+def parse_policy(document: Any, source: str = "(document)") -> Policy:
+    try:
+        policy = Policy.model_validate(document)
+    except ValidationError as exc:
+        problems = [
+            Problem(".".join(str(p) for p in error["loc"]) or "(policy)", error["msg"])
+            for error in exc.errors(include_url=False)
+        ]
+        raise PolicyInvalid(source, problems) from None
+    problems = check_policy(policy)
+    if problems:
+        raise PolicyInvalid(source, problems)
+    return policy
+
+
+def check_policy(policy: Policy) -> list[Problem]:
+    """What in ``policy`` the contracts cannot honour: unknown kinds and fields,
+    treatments that do not fit a field, police-only fields granted outside the police,
+    row rules on fields the store keeps sealed (they could not be compiled into SQL)."""
+    problems = []
+    for kind, grant in policy.kinds.items():
+        model = CONTRACTS.get(kind)
+        if model is None:
+            problems.append(Problem(f"kinds.{kind}", f"no record kind {kind!r}"))
+            continue
+        specs = {spec.name: spec for spec in model.specs()}
+        for where, name in [
+            *((f"kinds.{kind}.rows.jurisdiction", j.field) for j in grant.rows.jurisdiction),
+            *((f"kinds.{kind}.rows.where", c.field) for c in grant.rows.where),
+        ]:
+            spec = specs.get(name)
+            if spec is None:
+                problems.append(Problem(where, f"{kind} has no field {name!r}"))
+            elif spec.sensitivity.encrypted_at_rest:
+                problems.append(Problem(where, f"{kind}.{name} is sealed at rest: no row rule"))
+        for name, treatment in grant.fields.items():
+            where = f"kinds.{kind}.fields.{name}"
+            spec = specs.get(name)
+            if spec is None:
+                problems.append(Problem(where, f"{kind} has no field {name!r}"))
+                continue
+            problem = _misfit(spec, treatment, police=policy.police)
+            if problem:
+                problems.append(Problem(where, problem))
+    return problems
+
+
+def _misfit(spec: FieldSpec, treatment: Treatment, *, police: bool) -> str | None:
+    if treatment is Treatment.DENY:
+        return None
+    if spec.sensitivity is Sensitivity.POLICE_ONLY and not police:
+        return f"{spec.name} is police_only: only a police policy may grant it"
+    bare = _bare(spec.info.annotation)
+    if treatment is Treatment.YEAR_ONLY and not (
+        isinstance(bare, type) and issubclass(bare, dt.date)
+    ):
+        return f"year_only needs a date field; {spec.name} is not one"
+    if treatment in (Treatment.MASK, Treatment.HASH) and not _is_text(bare):
+        return f"{treatment.value} needs a text field (or a list of text); {spec.name} is not one"
+    return None
+
+
+def _bare(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if origin is typing.Annotated or (origin is not None and origin is not list and len(args) == 1):
+        return _bare(args[0])
+    return annotation
+
+
+def _is_text(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is list:
+        return _is_text(_bare(typing.get_args(annotation)[0]))
+    return isinstance(annotation, type) and issubclass(annotation, str)
+
+
+def load_policies(folder: Path) -> dict[str, Policy]:
+    """Every ``*.yaml`` policy in ``folder``, by id; two files with one id are an error."""
+    policies: dict[str, Policy] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        policy = load_policy(path)
+        if policy.id in policies:
+            raise PolicyInvalid(str(path), [Problem("id", f"{policy.id!r} is defined twice")])
+        policies[policy.id] = policy
+    return policies

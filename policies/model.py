@@ -1,0 +1,128 @@
+"""A sharing policy: which kinds, rows and fields a partner may see, how, and for what.
+
+A policy is a YAML document, one per partner or role::
+
+    id: grid-platform
+    version: 3
+    title: 社区网格平台
+    purposes: [网格服务, 矛盾纠纷调解]
+    kinds:
+      person:
+        actions: [read]
+        rows:
+          jurisdiction:                     # a row is in scope if ANY of these matches
+            - {field: grid_code, claim: grid_codes}
+          where:                            # and ALL of these hold
+            - {field: household_type, in: [户籍, 流动]}
+        fields:
+          name: allow
+          id_number: mask
+          birth_date: year_only
+          police_tags: deny
+
+Everything not named is denied: a kind, an action, a purpose, a field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import StrEnum
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Treatment(StrEnum):
+    ALLOW = "allow"
+    MASK = "mask"
+    HASH = "hash"
+    """A keyed pseudonym that differs per partner: two partners cannot join on it."""
+    YEAR_ONLY = "year_only"
+    DENY = "deny"
+
+
+class Jurisdiction(BaseModel):
+    """Rows whose ``field`` is among the values of the caller's token claim ``claim``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str
+    claim: str
+    match: Literal["equals", "prefix"] = "equals"
+
+
+class Condition(BaseModel):
+    """A condition on a record's own value: exactly one of ``equals``, ``in``, ``prefix``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    field: str
+    equals: str | int | bool | None = None
+    in_: list[str | int] | None = Field(default=None, alias="in")
+    prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Self:
+        given = [t for t in (self.equals, self.in_, self.prefix) if t is not None]
+        if len(given) != 1:
+            raise ValueError("a condition takes exactly one of equals, in, prefix")
+        return self
+
+
+class Rows(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: bool = False
+    """Every row, whatever the caller's claims: say it in so many words."""
+    jurisdiction: list[Jurisdiction] = Field(default_factory=list)
+    where: list[Condition] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _scoped(self) -> Self:
+        if self.all == bool(self.jurisdiction):
+            raise ValueError("rows need a jurisdiction, or all: true (and not both)")
+        return self
+
+
+Action = Literal["read", "write"]
+
+
+def _read_only() -> list[Action]:
+    return ["read"]
+
+
+class KindGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actions: list[Action] = Field(default_factory=_read_only)
+    rows: Rows
+    fields: dict[str, Treatment] = Field(default_factory=dict)
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,63}$")
+    version: int = Field(ge=1)
+    title: str
+    police: bool = False
+    """Only a police policy may grant ``police_only`` fields."""
+    purposes: list[str] = Field(min_length=1)
+    kinds: dict[str, KindGrant] = Field(default_factory=dict)
+
+    @property
+    def digest(self) -> str:
+        """A short digest of the content: two documents with one version number differ here."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.id}@v{self.version}"
+
+    def grant(self, kind: str) -> KindGrant | None:
+        return self.kinds.get(kind)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)

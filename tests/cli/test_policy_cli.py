@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from hub.cli import app
+
+EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
+runner = CliRunner()
+
+
+def test_check_passes_the_examples_and_lists_every_problem(tmp_path: Path) -> None:
+    for example in EXAMPLES.glob("*.yaml"):
+        assert runner.invoke(app, ["policy", "check", str(example)]).exit_code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "id: bad\nversion: 1\ntitle: x\npurposes: [p]\nkinds:\n  person:\n"
+        "    rows: {all: true}\n    fields: {police_tags: allow, ghost: mask}\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["policy", "check", str(bad)])
+    assert result.exit_code == 1
+    assert "police_tags is police_only" in result.output
+    assert "no field 'ghost'" in result.output
+
+
+def test_explain_lists_the_policies_that_serve_a_field() -> None:
+    result = runner.invoke(
+        app, ["policy", "explain", "person.police_tags", "--policies", str(EXAMPLES)]
+    )
+    assert result.exit_code == 0
+    assert "police-station@v1" in result.output
+    assert "grid-platform" not in result.output
+    unknown = runner.invoke(app, ["policy", "explain", "person.ghost", "--policies", str(EXAMPLES)])
+    assert unknown.exit_code == 2
