@@ -27,7 +27,9 @@ def test_check_passes_the_examples_and_lists_every_problem(tmp_path: Path) -> No
 
 def test_explain_lists_the_policies_that_serve_a_field() -> None:
     result = runner.invoke(
-        app, ["policy", "explain", "person.police_tags", "--policies", str(EXAMPLES)]
+        app,
+        ["policy", "explain", "person.police_tags", "--policies", str(EXAMPLES)],
+        env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0
     assert "police-station@v1" in result.output
