@@ -63,18 +63,19 @@ def decode(kind_table: KindTable, row: Any, keyring: Keyring) -> Record:
 
 @cache
 def _adapter(model: type[Record], column: FieldColumn) -> Any:
-    adapter: TypeAdapter[Any] = TypeAdapter(_without_checks(column.spec.info.annotation))
+    adapter: TypeAdapter[Any] = TypeAdapter(untyped(column.spec.info.annotation))
     return adapter.validate_python
 
 
-def _without_checks(annotation: Any) -> Any:
-    """The type with every ``Annotated`` validator and constraint removed, nested ones too."""
+def untyped(annotation: Any) -> Any:
+    """The type with every ``Annotated`` validator and constraint removed, nested ones too:
+    values read back (or used in queries) are re-typed, not re-judged."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _without_checks(args[0])
+        return untyped(args[0])
     if origin in (typing.Union, types.UnionType):
-        return functools.reduce(operator.or_, (_without_checks(a) for a in args))
+        return functools.reduce(operator.or_, (untyped(a) for a in args))
     if origin is list:
-        return list[_without_checks(args[0])]  # type: ignore[misc]
+        return list[untyped(args[0])]  # type: ignore[misc]
     return annotation

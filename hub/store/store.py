@@ -149,17 +149,17 @@ class Store:
         )
 
     def get(self, kind: str, source_system: str, source_key: str) -> StoredRecord | None:
-        kt = _kind_table(kind)
+        kt = kind_table(kind)
         query = select(kt.table).where(
             kt.table.c.source_system == source_system, kt.table.c.source_key == source_key
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else self._stored(kt, row)
+        return None if row is None else self.stored(kt, row)
 
     def find(self, kind: str, **equals: Any) -> list[StoredRecord]:
         """Records whose fields equal the given values; encrypted fields via their blind index."""
-        kt = _kind_table(kind)
+        kt = kind_table(kind)
         query = select(kt.table).order_by(kt.table.c.id)
         for name, value in equals.items():
             column = next((c for c in kt.fields if c.name == name), None)
@@ -174,35 +174,35 @@ class Store:
             else:
                 query = query.where(kt.table.c[name] == value)
         with self.engine.connect() as conn:
-            return [self._stored(kt, row) for row in conn.execute(query)]
+            return [self.stored(kt, row) for row in conn.execute(query)]
 
     def records(self, kind: str, source_system: str | None = None) -> Iterator[StoredRecord]:
         """Every stored record of ``kind`` (of one source system if given), decrypted, by id."""
-        kt = _kind_table(kind)
+        kt = kind_table(kind)
         query = select(kt.table).order_by(kt.table.c.id)
         if source_system is not None:
             query = query.where(kt.table.c.source_system == source_system)
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query):
-                yield self._stored(kt, row)
+                yield self.stored(kt, row)
 
     def linked(self, record: Record) -> list[StoredRecord]:
         """Every stored record, from any source, with the same natural key as ``record``."""
         return self.linked_by_key(record.kind, record.natural_key())
 
     def linked_by_key(self, kind: str, natural_key: str) -> list[StoredRecord]:
-        kt = _kind_table(kind)
+        kt = kind_table(kind)
         link = self.keyring.blind_index(natural_key)
         query = select(kt.table).where(kt.table.c.link_key == link).order_by(kt.table.c.id)
         with self.engine.connect() as conn:
-            return [self._stored(kt, row) for row in conn.execute(query)]
+            return [self.stored(kt, row) for row in conn.execute(query)]
 
     def count(self, kind: str) -> int:
-        kt = _kind_table(kind)
+        kt = kind_table(kind)
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(kt.table)).scalar_one())
 
-    def _stored(self, kt: KindTable, row: Any) -> StoredRecord:
+    def stored(self, kt: KindTable, row: Any) -> StoredRecord:
         m = row._mapping
         return StoredRecord(
             id=m["id"],
@@ -227,7 +227,7 @@ class Transaction:
 
     def key_owners(self, source_system: str, kind: str, link_keys: list[str]) -> dict[str, str]:
         """For each natural key (as ``link_key``) this source already holds: its source key."""
-        table = _kind_table(kind).table
+        table = kind_table(kind).table
         query = select(table.c.link_key, table.c.source_key).where(
             table.c.source_system == source_system, table.c.link_key.in_(link_keys)
         )
@@ -309,7 +309,7 @@ class Transaction:
             counts.superseded += source_key in batch
             batch[source_key] = record
         for kind, batch in by_kind.items():
-            counts += self._upsert_kind(_kind_table(kind), source_system, batch, now)
+            counts += self._upsert_kind(kind_table(kind), source_system, batch, now)
         return counts
 
     def _upsert_kind(
@@ -355,6 +355,6 @@ class Transaction:
         return counts
 
 
-def _kind_table(kind: str) -> KindTable:
+def kind_table(kind: str) -> KindTable:
     contract(kind)
     return KIND_TABLES[kind]
