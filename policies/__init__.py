@@ -4,7 +4,7 @@ Imports only ``contracts``: the hub compiles a decision's row scope into its que
 """
 
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
-from policies.evaluate import Claims, Decision, Match, RowScope, decide
+from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide
 from policies.explain import FieldGrant, explain
 from policies.loader import check_policy, load_policies, load_policy, parse_policy
 from policies.model import Condition, Jurisdiction, KindGrant, Policy, Rows, Treatment
@@ -26,6 +26,7 @@ __all__ = [
     "RowScope",
     "Rows",
     "Treatment",
+    "admits",
     "check_policy",
     "decide",
     "explain",

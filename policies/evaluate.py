@@ -140,3 +140,19 @@ def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:
         for c in rows.where
     )
     return RowScope(rows.all, any_of, all_of)
+
+
+def admits(scope: RowScope, record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` lies in ``scope``: the check for records pushed in, which are not
+    read back through a query."""
+
+    def holds(match: Match) -> bool:
+        value = record.get(match.field)
+        if match.op == "prefix":
+            return isinstance(value, str) and any(value.startswith(str(p)) for p in match.values)
+        return value in match.values
+
+    if scope.empty:
+        return False
+    reach = scope.unrestricted or any(holds(m) for m in scope.any_of)
+    return reach and all(holds(m) for m in scope.all_of)

@@ -29,6 +29,10 @@ def init(
     if config.key_file.exists():
         keyring = Keyring.load(config.key_file)
         console.print(f"keys kept: {config.key_file}")
+        if keyring.audit_key is None:
+            keyring.audit_key = Keyring.generate().audit_key
+            keyring.save(config.key_file)
+            console.print("audit signing key added to the key file")
     else:
         keyring = Keyring.generate()
         keyring.save(config.key_file)

@@ -9,11 +9,16 @@ The blind index is HMAC-SHA256 over the normalised clear value, with one key and
 per-column domain, on purpose: equal ID numbers in ``person.id_number`` and
 ``house.owner_id_number`` must index equal, because that is how records are linked.
 Rotating the index key means re-indexing every row; it is not done here.
+
+The audit key (optional, so older key files still load) is the raw Ed25519 private key
+that signs the audit log's checkpoints; its id is a digest of the public key, so anyone
+holding only the public key can tell which checkpoints it should verify.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -22,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hub.errors import KeyringError
 
@@ -41,22 +48,46 @@ def _new_key_id() -> str:
     return "k" + secrets.token_hex(4)
 
 
+def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:8]
+
+
 @dataclass
 class Keyring:
     data_keys: dict[str, bytes]
     active: str
     index_key: bytes
+    audit_key: bytes | None = None
 
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
+        if self.audit_key is not None and len(self.audit_key) != 32:
+            raise KeyringError("the audit key must be a raw 32-byte Ed25519 private key")
         self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
         self._index_mac = hmac.new(self.index_key, digestmod="sha256")
 
     @classmethod
     def generate(cls) -> Keyring:
         kid = _new_key_id()
-        return cls({kid: AESGCM.generate_key(bit_length=256)}, kid, secrets.token_bytes(32))
+        return cls(
+            {kid: AESGCM.generate_key(bit_length=256)},
+            kid,
+            secrets.token_bytes(32),
+            secrets.token_bytes(32),
+        )
+
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        if self.audit_key is None:
+            raise KeyringError("the key file holds no audit key")
+        return Ed25519PrivateKey.from_private_bytes(self.audit_key)
+
+    @property
+    def audit_key_id(self) -> str | None:
+        if self.audit_key is None:
+            return None
+        return ed25519_key_id(self.audit_signing_key().public_key())
 
     def rotate(self) -> str:
         """Add a new data key and make it the one new values are encrypted with."""
@@ -95,6 +126,8 @@ class Keyring:
             "data_keys": {kid: _b64e(key) for kid, key in self.data_keys.items()},
             "index_key": _b64e(self.index_key),
         }
+        if self.audit_key is not None:
+            document["audit_key"] = _b64e(self.audit_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -110,6 +143,7 @@ class Keyring:
                 {kid: _b64d(key) for kid, key in document["data_keys"].items()},
                 document["active"],
                 _b64d(document["index_key"]),
+                _b64d(document["audit_key"]) if "audit_key" in document else None,
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None

@@ -197,3 +197,67 @@ quarantine = Table(
 )
 """Rows that broke a contract: the raw row and its failures sealed in ``payload`` (they
 hold ID numbers in clear), the broken (field, rule) pairs in clear for reports."""
+
+# The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
+# creates them without the store depending on the audit package; hub/audit owns their use.
+# Checkpoints deliberately have no foreign key to the log: they are independent evidence.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=False),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("event", Text(), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+"""Append-only, hash-chained entries; ``seq`` is contiguous from 1."""
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("signature", Text(), nullable=False),
+)
+"""Ed25519 signatures over the log's head (last entry covered and its hash)."""
+
+# The authorization server's tables (hub/auth owns their use).
+clients = Table(
+    "clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("auth_method", String(32), nullable=False),
+    Column("secret_hash", String(256)),
+    Column("jwks", JSON),
+    Column("policy_id", String(64), nullable=False, index=True),
+    Column("claims", JSON, nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+"""Partner systems: a scrypt hash of the secret (never the secret), or the public JWKS
+its ``private_key_jwt`` assertions are signed with."""
+
+used_assertions = Table(
+    "used_assertions",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("jti", String(256), primary_key=True),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+)
+"""``jti`` of client assertions already accepted, kept until they expire: no replay."""
+
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("alg", String(16), nullable=False),
+    Column("public_jwk", JSON, nullable=False),
+    Column("private_jwk", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("retired_at", UtcDateTime()),
+)
+"""The hub's token signing keys; ``private_jwk`` sealed with the keyring (AES-GCM)."""

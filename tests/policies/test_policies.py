@@ -11,6 +11,7 @@ from policies import (
     Policy,
     PolicyInvalid,
     Treatment,
+    admits,
     decide,
     explain,
     load_policies,
@@ -190,3 +191,11 @@ def test_the_digest_changes_with_the_content(policies: dict[str, Policy]) -> Non
     policy = policies["grid-platform"]
     changed = policy.model_copy(update={"purposes": [*policy.purposes, "其他"]})
     assert changed.digest != policy.digest
+
+
+def test_admits_checks_a_pushed_record_against_the_scope(policies: dict[str, Policy]) -> None:
+    scope = decide(policies["grid-platform"], GRID_CLAIMS, "incident", "矛盾纠纷调解").scope
+    assert admits(scope, {"grid_code": "G320104001", "incident_type": "矛盾纠纷"})
+    assert not admits(scope, {"grid_code": "G320104002", "incident_type": "矛盾纠纷"})
+    assert not admits(scope, {"grid_code": "G320104001", "incident_type": "治安"})
+    assert not admits(decide(policies["grid-platform"], {}, "incident", "矛盾纠纷调解").scope, {})

@@ -1,0 +1,133 @@
+"""What a route needs, as ``Annotated`` dependencies: the sharing service, the request id,
+and the caller's verified, rate-limited, scope-checked access."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.api.problems import Problem
+from hub.api.ratelimit import RateLimiter, retry_after
+from hub.api.sharing import Access, Sharing
+from hub.audit import AuditEvent, AuditLog
+
+
+class VerifiedAccess(Access, Protocol):
+    @property
+    def scopes(self) -> frozenset[str]: ...
+
+
+class TokenRefused(Protocol):
+    reason: str
+
+
+@dataclass
+class HubServices:
+    sharing: Sharing
+    audit: AuditLog
+    verify: Callable[[str], VerifiedAccess]
+    """Checks an access token; raises an exception with a ``reason`` when it is refused."""
+    refused: tuple[type[Exception], ...]
+    limiter: RateLimiter
+
+
+def services(request: Request) -> HubServices:
+    hub: HubServices = request.app.state.hub
+    return hub
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.state.request_id
+    return rid
+
+
+def required_scope(request: Request) -> str:
+    """``person.read``, ``incident.write``, ``audit.read``...: from the route's kind and method."""
+    kind = request.path_params.get("kind") or request.url.path.strip("/").split("/")[1]
+    return f"{kind}.{'write' if request.method == 'POST' else 'read'}"
+
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")
+
+
+def access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> VerifiedAccess:
+    hub = services(request)
+    rid = request_id(request)
+    challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        _refuse(hub, rid, None, "no_token", request)
+        raise Problem(
+            401,
+            "an access token is required",
+            code="unauthorized",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        caller = hub.verify(credentials.credentials)
+    except hub.refused as exc:
+        reason = str(getattr(exc, "reason", "invalid"))
+        _refuse(hub, rid, None, reason, request)
+        raise Problem(
+            401, f"access token refused: {reason}", code="invalid_token", headers=challenge
+        ) from None
+    wait = hub.limiter.take(caller.client_id)
+    if wait:
+        raise Problem(
+            429,
+            "too many requests",
+            code="rate_limited",
+            headers={"Retry-After": retry_after(wait)},
+        )
+    scope = required_scope(request)
+    if scope not in caller.scopes:
+        _refuse(hub, rid, caller, "insufficient_scope", request, scope=scope)
+        raise Problem(
+            403,
+            f"the token lacks scope {scope}",
+            code="insufficient_scope",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+        )
+    return caller
+
+
+def _refuse(
+    hub: HubServices,
+    rid: str,
+    caller: VerifiedAccess | None,
+    reason: str,
+    request: Request,
+    **detail: Any,
+) -> None:
+    hub.audit.append(
+        AuditEvent(
+            action="request.refused",
+            outcome="denied",
+            client_id=caller.client_id if caller else None,
+            subject=caller.subject if caller else None,
+            request_id=rid,
+            detail={"reason": reason, "method": request.method, "path": request.url.path, **detail},
+        )
+    )
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+AccessDep = Annotated[VerifiedAccess, Depends(access)]
+
+
+def sharing(request: Request) -> Sharing:
+    return services(request).sharing
+
+
+SharingDep = Annotated[Sharing, Depends(sharing)]
+RequestId = Annotated[str, Depends(request_id)]

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from contracts import CONTRACTS
+from hub.api.deps import AccessDep, RequestId, SharingDep
+from hub.api.problems import Problem
+from hub.store.query import Filter
+
+router = APIRouter(prefix="/v1/records", tags=["records"])
+RESERVED = {"purpose", "fields", "limit", "cursor"}
+OPS = ("in", "gte", "lte", "prefix")
+
+Kind = Annotated[str, Path(description="A record kind: " + ", ".join(CONTRACTS))]
+Purpose = Annotated[
+    str | None, Query(description="The declared purpose of use; it must be one the policy grants.")
+]
+Fields = Annotated[
+    str | None, Query(description="Comma-separated projection; every field must be granted.")
+]
+
+
+class RecordView(BaseModel):
+    id: int
+    source: str
+    updated: dt.datetime
+    record: dict[str, Any]
+
+
+class RecordPage(BaseModel):
+    items: list[RecordView]
+    next_cursor: str | None
+
+
+class PushedRecord(BaseModel):
+    source_key: str = Field(min_length=1, max_length=200)
+    record: dict[str, Any]
+
+
+class PushRequest(BaseModel):
+    records: list[PushedRecord] = Field(min_length=1, max_length=1000)
+
+
+class PushResult(BaseModel):
+    source_key: str
+    status: str
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _kind(kind: str) -> str:
+    if kind not in CONTRACTS:
+        raise Problem(404, f"no record kind {kind!r}", code="not_found")
+    return kind
+
+
+def _fields(fields: str | None) -> list[str] | None:
+    return None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
+
+
+def _filters(request: Request) -> list[Filter]:
+    """Every query parameter that is not reserved is a filter: ``field=value`` for
+    equality, ``field__in=a,b``, ``field__gte=``, ``field__lte=``, ``field__prefix=``."""
+    filters = []
+    for name, value in request.query_params.multi_items():
+        if name in RESERVED:
+            continue
+        field, _, op = name.partition("__")
+        if op and op not in OPS:
+            raise Problem(400, f"unknown filter operator {op!r}", code="bad_filter", field=field)
+        filters.append(
+            Filter(field, "in", value.split(","))
+            if op == "in"
+            else Filter(field, op or "eq", value)  # type: ignore[arg-type]
+        )
+    return filters
+
+
+@router.get(
+    "/{kind}",
+    summary="Query records of one kind within your policy",
+    description="Filters: `field=value`, `field__in=a,b`, `field__gte=`, `field__lte=` (dates, "
+    "numbers), `field__prefix=` (codes). Filtering needs the field granted in clear.",
+)
+def query_records(
+    request: Request,
+    kind: Kind,
+    access: AccessDep,
+    sharing: SharingDep,
+    request_id: RequestId,
+    purpose: Purpose = None,
+    fields: Fields = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RecordPage:
+    page = sharing.query(
+        access,
+        _kind(kind),
+        purpose,
+        fields=_fields(fields),
+        filters=_filters(request),
+        cursor=cursor,
+        limit=limit,
+        request_id=request_id,
+    )
+    return RecordPage(
+        items=[RecordView(**item) for item in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{kind}/{record_id}", summary="One record, if it exists and is within your policy")
+def read_record(
+    kind: Kind,
+    record_id: Annotated[int, Path(ge=1, le=2**62)],
+    access: AccessDep,
+    sharing: SharingDep,
+    request_id: RequestId,
+    purpose: Purpose = None,
+    fields: Fields = None,
+) -> RecordView:
+    item = sharing.read(
+        access, _kind(kind), record_id, purpose, fields=_fields(fields), request_id=request_id
+    )
+    return RecordView(**item)
+
+
+@router.post(
+    "/{kind}",
+    summary="Push records in: each is stored or quarantined with the rules it broke",
+)
+def push_records(
+    kind: Kind,
+    body: PushRequest,
+    access: AccessDep,
+    sharing: SharingDep,
+    request_id: RequestId,
+    purpose: Purpose = None,
+) -> list[PushResult]:
+    rows = [(item.source_key, item.record) for item in body.records]
+    results = sharing.push(access, _kind(kind), purpose, rows, request_id=request_id)
+    return [PushResult(**result) for result in results]
