@@ -23,6 +23,9 @@ KEY_FILE = "keys.json"
 class HubConfig(BaseModel):
     home: Path
     database_url: str
+    issuer: str = "http://127.0.0.1:8000"
+    """The hub's OAuth issuer identifier: the URL partners reach it at."""
+    audience: str = "urn:hub:api"
 
     @property
     def key_file(self) -> Path:
@@ -42,7 +45,7 @@ def load_config(home: Path | None = None) -> HubConfig:
     path = home / CONFIG_FILE
     try:
         stored = json.loads(path.read_text())
-        config = HubConfig(home=home, database_url=stored["database_url"])
+        config = HubConfig(home=home, **stored)
     except FileNotFoundError:
         raise ConfigError(f"no hub at {home}: run `hub init` first") from None
     except (KeyError, ValueError, ValidationError) as exc:
@@ -54,7 +57,7 @@ def load_config(home: Path | None = None) -> HubConfig:
 
 def save_config(config: HubConfig) -> None:
     config.home.mkdir(parents=True, exist_ok=True)
-    document = {"database_url": config.database_url}
+    document = config.model_dump(mode="json", exclude={"home"})
     (config.home / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
 
 

@@ -1,12 +1,31 @@
-"""The hub's HTTP API. For now only its health; every data endpoint arrives together with
-OAuth and the sharing policies, because the hub serves nothing that no policy grants."""
+"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, audit search."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
 
 from hub import __version__
+from hub.api import problems
+from hub.api.deps import HubServices
+from hub.api.ratelimit import RateLimiter
+from hub.api.routes import audit, profiles, records
+from hub.api.sharing import Sharing
+from hub.audit import AuditEvent, AuditLog
+from hub.auth.clients import ClientRegistry
+from hub.auth.errors import TokenInvalid
+from hub.auth.keys import SigningKeys
+from hub.auth.router import auth_router
+from hub.auth.settings import AuthSettings
+from hub.auth.verify import TokenVerifier
+from hub.config import HubConfig, open_store
+from policies import load_policies
+
+POLICIES_DIR = "policies"
 
 
 class Health(BaseModel):
@@ -14,15 +33,52 @@ class Health(BaseModel):
     version: str
 
 
-def create_app() -> FastAPI:
+def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> FastAPI:
+    """The API over the hub at ``config``; each client may make ``rate`` requests a second
+    (``burst`` at once)."""
+    store = open_store(config)
+    store.create_schema()
+    log = AuditLog.for_store(store)
+    folder = config.home / POLICIES_DIR
+    policies = load_policies(folder) if folder.is_dir() else {}
+    settings = AuthSettings(issuer=config.issuer, audience=config.audience)
+    registry = ClientRegistry(store)
+    keys = SigningKeys(store, token_lifetime=settings.token_lifetime, leeway=settings.leeway)
+    verifier = TokenVerifier(settings, keys, registry)
+
+    def record(event: dict[str, Any]) -> None:
+        log.append(AuditEvent(**event))
+
     app = FastAPI(
         title="Police–community data-sharing hub",
         version=__version__,
-        description="One query API over police and grid records, within each partner's policy.",
+        description="One query API over police and grid records, within each partner's "
+        "sharing policy. Every request declares its purpose and is audited.",
     )
+    app.state.hub = HubServices(
+        sharing=Sharing(store, log, policies),
+        audit=log,
+        verify=verifier.verify_access_token,
+        refused=(TokenInvalid,),
+        limiter=RateLimiter(rate, burst),
+    )
+    problems.install(app)
+
+    @app.middleware("http")
+    async def request_ids(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request.state.request_id = uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
 
     @app.get("/health", tags=["operations"])
     def health() -> Health:
         return Health(status="ok", version=__version__)
 
+    app.include_router(auth_router(settings, registry, keys, record))
+    app.include_router(records.router)
+    app.include_router(profiles.router)
+    app.include_router(audit.router)
     return app

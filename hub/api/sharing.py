@@ -7,7 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,7 +32,7 @@ class Access(Protocol):
     @property
     def policy_id(self) -> str: ...
     @property
-    def claims(self) -> dict[str, Any]: ...
+    def jurisdiction(self) -> Mapping[str, Sequence[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,13 @@ class Sharing:
             if policy is None:
                 raise AccessDenied("policy", f"no policy {access.policy_id!r} is loaded")
             return decide(
-                policy, access.claims, kind, purpose, action, fields, [f.field for f in filters]
+                policy,
+                access.jurisdiction,
+                kind,
+                purpose,
+                action,
+                fields,
+                [f.field for f in filters],
             )
         except AccessDenied as exc:
             self._audit(
@@ -300,7 +306,7 @@ class Sharing:
         try:
             if policy is None:
                 raise AccessDenied("policy", "no policy")
-            decision = decide(policy, access.claims, kind, purpose, "read")
+            decision = decide(policy, access.jurisdiction, kind, purpose, "read")
         except AccessDenied as exc:
             return {"kind": kind, "withheld": exc.reason}
         found = select_records(self.store, kind, decision.scope, filters, None, self.max_page)

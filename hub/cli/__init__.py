@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, contracts, policy, quarantine
+from hub.cli import audit, clients, contracts, policy, quarantine
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.sync import report, sync
@@ -23,6 +23,7 @@ app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
+app.add_typer(clients.app, name="clients")
 
 
 def main() -> None:

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+import policies
 from hub.api import create_app
+from hub.auth.clients import ClientRegistry
+from hub.cli.clients import install_policy
 from hub.cli.init import init
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
@@ -16,6 +20,7 @@ from hub.ingest.sources import save_sources
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
 from hub.store import Store
+from policies import load_policy
 
 
 def demo(
@@ -32,7 +37,8 @@ def demo(
     Stands up a police database, a grid-platform HTTP server and a drop folder of
     self-declarations from one synthetic world, a few percent of whose rows are broken
     on purpose; syncs them all; checks that exactly the broken rows were quarantined,
-    each under its expected rule; then serves the hub on 127.0.0.1 until interrupted.
+    each under its expected rule; installs the example sharing policies with one demo
+    client each; then serves the hub on 127.0.0.1 until interrupted.
     """
     init(home=home, database_url=None)
     config = load_config(home)
@@ -45,16 +51,89 @@ def demo(
             path = report.save(config.home)
             console.print(summary_table(report))
             console.print(defects_table(store, refs.world))
+            partners = demo_partners(store, config.home, refs.world)
         finally:
             store.close()
         console.print(f"report: {path}")
+        console.print(partners_table(partners))
         if not report.ok:
             raise typer.Exit(1)
         if serve:
             console.print(
                 f"serving the hub on http://127.0.0.1:{port} (docs at /docs); Ctrl-C stops"
             )
-            uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+
+
+EXAMPLE_POLICIES = Path(policies.__file__).parent / "examples"
+
+
+def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]]:
+    """The example policies installed, and one client per policy (made anew each demo,
+    the previous demo's revoked), saved to ``demo-clients.json`` (mode 0600)."""
+    folder = home / "policies"
+    for source in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
+        install_policy(load_policy(source), source, folder)
+    registry = ClientRegistry(store)
+    for old in registry.list(include_revoked=False):
+        if old.name.startswith("demo "):
+            registry.revoke(old.client_id)
+    grid = world.people[0]["grid_code"]
+    beat = world.people[0]["beat_code"]
+    reads = ["person.read", "house.read", "address.read", "incident.read", "visit.read"]
+    wanted = [
+        (
+            "demo grid platform",
+            "grid-platform",
+            [*reads, "incident.write"],
+            {"grid_codes": [grid]},
+            "网格服务",
+        ),
+        (
+            "demo police station",
+            "police-station",
+            [*reads, "incident.write"],
+            {"beat_codes": [beat]},
+            "社区警务",
+        ),
+        (
+            "demo street analyst",
+            "street-analyst",
+            ["person.read", "house.read"],
+            {"grid_prefixes": [grid[:7]]},
+            "统计分析",
+        ),
+    ]
+    partners = []
+    for name, policy_id, scopes, claims, purpose in wanted:
+        new = registry.add(name, policy_id, scopes, claims)
+        partners.append(
+            {
+                "name": name,
+                "client_id": new.client.client_id,
+                "secret": new.secret,
+                "policy": policy_id,
+                "claims": claims,
+                "purpose": purpose,
+            }
+        )
+    path = home / "demo-clients.json"
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(partners, ensure_ascii=False, indent=2), encoding="utf-8")
+    return partners
+
+
+def partners_table(partners: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "partner",
+        "client id",
+        "policy",
+        "purpose",
+        title="demo clients (secrets in demo-clients.json)",
+    )
+    for p in partners:
+        table.add_row(p["name"], p["client_id"], p["policy"], p["purpose"])
+    return table
 
 
 def defects_table(store: Store, world: World) -> Table:

@@ -1,0 +1,36 @@
+"""Scopes: one per record kind and action (``person.read``, ``incident.write``), plus the
+hub's own services. A scope lets a client call an endpoint; which rows and fields it then
+sees is still decided by its policy, so a kind scope beyond what the policy grants is
+refused at registration rather than silently useless."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from contracts import CONTRACTS
+from policies import Policy
+
+ACTIONS = ("read", "write")
+SERVICE_SCOPES = frozenset({"audit.read", "reports.read", "quarantine.read", "quarantine.write"})
+RECORD_SCOPES = frozenset(f"{kind}.{action}" for kind in CONTRACTS for action in ACTIONS)
+SCOPES = RECORD_SCOPES | SERVICE_SCOPES
+
+
+def policy_scopes(policy: Policy) -> frozenset[str]:
+    """The record scopes ``policy`` grants something under."""
+    return frozenset(
+        f"{kind}.{action}" for kind, grant in policy.kinds.items() for action in grant.actions
+    )
+
+
+def scope_problems(scopes: Iterable[str], policy: Policy | None = None) -> list[str]:
+    wanted = list(scopes)
+    problems = [f"unknown scope {scope!r}" for scope in wanted if scope not in SCOPES]
+    if policy is not None:
+        granted = policy_scopes(policy)
+        problems += [
+            f"scope {scope!r} is not granted by policy {policy.ref}"
+            for scope in wanted
+            if scope in RECORD_SCOPES and scope not in granted
+        ]
+    return problems

@@ -1,0 +1,66 @@
+"""The authorization server's identity and limits, and the external identity provider
+the hub may trust besides itself."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ASYMMETRIC_ALGS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "Ed25519"}
+)
+"""What a verifier may ever accept: never ``none``, never an HMAC (HS*), whose key would be
+the very public key a forger can download."""
+
+
+class ExternalIdP(BaseModel):
+    """A trusted identity provider: its tokens are accepted when they carry its issuer and
+    our audience, are signed by a key of its JWKS, and name a registered, unrevoked client
+    in ``client_id`` (or ``azp``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_uri: str = Field(pattern=r"^https?://")
+    algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
+    cache_ttl: float = Field(default=300.0, gt=0)
+    """Seconds a fetched JWKS is used before it is fetched again."""
+    refetch_interval: float = Field(default=10.0, ge=0)
+    """Least seconds between fetches triggered by an unknown ``kid`` (so forged kids cannot
+    turn the verifier into a request flood against the provider)."""
+    timeout: float = Field(default=5.0, gt=0)
+    require_at_jwt: bool = True
+    """RFC 9068 ``typ: at+jwt``; some providers still label access tokens ``JWT``."""
+
+    @model_validator(mode="after")
+    def _asymmetric_only(self) -> Self:
+        bad = set(self.algorithms) - ASYMMETRIC_ALGS
+        if bad or not self.algorithms:
+            raise ValueError(f"algorithms must be asymmetric JWS algorithms, not {sorted(bad)}")
+        return self
+
+
+class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str = Field(pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    """The hub's issuer identifier (RFC 8414): a URL, its endpoints live under it."""
+    audience: str = Field(min_length=1)
+    """The hub API's identifier, the ``aud`` of every token the hub issues and accepts."""
+    token_lifetime: int = Field(default=300, ge=30, le=3600)
+    leeway: int = Field(default=30, ge=0, le=120)
+    external: ExternalIdP | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.issuer.rstrip("/")
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.base_url}/oauth/token"
+
+    @property
+    def jwks_uri(self) -> str:
+        return f"{self.base_url}/.well-known/jwks.json"

@@ -1,0 +1,86 @@
+"""A hub with the example policies, three partner clients and a synthetic world's people,
+served by a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from contracts import Person
+from hub.api import create_app
+from hub.auth import ClientRegistry
+from hub.cli import app as cli
+from hub.config import HubConfig, load_config, open_store
+from hub.reference.serve import serve_in_thread
+from hub.reference.world import World, generate
+
+EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
+GRID = "G32010401011"
+BEAT = "B3201040101"
+
+
+@dataclass(frozen=True)
+class Partner:
+    client_id: str
+    secret: str
+
+
+@dataclass
+class Hub:
+    config: HubConfig
+    http: httpx.Client
+    world: World
+    partners: dict[str, Partner]
+
+    def token(self, partner: str, scope: str | None = None) -> str:
+        who = self.partners[partner]
+        data = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+        answer = self.http.post("/oauth/token", data=data, auth=(who.client_id, who.secret))
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
+    def get(self, partner: str, path: str, **params: str | int) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token(partner)}"}
+        return self.http.get(path, params=params, headers=headers)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    home = tmp_path_factory.mktemp("hub")
+    assert CliRunner().invoke(cli, ["init", "--home", str(home)]).exit_code == 0
+    shutil.copytree(EXAMPLES, home / "policies")
+    config = load_config(home)
+    world = generate(people=400, seed=21)
+    store = open_store(config)
+    people = [Person.parse(p) for p in world.people]
+    with store.begin() as tx:
+        tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(people)])
+    registry = ClientRegistry(store)
+    read = ["person.read", "house.read", "address.read", "incident.read", "visit.read"]
+    added = {
+        "grid": registry.add(
+            "grid", "grid-platform", [*read, "incident.write"], {"grid_codes": [GRID]}
+        ),
+        "police": registry.add(
+            "police", "police-station", [*read, "audit.read"], {"beat_codes": [BEAT]}
+        ),
+        "analyst": registry.add(
+            "analyst", "street-analyst", ["person.read"], {"grid_prefixes": ["G320104"]}
+        ),
+    }
+    store.close()
+    partners = {
+        name: Partner(new.client.client_id, new.secret or "") for name, new in added.items()
+    }
+    with (
+        serve_in_thread(create_app(config, rate=1000, burst=1000)) as server,
+        httpx.Client(base_url=server.url) as http,
+    ):
+        yield Hub(config, http, world, partners)
