@@ -23,9 +23,8 @@ from hub.auth.router import auth_router
 from hub.auth.settings import AuthSettings
 from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, open_store
+from hub.policyfiles import POLICIES_DIR
 from policies import load_policies
-
-POLICIES_DIR = "policies"
 
 
 class Health(BaseModel):

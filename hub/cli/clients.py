@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,17 +10,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from hub.audit import AuditEvent, AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import AuthError
 from hub.auth.scopes import policy_scopes, scope_problems
 from hub.cli.sync import HomeOption
 from hub.config import load_config, open_store
 from hub.errors import HubError
-from policies import Policy, PolicyInvalid, load_policy
+from hub.policyfiles import POLICIES_DIR, install_policy
+from policies import PolicyInvalid, load_policy
 
 app = typer.Typer(help="Partner systems (OAuth clients): add, list, revoke.")
 err = Console(stderr=True)
-POLICIES_DIR = "policies"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -38,33 +38,6 @@ def _claims(items: list[str]) -> dict[str, list[str]]:
         codes = [v.strip() for v in values.split(",") if v.strip()]
         claims.setdefault(name.strip(), []).extend(codes)
     return claims
-
-
-def install_policy(policy: Policy, source: Path, folder: Path) -> Path:
-    """Copy the policy into the hub's policy folder as ``<id>.yaml``.
-
-    The same document is left in place; a higher version replaces the one there; a
-    different document under the same id and version, or an older version, is refused.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{policy.id}.yaml"
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            held = load_policy(path)
-        except PolicyInvalid:
-            continue
-        if held.id != policy.id:
-            continue
-        if held.version == policy.version and held.digest == policy.digest:
-            return path
-        if held.version >= policy.version:
-            raise _fail(
-                f"{path} already holds {held.ref} (digest {held.digest}); {source} is "
-                f"{policy.ref} (digest {policy.digest}): give the new document a higher version"
-            )
-        target = path
-    shutil.copyfile(source, target)
-    return target
 
 
 @app.command()
@@ -115,10 +88,21 @@ def add(
             raise _fail(f"{jwks}: not a JSON key set: {exc}") from None
     try:
         config = load_config(home)
-        installed = install_policy(bound, policy, config.home / POLICIES_DIR)
         store = open_store(config)
         try:
+            audit = AuditLog.for_store(store)
+            installed = install_policy(bound, policy, config.home / POLICIES_DIR, audit)
             new = ClientRegistry(store).add(name, bound.id, scopes, claims, public_jwks)
+            audit.append(
+                AuditEvent(
+                    action="client.added",
+                    outcome="allowed",
+                    client_id=new.client.client_id,
+                    policy_id=bound.id,
+                    policy_version=bound.version,
+                    detail={"name": name, "scopes": scopes, "claims": claims},
+                )
+            )
         finally:
             store.close()
     except HubError as exc:
@@ -177,6 +161,14 @@ def revoke(client_id: str, home: HomeOption = None) -> None:
         raise _fail(str(exc)) from None
     try:
         client = ClientRegistry(store).revoke(client_id)
+        AuditLog.for_store(store).append(
+            AuditEvent(
+                action="client.revoked",
+                outcome="allowed",
+                client_id=client_id,
+                policy_id=client.policy_id,
+            )
+        )
     except AuthError as exc:
         raise _fail(str(exc)) from None
     finally:

@@ -11,12 +11,13 @@ from rich.table import Table
 
 import policies
 from hub.api import create_app
+from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
-from hub.cli.clients import install_policy
 from hub.cli.init import init
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
 from hub.ingest.sources import save_sources
+from hub.policyfiles import install_policy
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
 from hub.store import Store
@@ -72,8 +73,9 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
     """The example policies installed, and one client per policy (made anew each demo,
     the previous demo's revoked), saved to ``demo-clients.json`` (mode 0600)."""
     folder = home / "policies"
+    audit = AuditLog.for_store(store)
     for source in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
-        install_policy(load_policy(source), source, folder)
+        install_policy(load_policy(source), source, folder, audit)
     registry = ClientRegistry(store)
     for old in registry.list(include_revoked=False):
         if old.name.startswith("demo "):

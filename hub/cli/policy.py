@@ -9,11 +9,11 @@ from rich.table import Column, Table
 
 from hub.cli.sync import HomeOption
 from hub.config import default_home
+from hub.policyfiles import POLICIES_DIR
 from policies import PolicyInvalid, explain, load_policies, load_policy
 
 app = typer.Typer(help="Sharing policies: check a document, explain who sees a field.")
 err = Console(stderr=True)
-POLICIES_DIR = "policies"
 
 
 @app.command()
