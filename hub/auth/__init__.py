@@ -2,7 +2,6 @@
 the tokens it (or a trusted identity provider) issues."""
 
 from hub.auth.clients import Client, ClientRegistry, NewClient
-from hub.auth.deps import get_verifier, require_scope, use_verifier
 from hub.auth.errors import AuthError, ClientRejected, Reason, TokenInvalid, UnknownClient
 from hub.auth.keys import SigningKeys
 from hub.auth.router import auth_router, create_auth_router
@@ -30,8 +29,5 @@ __all__ = [
     "UnknownClient",
     "auth_router",
     "create_auth_router",
-    "get_verifier",
     "policy_scopes",
-    "require_scope",
-    "use_verifier",
 ]

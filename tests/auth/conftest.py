@@ -61,7 +61,7 @@ def running_hub(store: Store, clock: Clock, switch: tuple[AppSwitch, str]) -> It
     events: list[dict[str, Any]] = []
     server = HubAuthorizationServer(SETTINGS, registry, keys, events.append, now=clock)
     verifier = TokenVerifier(SETTINGS, keys, registry, now=clock)
-    app = make_app(server, verifier)
+    app = make_app(server)
     plug, url = switch
     plug.app = app
     try:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import OKPKey
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.auth import (
-    AccessContext,
     AuthSettings,
     Client,
     ClientRegistry,
@@ -21,8 +20,6 @@ from hub.auth import (
     SigningKeys,
     TokenVerifier,
     create_auth_router,
-    require_scope,
-    use_verifier,
 )
 from hub.auth.server import AccessTokenGenerator
 
@@ -76,15 +73,9 @@ class Hub:
         return [e for e in self.events if e["action"] == "token.issued"]
 
 
-def make_app(server: HubAuthorizationServer, verifier: TokenVerifier) -> FastAPI:
+def make_app(server: HubAuthorizationServer) -> FastAPI:
     app = FastAPI()
     app.include_router(create_auth_router(server))
-    use_verifier(app, verifier)
-
-    @app.get("/people")
-    def people(ctx: Annotated[AccessContext, Depends(require_scope("person.read"))]) -> Any:
-        return {"client_id": ctx.client_id, "policy": ctx.policy_id, "grid": ctx.jurisdiction}
-
     return app
 
 
