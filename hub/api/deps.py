@@ -15,6 +15,7 @@ from hub.api.problems import Problem
 from hub.api.ratelimit import RateLimiter, retry_after
 from hub.api.sharing import Access, Sharing
 from hub.audit import AuditEvent, AuditLog
+from hub.auth.scopes import SCOPES
 
 
 class VerifiedAccess(Access, Protocol):
@@ -69,6 +70,7 @@ def access(
             "an access token is required",
             code="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
+            audited=True,
         )
     try:
         caller = hub.verify(credentials.credentials)
@@ -76,8 +78,13 @@ def access(
         reason = str(getattr(exc, "reason", "invalid"))
         _refuse(hub, rid, None, reason, request)
         raise Problem(
-            401, f"access token refused: {reason}", code="invalid_token", headers=challenge
+            401,
+            f"access token refused: {reason}",
+            code="invalid_token",
+            headers=challenge,
+            audited=True,
         ) from None
+    request.state.client_id = caller.client_id
     wait = hub.limiter.take(caller.client_id)
     if wait:
         raise Problem(
@@ -89,11 +96,15 @@ def access(
     scope = required_scope(request)
     if scope not in caller.scopes:
         _refuse(hub, rid, caller, "insufficient_scope", request, scope=scope)
+        # The scope is made from the URL: only one of ours goes into the header, so no
+        # caller-chosen text (non-Latin-1, CR/LF) reaches a response header.
+        named = f' scope="{scope}"' if scope in SCOPES else ""
         raise Problem(
             403,
             f"the token lacks scope {scope}",
             code="insufficient_scope",
-            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope"{named}'},
+            audited=True,
         )
     return caller
 

@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from hub.audit import AuditEvent
+
 PROBLEM = "application/problem+json"
 _TITLES = {
     400: "Bad request",
@@ -32,8 +34,12 @@ class Problem(Exception):
         *,
         code: str,
         headers: dict[str, str] | None = None,
+        audited: bool = False,
         **extra: Any,
     ) -> None:
+        self.audited = audited
+        """True when the code that refused has written the audit entry itself (with the
+        policy decision in it); otherwise the handler writes a plain one."""
         self.status = status
         self.detail = detail
         self.code = code
@@ -59,12 +65,38 @@ def problem_response(
         "request_id": getattr(request.state, "request_id", None),
         **extra,
     }
+    headers = dict(headers or {})
+    if body["request_id"]:
+        headers["X-Request-ID"] = body["request_id"]
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def audit_refusal(request: Request, status: int, code: str) -> None:
+    """Every refused or failed request is in the audit log, whoever refused it."""
+    hub = getattr(request.app.state, "hub", None)
+    if hub is None:
+        return
+    hub.audit.append(
+        AuditEvent(
+            action="request.refused",
+            outcome="error" if status >= 500 else "denied",
+            client_id=getattr(request.state, "client_id", None),
+            request_id=getattr(request.state, "request_id", None),
+            detail={
+                "reason": code,
+                "status": status,
+                "method": request.method,
+                "path": request.url.path[:300],
+            },
+        )
+    )
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        if not exc.audited:
+            audit_refusal(request, exc.status, exc.code)
         return problem_response(request, exc.status, exc.detail, exc.code, exc.headers, **exc.extra)
 
     @app.exception_handler(HTTPException)
@@ -72,6 +104,7 @@ def install(app: FastAPI) -> None:
         code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(
             exc.status_code, "http_error"
         )
+        audit_refusal(request, exc.status_code, code)
         return problem_response(
             request, exc.status_code, str(exc.detail), code, dict(exc.headers or {})
         )
@@ -82,10 +115,12 @@ def install(app: FastAPI) -> None:
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()
         ]
+        audit_refusal(request, 400, "invalid_request")
         return problem_response(
             request, 400, "the request is not valid", "invalid_request", errors=errors
         )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        audit_refusal(request, 500, "internal_error")
         return problem_response(request, 500, "the hub failed to answer", "internal_error")

@@ -132,7 +132,7 @@ class Sharing:
                 policy=policy,
                 detail={"reason": exc.reason, "message": str(exc), "fields": list(exc.fields)},
             )
-            raise Problem(403, str(exc), code=f"denied_{exc.reason}") from None
+            raise Problem(403, str(exc), code=f"denied_{exc.reason}", audited=True) from None
 
     def query(
         self,
@@ -195,7 +195,7 @@ class Sharing:
             detail={} if stored else {"reason": "not_found", "record_id": record_id},
         )
         if stored is None:
-            raise Problem(404, f"no {kind} {record_id}", code="not_found")
+            raise Problem(404, f"no {kind} {record_id}", code="not_found", audited=True)
         return self._view(decision, access, stored)
 
     def push(

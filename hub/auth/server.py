@@ -137,7 +137,7 @@ class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
         client: OAuthClient = self.request.client
         refused = sorted(s for s in requested if s not in SCOPES or s not in client.client.scopes)
         if refused:
-            raise InvalidScopeError(description=f"scope not granted: {' '.join(refused)}")
+            raise InvalidScopeError(description=_safe(f"scope not granted: {' '.join(refused)}"))
 
 
 class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
@@ -351,12 +351,18 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         return "revoked" if client.revoked else "bad_credentials"
 
 
+def _safe(description: str) -> str:
+    """An error description within RFC 6749's character set (%x20-21 / %x23-5B / %x5D-7E):
+    it quotes what the caller sent, which may hold anything."""
+    return "".join(c if " " <= c <= "~" and c not in '"\\' else "?" for c in description)
+
+
 def _check_request(request: _Request) -> None:
     if request.malformed:
         raise InvalidRequestError(description=request.malformed)
     repeated = sorted(k for k, v in request.payload.datalist.items() if len(v) > 1)
     if repeated:
-        raise InvalidRequestError(description=f"repeated parameter: {', '.join(repeated)}")
+        raise InvalidRequestError(description=_safe(f"repeated parameter: {', '.join(repeated)}"))
     basic_id, _ = extract_basic_authorization(request.headers)
     if basic_id and "client_assertion" in request.payload.data:
         raise InvalidRequestError(description="more than one client authentication method")
