@@ -7,8 +7,10 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from hub.auth.clients import ClientRegistry
 from hub.cli.sync import HomeOption
-from hub.config import default_home
+from hub.config import default_home, load_config, open_store
+from hub.errors import HubError
 from hub.policyfiles import POLICIES_DIR
 from policies import PolicyInvalid, explain, load_policies, load_policy
 
@@ -36,7 +38,8 @@ def explain_field(
     ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Which policies serve a field, in clear, masked, hashed or year-only, for what purpose."""
+    """Which clients see a field, in clear, masked, hashed or year-only, under which policy
+    and for what purpose. Without a hub at HOME, only the policies are listed."""
     folder = policies or (home or default_home()) / POLICIES_DIR
     try:
         grants = explain(load_policies(folder).values(), target)
@@ -46,10 +49,12 @@ def explain_field(
     except (KeyError, ValueError) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    headers = ("policy", "treatment", "actions", "purposes", "rows")
+    bound = _clients_by_policy(home)
+    headers = ("clients", "policy", "treatment", "actions", "purposes", "rows")
     table = Table(*(Column(h, overflow="fold") for h in headers), title=f"who sees {target}")
     for g in grants:
         table.add_row(
+            "\n".join(bound.get(g.policy_id, [])) or "-",
             f"{g.policy_id}@v{g.policy_version}",
             g.treatment.value,
             ", ".join(g.actions),
@@ -59,3 +64,19 @@ def explain_field(
     Console().print(table)
     if not grants:
         err.print(f"no policy in {folder} serves {target}")
+
+
+def _clients_by_policy(home: Path | None) -> dict[str, list[str]]:
+    """Unrevoked clients by policy id, as ``name (client id)``; empty without a hub."""
+    try:
+        store = open_store(load_config(home))
+    except HubError:
+        return {}
+    try:
+        clients = ClientRegistry(store).list(include_revoked=False)
+    finally:
+        store.close()
+    bound: dict[str, list[str]] = {}
+    for client in clients:
+        bound.setdefault(client.policy_id, []).append(f"{client.name} ({client.client_id})")
+    return bound

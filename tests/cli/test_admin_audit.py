@@ -37,6 +37,12 @@ def test_policy_and_client_changes_are_in_the_audit_log(tmp_path: Path) -> None:
     )
     again = runner.invoke(app, ["clients", "add", "网格2", "--policy", str(POLICY), "--home", home])
     assert again.exit_code == 0
+    explained = runner.invoke(
+        app, ["policy", "explain", "person.id_number", "--home", home], env={"COLUMNS": "200"}
+    )
+    assert explained.exit_code == 0
+    assert "网格2" in explained.output
+    assert "grid-platform@v1" in explained.output
     assert runner.invoke(app, ["clients", "revoke", client_id, "--home", home]).exit_code == 0
     store = open_store(load_config(Path(home)))
     try:
