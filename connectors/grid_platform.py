@@ -30,7 +30,6 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     model_validator,
 )
 
@@ -40,10 +39,12 @@ from connectors.sdk import (
     ConnectorError,
     FatalError,
     RecordMapping,
+    RetryConfig,
     Source,
     State,
     Stream,
     TransientError,
+    parse_config,
     retrying,
 )
 from contracts import CONTRACTS
@@ -61,15 +62,6 @@ def _http_url(value: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
-
-
-class RetryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    attempts: int = Field(default=6, ge=1)
-    initial: float = Field(default=0.2, ge=0)
-    maximum: float = Field(default=5.0, ge=0)
-    deadline: float = Field(default=60.0, gt=0)
 
 
 class OAuthConfig(BaseModel):
@@ -207,14 +199,7 @@ class GridPlatformSource(Source):
 
     def __init__(self, source_id: str, config: Mapping[str, Any]) -> None:
         super().__init__(source_id, config)
-        try:
-            self.settings = GridPlatformConfig.model_validate(self.config)
-        except ValidationError as exc:
-            # Without the input values: they may hold a key or a secret.
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(config)'}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigurationError(problems, source=source_id) from None
+        self.settings = parse_config(GridPlatformConfig, self.config, source_id)
         self._configs = {stream.name: stream for stream in self.settings.streams}
         self._client: httpx.Client | None = None
 

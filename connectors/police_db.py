@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Self
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exc as sa_exc
 
 from connectors.sdk import (
@@ -23,25 +23,18 @@ from connectors.sdk import (
     ConnectorError,
     FatalError,
     RecordMapping,
+    RetryConfig,
     Source,
     State,
     Stream,
     TransientError,
+    parse_config,
     retrying,
 )
 from contracts import CONTRACTS
 
 Position = tuple[Any, Any]
 """(cursor value, primary key) of the last row handed out."""
-
-
-class RetryConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    attempts: int = Field(default=6, ge=1)
-    initial: float = Field(default=0.2, ge=0)
-    maximum: float = Field(default=5.0, ge=0)
-    deadline: float = Field(default=60.0, gt=0)
 
 
 class StreamConfig(BaseModel):
@@ -85,18 +78,12 @@ class PoliceDbSource(Source):
 
     def __init__(self, source_id: str, config: Mapping[str, Any]) -> None:
         super().__init__(source_id, config)
+        self.settings = parse_config(PoliceDbConfig, self.config, source_id)
         try:
-            self.settings = PoliceDbConfig.model_validate(self.config)
             url = sa.make_url(self.settings.url)
             if url.drivername in ("postgres", "postgresql"):
                 url = url.set(drivername="postgresql+psycopg")
             self.engine = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
-        except ValidationError as exc:
-            # Without the input values: the URL may hold a password.
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigurationError(problems, source=source_id) from None
         except (sa_exc.SQLAlchemyError, ImportError) as exc:
             raise ConfigurationError(f"url: {exc}", source=source_id) from None
         self._configs = {stream.name: stream for stream in self.settings.streams}

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openpyxl import load_workbook
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.sdk import (
     Batch,
@@ -39,6 +39,7 @@ from connectors.sdk import (
     Source,
     State,
     Stream,
+    parse_config,
 )
 from contracts import CONTRACTS, Record
 
@@ -133,13 +134,7 @@ class SpreadsheetSource(Source):
 
     def __init__(self, source_id: str, config: Mapping[str, Any]) -> None:
         super().__init__(source_id, config)
-        try:
-            self.settings = SpreadsheetConfig.model_validate(self.config)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
-            raise ConfigurationError(problems, source=source_id) from None
+        self.settings = parse_config(SpreadsheetConfig, self.config, source_id)
         self.zone = ZoneInfo(self.settings.timezone)
         self._configs = {stream.name: stream for stream in self.settings.streams}
 

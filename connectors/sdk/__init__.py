@@ -1,5 +1,6 @@
 """The connector SDK: a `Source` declares `Stream`s and reads them in `Batch`es."""
 
+from connectors.sdk.config import RetryConfig, parse_config
 from connectors.sdk.errors import ConfigurationError, ConnectorError, FatalError, TransientError
 from connectors.sdk.mapping import CODE_TABLES, FieldMapping, RecordMapping
 from connectors.sdk.retry import retrying
@@ -22,11 +23,13 @@ __all__ = [
     "FatalError",
     "FieldMapping",
     "RecordMapping",
+    "RetryConfig",
     "Source",
     "State",
     "Stream",
     "TransientError",
     "available_connectors",
     "load_source",
+    "parse_config",
     "retrying",
 ]
