@@ -12,10 +12,11 @@ from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
+from typing_extensions import TypedDict
 
 from contracts import Record
 from hub.store.keyring import Keyring
-from hub.store.tables import FieldColumn, KindTable
+from hub.store.tables import KindTable
 
 
 def content_hash(record: Record) -> str:
@@ -48,22 +49,25 @@ def encode(kind_table: KindTable, record: Record, keyring: Keyring) -> dict[str,
 def decode(kind_table: KindTable, row: Any, keyring: Keyring) -> Record:
     """The record a table row holds.
 
-    Values were validated on the way in; on the way out each is only re-typed, so a
+    Values were validated on the way in; on the way out they are only re-typed (one
+    validation of the whole row against the contract's types without its checks), so a
     record stored under an older rule set (say, a retired area code) still reads back.
     """
     model = kind_table.model
+    mapping = row._mapping
     values: dict[str, Any] = {}
     for column in kind_table.fields:
-        value = row._mapping[column.name]
+        value = mapping[column.name]
         if value is not None and column.encrypted:
             value = json.loads(keyring.decrypt(value, f"{model.kind}.{column.name}"))
-        values[column.name] = _adapter(model, column)(value)
-    return model.model_construct(**values)
+        values[column.name] = value
+    return model.model_construct(**_retyper(model)(values))
 
 
 @cache
-def _adapter(model: type[Record], column: FieldColumn) -> Any:
-    adapter: TypeAdapter[Any] = TypeAdapter(untyped(column.spec.info.annotation))
+def _retyper(model: type[Record]) -> Any:
+    fields = {name: untyped(info.annotation) for name, info in model.model_fields.items()}
+    adapter: TypeAdapter[Any] = TypeAdapter(TypedDict(f"{model.__name__}Stored", fields))  # type: ignore[operator]
     return adapter.validate_python
 
 
