@@ -15,8 +15,8 @@ lock, also across processes:
   lock before the head is read (pysqlite's own implicit ``BEGIN`` would come only at the
   INSERT, after the read). Waiting writers queue on the driver's busy timeout (5 s by
   default); pysqlite commits a transaction it did not open itself, so SQLAlchemy's commit
-  and rollback end it normally. The engine is not reconfigured: other store writes are
-  unaffected.
+  and rollback end it normally. Every ``Store.begin()`` transaction opens that way, so
+  an entry appended inside one (``append(event, tx)``) commits with the change it records.
 
 On any backend the primary key on ``seq`` is the last line: two appenders that somehow read
 the same head cannot both write, so the chain never forks.
@@ -38,8 +38,9 @@ from sqlalchemy import Connection, Engine, insert, select, text
 
 from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.errors import HubError
-from hub.store import Store
+from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
+from hub.store.store import begin_immediate
 from hub.store.tables import audit_checkpoints, audit_log
 
 GENESIS = "0" * 64
@@ -124,12 +125,17 @@ class AuditLog:
         """The log signed with the audit key of the store's key file."""
         return cls(store, store.keyring.audit_signing_key(), **options)
 
-    def append(self, event: AuditEvent) -> int:
+    def append(self, event: AuditEvent, tx: Transaction | None = None) -> int:
         """Add ``event`` at the head of the log and return its ``seq``; signs a checkpoint
-        in the same transaction when one is due."""
+        in the same transaction when one is due.
+
+        With ``tx`` the entry is written inside that store transaction, so the change it
+        records and the entry commit together or not at all. Append last in the
+        transaction: from here to its commit the log's lock is held.
+        """
         key = self._require_signing_key()
         body = event.canonical()
-        with self._locked() as conn:
+        with self._locked(tx) as conn:
             head = self._head(conn)
             seq, prev, at = 1, GENESIS, self._clock()
             if head is not None:
@@ -270,13 +276,13 @@ class AuditLog:
         return self._signing_key
 
     @contextmanager
-    def _locked(self) -> Iterator[Connection]:
+    def _locked(self, tx: Transaction | None = None) -> Iterator[Connection]:
+        if tx is not None:
+            _lock(tx.conn)
+            yield tx.conn
+            return
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-            elif dialect == "sqlite" and not _in_transaction(conn):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _lock(conn)
             yield conn
 
     def _head(self, conn: Connection) -> Any:
@@ -305,10 +311,13 @@ class AuditLog:
         return checkpoint
 
 
-def _in_transaction(conn: Connection) -> bool:
-    """Whether pysqlite has already begun a transaction (an engine configured to emit its
-    own BEGIN); ``BEGIN IMMEDIATE`` would then fail, and the primary key still guards."""
-    return bool(getattr(conn.connection.driver_connection, "in_transaction", False))
+def _lock(conn: Connection) -> None:
+    """Serialise appenders: PostgreSQL's advisory lock, held to the end of the transaction;
+    on SQLite the store's transactions begin IMMEDIATE and so already hold the write lock."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+    else:
+        begin_immediate(conn)
 
 
 def _checkpoint_fault(

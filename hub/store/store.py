@@ -93,6 +93,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def begin_immediate(conn: Connection) -> None:
+    """Open the transaction on SQLite with ``BEGIN IMMEDIATE`` (pysqlite's own implicit
+    ``BEGIN`` would come only at the first write, after the reads). pysqlite commits a
+    transaction it did not open itself, so SQLAlchemy's commit and rollback end it normally.
+    A no-op elsewhere, and once the transaction has begun."""
+    if conn.dialect.name != "sqlite":
+        return
+    if not getattr(conn.connection.driver_connection, "in_transaction", False):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 class Store:
     def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self.engine = engine
@@ -110,8 +121,14 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Transaction]:
-        """One database transaction: everything written in it commits or none of it does."""
+        """One database transaction: everything written in it commits or none of it does.
+
+        On SQLite it begins IMMEDIATE, taking the write lock before anything is read, so a
+        transaction that reads and then writes (the audit head, a record's version) never
+        finds the snapshot it read overtaken by another writer.
+        """
         with self.engine.begin() as conn:
+            begin_immediate(conn)
             yield Transaction(conn, self.keyring)
 
     def load_state(self, source_system: str, stream: str) -> dict[str, Any] | None:
