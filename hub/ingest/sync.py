@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sdk import ConnectorError, Source, State, Stream
+from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
 from contracts import Record, RecordInvalid, header_names
 from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
 
@@ -94,6 +94,22 @@ class Admitted:
 
     counts: UpsertCounts
     quarantined: list[QuarantinedRow]
+    stored: list[str] = field(default_factory=list)
+    """Source keys of the rows stored (inserted, updated or unchanged)."""
+
+
+AuditHook = Callable[[Transaction, "Admitted"], None]
+"""Called inside the admitting transaction, after the writes: it appends the audit entry
+that records them (``AuditLog.append(event, tx)``), so both commit or neither does."""
+
+PUSH_STREAM = "push"
+"""The stream name of records partners push through the API (source ``partner:<client>``)."""
+
+
+def push_stream(kind: str) -> Stream:
+    """The stream pushed records of ``kind`` are admitted through: fields by name or label,
+    keyed by the partner's ``source_key``."""
+    return Stream(PUSH_STREAM, kind, "source_key", None, RecordMapping(passthrough=True))
 
 
 def admit_rows(
@@ -103,11 +119,14 @@ def admit_rows(
     rows: list[dict[str, Any]],
     run_id: str,
     state: State | None = None,
+    audit: AuditHook | None = None,
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
     This is the one path by which rows enter the hub: syncs, re-submitted quarantine
-    entries and (later) records pushed through the API all come through here.
+    entries and records pushed through the API all come through here. ``audit`` writes
+    the entry of a change made through a door that audits (API, CLI) in the same
+    transaction.
     """
     model = stream.model
     good: list[tuple[str, Record]] = []
@@ -130,7 +149,10 @@ def admit_rows(
         tx.quarantine(run_id, bad, now)
         if state is not None:
             tx.save_state(source_id, stream.name, state, now)
-    return Admitted(counts, bad)
+        admitted = Admitted(counts, bad, [key for key, _ in good])
+        if audit is not None:
+            audit(tx, admitted)
+    return admitted
 
 
 def sync_stream(
