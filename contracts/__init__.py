@@ -15,10 +15,12 @@ from contracts.kinds.work_order import NEXT_STATUSES, OrderStatus, StatusChange,
 from contracts.meta import FieldSpec, Sensitivity, field, field_specs
 from contracts.record import Record
 from contracts.registry import CONTRACTS, contract, json_schema
+from contracts.relations import RELATIONS, Relation
 
 __all__ = [
     "CONTRACTS",
     "NEXT_STATUSES",
+    "RELATIONS",
     "Address",
     "Channel",
     "ContractError",
@@ -34,6 +36,7 @@ __all__ = [
     "Person",
     "Record",
     "RecordInvalid",
+    "Relation",
     "RiskLevel",
     "Sensitivity",
     "StatusChange",

@@ -56,6 +56,8 @@ class Decision:
     treatments: dict[str, Treatment]
     """The fields served and how; every other field of the kind is withheld."""
     withheld: tuple[str, ...] = field(default=())
+    writable: frozenset[str] = field(default=frozenset())
+    """For a write: the fields the partner may write (``KindGrant.write``)."""
 
     def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
@@ -123,6 +125,7 @@ def decide(
         scope=_scope(policy, kind, claims),
         treatments=visible,
         withheld=tuple(name for name in all_fields if name not in visible),
+        writable=frozenset(grant.write) if action == "write" else frozenset(),
     )
 
 

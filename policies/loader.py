@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from contracts import CONTRACTS, FieldSpec, Sensitivity
 from policies.errors import PolicyInvalid, Problem
-from policies.model import Policy, Treatment
+from policies.model import KindGrant, Policy, Treatment
 
 
 def load_policy(path: Path) -> Policy:
@@ -58,6 +58,7 @@ def check_policy(policy: Policy) -> list[Problem]:
                 problems.append(Problem(where, f"{kind} has no field {name!r}"))
             elif spec.sensitivity.encrypted_at_rest:
                 problems.append(Problem(where, f"{kind}.{name} is sealed at rest: no row rule"))
+        problems += _write_problems(policy, kind, grant, specs)
         for name, treatment in grant.fields.items():
             where = f"kinds.{kind}.fields.{name}"
             spec = specs.get(name)
@@ -67,6 +68,30 @@ def check_policy(policy: Policy) -> list[Problem]:
             problem = _misfit(spec, treatment, police=policy.police)
             if problem:
                 problems.append(Problem(where, problem))
+    return problems
+
+
+def _write_problems(
+    policy: Policy, kind: str, grant: KindGrant, specs: dict[str, FieldSpec]
+) -> list[Problem]:
+    where = f"kinds.{kind}.write"
+    if "write" not in grant.actions:
+        return (
+            [Problem(where, "write lists fields, but write is not an action")]
+            if grant.write
+            else []
+        )
+    if not grant.write:
+        return [Problem(where, "write is an action: list the fields it may write")]
+    problems = []
+    for name in grant.write:
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(Problem(where, f"{kind} has no field {name!r}"))
+        elif spec.sensitivity is Sensitivity.POLICE_ONLY and not policy.police:
+            problems.append(
+                Problem(where, f"{name} is police_only: only a police policy writes it")
+            )
     return problems
 
 

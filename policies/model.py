@@ -19,8 +19,13 @@ A policy is a YAML document, one per partner or role::
           id_number: mask
           birth_date: year_only
           police_tags: deny
+      incident:
+        actions: [read, write]
+        rows: {jurisdiction: [{field: grid_code, claim: grid_codes}]}
+        fields: {incident_id: allow, description: allow}
+        write: [incident_id, incident_type, reported_at, description]
 
-Everything not named is denied: a kind, an action, a purpose, a field.
+Everything not named is denied: a kind, an action, a purpose, a field, a field to write.
 """
 
 from __future__ import annotations
@@ -98,6 +103,10 @@ class KindGrant(BaseModel):
     actions: list[Action] = Field(default_factory=_read_only)
     rows: Rows
     fields: dict[str, Treatment] = Field(default_factory=dict)
+    """What the partner reads, and how."""
+    write: list[str] = Field(default_factory=list)
+    """The fields a partner may write, when ``actions`` has ``write``: a record naming any
+    other field is refused whole. Reading a field does not grant writing it."""
 
 
 class Policy(BaseModel):

@@ -14,7 +14,6 @@ from hub.api import problems
 from hub.api.deps import HubServices
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import audit, profiles, records
-from hub.api.sharing import Sharing
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
@@ -23,8 +22,8 @@ from hub.auth.router import auth_router
 from hub.auth.settings import AuthSettings
 from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, open_store
-from hub.policyfiles import POLICIES_DIR
-from policies import load_policies
+from hub.policyfiles import POLICIES_DIR, PolicyRegistry
+from hub.sharing import Sharing
 
 
 class Health(BaseModel):
@@ -38,8 +37,7 @@ def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> Fa
     store = open_store(config)
     store.create_schema()
     log = AuditLog.for_store(store)
-    folder = config.home / POLICIES_DIR
-    policies = load_policies(folder) if folder.is_dir() else {}
+    policies = PolicyRegistry(log, config.home / POLICIES_DIR)
     settings = AuthSettings(issuer=config.issuer, audience=config.audience)
     registry = ClientRegistry(store)
     keys = SigningKeys(store, token_lifetime=settings.token_lifetime, leeway=settings.leeway)

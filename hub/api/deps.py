@@ -3,35 +3,25 @@ and the caller's verified, rate-limited, scope-checked access."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hub.api.problems import Problem
 from hub.api.ratelimit import RateLimiter, retry_after
-from hub.api.sharing import Access, Sharing
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.scopes import SCOPES
-
-
-class VerifiedAccess(Access, Protocol):
-    @property
-    def scopes(self) -> frozenset[str]: ...
-
-
-class TokenRefused(Protocol):
-    reason: str
+from hub.sharing import Access, Sharing
 
 
 @dataclass
 class HubServices:
     sharing: Sharing
     audit: AuditLog
-    verify: Callable[[str], VerifiedAccess]
+    verify: Callable[[str], Access]
     """Checks an access token; raises an exception with a ``reason`` when it is refused."""
     refused: tuple[type[Exception], ...]
     limiter: RateLimiter
@@ -59,30 +49,28 @@ bearer = HTTPBearer(auto_error=False, description="An access token from POST /oa
 def access(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> VerifiedAccess:
+) -> Access:
     hub = services(request)
     rid = request_id(request)
     challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
-        _refuse(hub, rid, None, "no_token", request)
         raise Problem(
             401,
             "an access token is required",
             code="unauthorized",
             headers={"WWW-Authenticate": "Bearer"},
-            audited=True,
+            event=_refusal(rid, None, "no_token", request),
         )
     try:
         caller = hub.verify(credentials.credentials)
     except hub.refused as exc:
         reason = str(getattr(exc, "reason", "invalid"))
-        _refuse(hub, rid, None, reason, request)
         raise Problem(
             401,
             f"access token refused: {reason}",
             code="invalid_token",
             headers=challenge,
-            audited=True,
+            event=_refusal(rid, None, reason, request),
         ) from None
     request.state.client_id = caller.client_id
     wait = hub.limiter.take(caller.client_id)
@@ -95,7 +83,6 @@ def access(
         )
     scope = required_scope(request)
     if scope not in caller.scopes:
-        _refuse(hub, rid, caller, "insufficient_scope", request, scope=scope)
         # The scope is made from the URL: only one of ours goes into the header, so no
         # caller-chosen text (non-Latin-1, CR/LF) reaches a response header.
         named = f' scope="{scope}"' if scope in SCOPES else ""
@@ -104,36 +91,25 @@ def access(
             f"the token lacks scope {scope}",
             code="insufficient_scope",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope"{named}'},
-            audited=True,
+            event=_refusal(rid, caller, "insufficient_scope", request, scope=scope),
         )
     return caller
 
 
-def _refuse(
-    hub: HubServices,
-    rid: str,
-    caller: VerifiedAccess | None,
-    reason: str,
-    request: Request,
-    **detail: Any,
-) -> None:
-    hub.audit.append(
-        AuditEvent(
-            action="request.refused",
-            outcome="denied",
-            client_id=caller.client_id if caller else None,
-            subject=caller.subject if caller else None,
-            request_id=rid,
-            detail={"reason": reason, "method": request.method, "path": request.url.path, **detail},
-        )
+def _refusal(
+    rid: str, caller: Access | None, reason: str, request: Request, **detail: Any
+) -> AuditEvent:
+    return AuditEvent(
+        action="request.refused",
+        outcome="denied",
+        client_id=caller.client_id if caller else None,
+        subject=caller.subject if caller else None,
+        request_id=rid,
+        detail={"reason": reason, "method": request.method, "path": request.url.path, **detail},
     )
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
-
-
-AccessDep = Annotated[VerifiedAccess, Depends(access)]
+AccessDep = Annotated[Access, Depends(access)]
 
 
 def sharing(request: Request) -> Sharing:

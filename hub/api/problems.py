@@ -1,4 +1,6 @@
-"""Errors as RFC 9457 problem details (``application/problem+json``)."""
+"""Errors as RFC 9457 problem details (``application/problem+json``), and the one place
+where a refused request is audited: the handlers below, whoever refused it (the token
+check, the sharing service, the request's validation, a crash)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hub.audit import AuditEvent
+from hub.sharing import Denied, InvalidRequest, NotFound, SharingError, TooLarge
 
 PROBLEM = "application/problem+json"
 _TITLES = {
@@ -18,6 +21,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    413: "Content too large",
     422: "Unprocessable content",
     429: "Too many requests",
     500: "Internal server error",
@@ -34,12 +38,12 @@ class Problem(Exception):
         *,
         code: str,
         headers: dict[str, str] | None = None,
-        audited: bool = False,
+        event: AuditEvent | None = None,
         **extra: Any,
     ) -> None:
-        self.audited = audited
-        """True when the code that refused has written the audit entry itself (with the
-        policy decision in it); otherwise the handler writes a plain one."""
+        self.event = event
+        """The refusal as the audit log should hold it; without one the handler writes a
+        plain ``request.refused`` entry."""
         self.status = status
         self.detail = detail
         self.code = code
@@ -71,13 +75,25 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
-def audit_refusal(request: Request, status: int, code: str) -> None:
-    """Every refused or failed request is in the audit log, whoever refused it."""
+_STATUS: dict[type[SharingError], int] = {
+    Denied: 403,
+    NotFound: 404,
+    InvalidRequest: 400,
+    TooLarge: 413,
+}
+
+
+def audit_refusal(
+    request: Request, status: int, code: str, event: AuditEvent | None = None
+) -> None:
+    """Every refused or failed request is in the audit log, whoever refused it: as the
+    refusing code described it (``event``), or as a plain ``request.refused``."""
     hub = getattr(request.app.state, "hub", None)
     if hub is None:
         return
     hub.audit.append(
-        AuditEvent(
+        event
+        or AuditEvent(
             action="request.refused",
             outcome="error" if status >= 500 else "denied",
             client_id=getattr(request.state, "client_id", None),
@@ -95,9 +111,14 @@ def audit_refusal(request: Request, status: int, code: str) -> None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        if not exc.audited:
-            audit_refusal(request, exc.status, exc.code)
+        audit_refusal(request, exc.status, exc.code, exc.event)
         return problem_response(request, exc.status, exc.detail, exc.code, exc.headers, **exc.extra)
+
+    @app.exception_handler(SharingError)
+    async def _refused(request: Request, exc: SharingError) -> JSONResponse:
+        status = _STATUS[type(exc)]
+        audit_refusal(request, status, exc.code, exc.event)
+        return problem_response(request, status, str(exc), exc.code, **exc.extra)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -105,6 +105,9 @@ class AuditLog:
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
+        self.store = store_or_engine if isinstance(store_or_engine, Store) else None
+        """The store the log lives in, when it was opened on one: transactions that write a
+        change and its entry together are begun there."""
         self.engine = (
             store_or_engine.engine if isinstance(store_or_engine, Store) else store_or_engine
         )
@@ -123,7 +126,7 @@ class AuditLog:
     @classmethod
     def for_store(cls, store: Store, **options: Any) -> AuditLog:
         """The log signed with the audit key of the store's key file."""
-        return cls(store, store.keyring.audit_signing_key(), **options)
+        return cls(store, store.audit_signing_key(), **options)
 
     def append(self, event: AuditEvent, tx: Transaction | None = None) -> int:
         """Add ``event`` at the head of the log and return its ``seq``; signs a checkpoint

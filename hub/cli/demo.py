@@ -148,7 +148,7 @@ def defects_table(store: Store, world: World) -> Table:
     table = Table("source/stream", "planted", "caught", "missed", title="deliberately broken rows")
     per_stream: dict[tuple[str, str], list[bool]] = {}
     for d in world.defects:
-        keys = (d.source_key, "~" + store.keyring.blind_index(d.source_key))
+        keys = (d.source_key, store.seal_source_key(d.source_key))
         hit = any(d.expected in caught.get((d.source, d.stream, key), set()) for key in keys)
         per_stream.setdefault((d.source, d.stream), []).append(hit)
     for (source, stream), hits in sorted(per_stream.items()):

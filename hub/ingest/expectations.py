@@ -37,6 +37,7 @@ from contracts import contract
 from contracts.checks import check_citizen_id
 from contracts.codes import CodeTable
 from contracts.record import Record
+from policies import mask
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -300,7 +301,7 @@ def _entry(source: str, kind: str, check: Check, result: Any) -> dict[str, Any]:
             for key in ("element_count", "unexpected_count", "unexpected_percent")
         }
         examples = _distinct(_json(v) for v in details.get("partial_unexpected_list") or ())
-        entry["examples"] = [mask(v) if check.masked else v for v in examples if v is not None]
+        entry["examples"] = [mask(str(v)) if check.masked else v for v in examples if v is not None]
         entry["source_keys"] = _distinct(
             str(item.get(_SOURCE_KEY))
             for item in details.get("partial_unexpected_index_list") or ()
@@ -349,11 +350,3 @@ def _json(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json(v) for k, v in value.items()}
     return str(value)
-
-
-def mask(value: Any) -> str:
-    """A sensitive value as its first 3 and last 2 characters (short values: all masked)."""
-    text = str(value)
-    if len(text) < 8:
-        return "*" * len(text)
-    return f"{text[:3]}{'*' * (len(text) - 5)}{text[-2:]}"

@@ -75,7 +75,7 @@ def source_key_of(stream: Stream, row: dict[str, Any], seal: Callable[[str], str
         digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode())
         return "#" + digest.hexdigest()[:32]
     if seal is not None:
-        return "~" + seal(str(key))
+        return seal(str(key))
     return str(key)
 
 
@@ -132,7 +132,7 @@ def admit_rows(
     good: list[tuple[str, Record]] = []
     bad: list[QuarantinedRow] = []
     raw: dict[str, dict[str, Any]] = {}
-    seal = store.keyring.blind_index if key_is_sealed(stream) else None
+    seal = store.seal_source_key if key_is_sealed(stream) else None
     for row in rows:
         key = source_key_of(stream, row, seal)
         raw[key] = row
@@ -194,7 +194,7 @@ def _without_duplicates(
     A source that lists one ID number under two of its own keys has a duplicate; which
     one is right is the steward's call, so the later one waits in quarantine.
     """
-    links = [store.keyring.blind_index(record.natural_key()) for _, record in good]
+    links = [store.link_key(record.natural_key()) for _, record in good]
     owners = tx.key_owners(source_id, stream.kind, sorted(set(links)))
     kept = []
     for (key, record), link in zip(good, links, strict=True):

@@ -8,6 +8,7 @@ import json
 import operator
 import types
 import typing
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -53,21 +54,33 @@ def decode(kind_table: KindTable, row: Any, keyring: Keyring) -> Record:
     validation of the whole row against the contract's types without its checks), so a
     record stored under an older rule set (say, a retired area code) still reads back.
     """
+    values = decode_values(kind_table, row, keyring, [c.name for c in kind_table.fields])
+    return kind_table.model.model_construct(**values)
+
+
+def decode_values(
+    kind_table: KindTable, row: Any, keyring: Keyring, names: Iterable[str]
+) -> dict[str, Any]:
+    """The values of the fields ``names`` a table row holds, re-typed; only those columns
+    are decrypted, so a caller granted no police-only field never has one opened."""
     model = kind_table.model
     mapping = row._mapping
     values: dict[str, Any] = {}
-    for column in kind_table.fields:
-        value = mapping[column.name]
+    for name in names:
+        column = kind_table.column(name)
+        value = mapping[name]
         if value is not None and column.encrypted:
-            value = json.loads(keyring.decrypt(value, f"{model.kind}.{column.name}"))
-        values[column.name] = value
-    return model.model_construct(**_retyper(model)(values))
+            value = json.loads(keyring.decrypt(value, f"{model.kind}.{name}"))
+        values[name] = value
+    retyped: dict[str, Any] = _retyper(model)(values)
+    return retyped
 
 
 @cache
 def _retyper(model: type[Record]) -> Any:
     fields = {name: untyped(info.annotation) for name, info in model.model_fields.items()}
-    adapter: TypeAdapter[Any] = TypeAdapter(TypedDict(f"{model.__name__}Stored", fields))  # type: ignore[operator]
+    stored = TypedDict(f"{model.__name__}Stored", fields, total=False)  # type: ignore[misc]
+    adapter: TypeAdapter[Any] = TypeAdapter(stored)
     return adapter.validate_python
 
 

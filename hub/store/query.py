@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
@@ -38,18 +39,43 @@ class Filter:
     value: Any
 
 
+INT64 = range(-(2**63), 2**63)
+"""What an integer column holds on every backend: a value outside is no row, and a 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundRow:
+    """A record as a caller's query reads it: only the fields asked for, decrypted."""
+
+    id: int
+    source_system: str
+    last_updated: dt.datetime
+    link_key: str
+    values: dict[str, Any]
+
+
 def _column(kt: KindTable, name: str) -> FieldColumn:
-    for column in kt.fields:
-        if column.name == name:
-            return column
-    raise QueryError(name, f"{kt.model.kind} has no field {name!r}")
+    try:
+        return kt.column(name)
+    except KeyError:
+        raise QueryError(name, f"{kt.model.kind} has no field {name!r}") from None
+
+
+@cache
+def _adapter(kind: str, name: str) -> TypeAdapter[Any]:
+    return TypeAdapter(untyped(kind_table(kind).column(name).spec.info.annotation))
 
 
 def _typed(kt: KindTable, column: FieldColumn, value: Any) -> Any:
+    if isinstance(value, str) and any(ord(c) < 32 for c in value):
+        raise QueryError(column.name, "control characters are not valid in a value")
     try:
-        return TypeAdapter(untyped(column.spec.info.annotation)).validate_python(value)
+        typed = _adapter(kt.model.kind, column.name).validate_python(value)
     except ValidationError:
-        raise QueryError(column.name, f"{value!r} is not a valid value") from None
+        raise QueryError(column.name, "not a valid value for this field") from None
+    if isinstance(typed, int) and not isinstance(typed, bool) and typed not in INT64:
+        raise QueryError(column.name, "integer out of range")
+    return typed
 
 
 def _escape_like(prefix: str) -> str:
@@ -81,7 +107,7 @@ def filter_clause(store: Store, kt: KindTable, item: Filter) -> ColumnElement[bo
     if column.encrypted:
         if not column.indexed or item.op not in ("eq", "in"):
             raise QueryError(item.field, "a sealed field can only be matched by equality")
-        digests = [store.keyring.blind_index(str(v)) for v in values]
+        digests = [store.blind_index(str(v)) for v in values]
         return kt.table.c[column.index_column].in_(digests)
     if column.structured:
         raise QueryError(item.field, "cannot filter on a list or object field")
@@ -98,6 +124,26 @@ def filter_clause(store: Store, kt: KindTable, item: Filter) -> ColumnElement[bo
     return sql >= typed[0] if item.op == "gte" else sql <= typed[0]
 
 
+def _where(
+    store: Store,
+    kt: KindTable,
+    scope: RowScope,
+    filters: Sequence[Filter],
+    *,
+    after_id: int | None = None,
+    record_id: int | None = None,
+    link_key: str | None = None,
+) -> list[ColumnElement[bool]]:
+    clauses = [scope_clause(kt, scope), *(filter_clause(store, kt, item) for item in filters)]
+    if after_id is not None:
+        clauses.append(kt.table.c.id > after_id)
+    if record_id is not None:
+        clauses.append(kt.table.c.id == record_id)
+    if link_key is not None:
+        clauses.append(kt.table.c.link_key == link_key)
+    return clauses
+
+
 def select_records(
     store: Store,
     kind: str,
@@ -106,23 +152,50 @@ def select_records(
     after_id: int | None = None,
     limit: int = 100,
 ) -> list[StoredRecord]:
-    """Up to ``limit`` records in ``scope`` matching every filter, by id, after ``after_id``."""
+    """Up to ``limit`` whole records in ``scope`` matching every filter, by id, after
+    ``after_id``: for the hub's own use; a partner's query reads ``select_rows``."""
     kt = kind_table(kind)
-    query = select(kt.table).where(scope_clause(kt, scope))
-    for item in filters:
-        query = query.where(filter_clause(store, kt, item))
-    if after_id is not None:
-        query = query.where(kt.table.c.id > after_id)
-    query = query.order_by(kt.table.c.id).limit(limit)
+    query = select(kt.table).where(*_where(store, kt, scope, filters, after_id=after_id))
     with store.engine.connect() as conn:
-        return [store.stored(kt, row) for row in conn.execute(query)]
+        rows = conn.execute(query.order_by(kt.table.c.id).limit(limit))
+        return [store.stored(kt, row) for row in rows]
 
 
-def get_record(store: Store, kind: str, scope: RowScope, record_id: int) -> StoredRecord | None:
-    """The record with ``record_id`` if it exists and is in ``scope``; None otherwise,
-    so out of scope and absent look the same to the caller."""
+def select_rows(
+    store: Store,
+    kind: str,
+    scope: RowScope,
+    fields: Sequence[str],
+    filters: Sequence[Filter] = (),
+    *,
+    after_id: int | None = None,
+    record_id: int | None = None,
+    link_key: str | None = None,
+    limit: int = 100,
+) -> list[FoundRow]:
+    """Up to ``limit`` rows in ``scope`` matching every filter, by id, with only the
+    columns of ``fields`` read and decrypted. ``record_id`` finds one row: absent and out
+    of scope look the same to the caller."""
     kt = kind_table(kind)
-    query = select(kt.table).where(kt.table.c.id == record_id, scope_clause(kt, scope))
+    columns = [kt.table.c[name] for name in fields]
+    for name in fields:
+        column = kt.column(name)
+        if column.indexed:
+            columns.append(kt.table.c[column.index_column])
+    t = kt.table
+    provenance = (t.c.id, t.c.source_system, t.c.last_updated, t.c.link_key)
+    where = _where(
+        store, kt, scope, filters, after_id=after_id, record_id=record_id, link_key=link_key
+    )
+    query = select(*provenance, *columns).where(*where).order_by(kt.table.c.id).limit(limit)
     with store.engine.connect() as conn:
-        row = conn.execute(query).first()
-    return None if row is None else store.stored(kt, row)
+        return [
+            FoundRow(
+                row.id,
+                row.source_system,
+                row.last_updated,
+                row.link_key,
+                store.values(kt, row, fields),
+            )
+            for row in conn.execute(query)
+        ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -10,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
 from sqlalchemy.engine import make_url
 
 from contracts import Record, contract
-from hub.store.codec import content_hash, decode, encode
+from hub.store.codec import content_hash, decode, decode_values, encode
 from hub.store.keyring import Keyring
 from hub.store.tables import KIND_TABLES, KindTable, metadata, quarantine, sync_state
 
@@ -131,6 +134,35 @@ class Store:
             begin_immediate(conn)
             yield Transaction(conn, self.keyring)
 
+    def blind_index(self, value: str) -> str:
+        """The keyed index of a sealed value: what equality look-ups and audit entries hold
+        in place of an ID number or phone."""
+        return self.keyring.blind_index(value)
+
+    def link_key(self, natural_key: str) -> str:
+        """The ``link_key`` of records whose natural key is ``natural_key``, in any source."""
+        return self.keyring.blind_index(natural_key)
+
+    def seal_source_key(self, key: str) -> str:
+        """A source key that is itself a sealed value (an ID number), as it may be stored:
+        source keys are kept in clear."""
+        return "~" + self.keyring.blind_index(key)
+
+    def partner_key(self, partner: str, use: str) -> bytes:
+        """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
+        partner is given under it cannot be joined with what another is given."""
+        label = f"hub {use} v1:{partner}".encode()
+        return hmac.new(self.keyring.index_key, label, hashlib.sha256).digest()
+
+    def audit_signing_key(self) -> Ed25519PrivateKey:
+        return self.keyring.audit_signing_key()
+
+    def seal(self, clear: str, context: str) -> str:
+        return self.keyring.encrypt(clear, context)
+
+    def unseal(self, sealed: str, context: str) -> str:
+        return self.keyring.decrypt(sealed, context)
+
     def load_state(self, source_system: str, stream: str) -> dict[str, Any] | None:
         query = select(sync_state.c.state).where(
             sync_state.c.source_system == source_system, sync_state.c.stream == stream
@@ -219,6 +251,10 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(kt.table)).scalar_one())
 
+    def values(self, kt: KindTable, row: Any, names: Iterable[str]) -> dict[str, Any]:
+        """The fields ``names`` of a table row, decrypted and re-typed."""
+        return decode_values(kt, row, self.keyring, names)
+
     def stored(self, kt: KindTable, row: Any) -> StoredRecord:
         m = row._mapping
         return StoredRecord(
@@ -249,6 +285,39 @@ class Transaction:
             table.c.source_system == source_system, table.c.link_key.in_(link_keys)
         )
         return {link: key for link, key in self.conn.execute(query)}
+
+    def located(
+        self, kind: str, source_system: str, source_keys: list[str]
+    ) -> dict[str, tuple[int, str]]:
+        """For each source key this source holds: the record's id and ``link_key``."""
+        table = kind_table(kind).table
+        query = select(table.c.source_key, table.c.id, table.c.link_key).where(
+            table.c.source_system == source_system, table.c.source_key.in_(source_keys)
+        )
+        return {row.source_key: (row.id, row.link_key) for row in self.conn.execute(query)}
+
+    def records_of(
+        self, kind: str, source_system: str, source_keys: list[str]
+    ) -> dict[str, Record]:
+        """The records this source holds under ``source_keys``, by source key."""
+        kt = kind_table(kind)
+        query = select(kt.table).where(
+            kt.table.c.source_system == source_system, kt.table.c.source_key.in_(source_keys)
+        )
+        return {row.source_key: decode(kt, row, self.keyring) for row in self.conn.execute(query)}
+
+    def linked_elsewhere(
+        self, kind: str, source_system: str, link_keys: list[str]
+    ) -> dict[str, list[Record]]:
+        """Records of other sources sharing each ``link_key``: the same real thing."""
+        kt = kind_table(kind)
+        query = select(kt.table).where(
+            kt.table.c.source_system != source_system, kt.table.c.link_key.in_(link_keys)
+        )
+        found: dict[str, list[Record]] = {}
+        for row in self.conn.execute(query):
+            found.setdefault(row.link_key, []).append(decode(kt, row, self.keyring))
+        return found
 
     def save_state(
         self, source_system: str, stream: str, state: dict[str, Any], now: dt.datetime

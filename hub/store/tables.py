@@ -80,6 +80,13 @@ class KindTable:
     table: Table
     fields: tuple[FieldColumn, ...]
 
+    def column(self, name: str) -> FieldColumn:
+        """The field column ``name``; KeyError if the kind has no such field."""
+        for column in self.fields:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.model.kind} has no field {name!r}")
+
 
 metadata = MetaData()
 _Id = BigInteger().with_variant(Integer, "sqlite")
@@ -197,6 +204,18 @@ quarantine = Table(
 )
 """Rows that broke a contract: the raw row and its failures sealed in ``payload`` (they
 hold ID numbers in clear), the broken (field, rule) pairs in clear for reports."""
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("policy_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+"""Every version of every policy that was ever in force, so that the ``policy_version`` an
+audit entry names can always be read back (``hub policy show ID@VERSION``)."""
 
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.

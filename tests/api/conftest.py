@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from hub.auth import ClientRegistry
 from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread
+from hub.sharing.ids import RecordIds
 from hub.reference.world import World, generate
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
@@ -45,6 +47,17 @@ class Hub:
         assert answer.status_code == 200, answer.text
         token: str = answer.json()["access_token"]
         return token
+
+    def audited_ids(self, partner: str, kind: str, items: list[dict[str, Any]]) -> list[str]:
+        """The record ids an audit entry names for items a partner was given: the partner
+        sees ids of its own, the log the hub's."""
+        store = open_store(self.config)
+        try:
+            ids = RecordIds(store)
+            client = self.partners[partner].client_id
+            return [f"{kind}/{ids.decode(client, kind, item['id'])}" for item in items]
+        finally:
+            store.close()
 
     def get(self, partner: str, path: str, **params: str | int) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token(partner)}"}

@@ -31,6 +31,7 @@ from hub.auth import AuthSettings, ClientRegistry, SigningKeys
 from hub.auth.server import AccessTokenGenerator
 from hub.config import open_store
 from hub.reference.serve import serve_in_thread
+from hub.sharing.ids import RecordIds
 from hub.store import Store
 from hub.store.query import select_records
 from hub.store.store import kind_table
@@ -496,6 +497,8 @@ def _clear_id_for(purpose: str) -> Callable[[Attack], dict[str, Any]]:
 
 G = {"purpose": SERVICE}
 INSUFFICIENT = "insufficient_scope"
+SOME_ID = "A" * 32
+"""Shaped like a record id the hub gives out, and none it gave."""
 
 REFUSALS: dict[str, Refusal] = {
     # kinds and scopes
@@ -522,7 +525,7 @@ REFUSALS: dict[str, Refusal] = {
         "police", "/v1/records/audit", {"purpose": "社区警务"}, 404, "not_found"
     ),
     "profile-of-a-kind-without-scope": Refusal(
-        "grid", "/v1/profiles/unit/1", G, 403, INSUFFICIENT, INSUFFICIENT
+        "grid", f"/v1/profiles/unit/{SOME_ID}", G, 403, INSUFFICIENT, INSUFFICIENT
     ),
     # audit search
     "audit-search-by-grid": Refusal("grid", "/v1/audit", {}, 403, INSUFFICIENT, INSUFFICIENT),
@@ -547,7 +550,7 @@ REFUSALS: dict[str, Refusal] = {
         "analyst", PEOPLE, {"purpose": "统计分析", "fields": "name"}, 403, "denied_fields", "fields"
     ),
     "read-one-with-fields-police-tags": Refusal(
-        "grid", f"{PEOPLE}/1", G | {"fields": "police_tags"}, 403, "denied_fields", "fields"
+        "grid", f"{PEOPLE}/{SOME_ID}", G | {"fields": "police_tags"}, 403, "denied_fields", "fields"
     ),
     # filters on what the caller cannot see in clear
     "filter-police-tags": Refusal(
@@ -626,10 +629,10 @@ REFUSALS: dict[str, Refusal] = {
         "police", PEOPLE, {"purpose": SERVICE}, 403, "denied_purpose", "purpose"
     ),
     "read-one-without-purpose": Refusal(
-        "grid", f"{PEOPLE}/1", {}, 403, "denied_purpose", "purpose"
+        "grid", f"{PEOPLE}/{SOME_ID}", {}, 403, "denied_purpose", "purpose"
     ),
     "profile-without-purpose": Refusal(
-        "grid", "/v1/profiles/person/1", {}, 403, "denied_purpose", "purpose"
+        "grid", f"/v1/profiles/person/{SOME_ID}", {}, 403, "denied_purpose", "purpose"
     ),
 }
 
@@ -647,29 +650,60 @@ def test_a_request_beyond_the_policy_is_refused(attack: Attack, case: str) -> No
 # --- records in another jurisdiction -------------------------------------------------
 
 
+def _ids_for(attack: Attack, partner: str, record_id: int) -> str:
+    """The id the hub gives ``partner`` for a record, as an insider could compute it."""
+    return RecordIds(attack.store).encode(attack.partners[partner].client_id, "person", record_id)
+
+
 @pytest.mark.parametrize("which", [0, 1, 2])
 def test_guessing_ids_of_people_in_another_grid_finds_nothing(attack: Attack, which: int) -> None:
     record_id, record = _other_grid_people(attack)[which]
-    missing = attack.get("grid", f"{PEOPLE}/999999999", purpose=SERVICE)
-    answer = attack.get("grid", f"{PEOPLE}/{record_id}", purpose=SERVICE)
-    for got, rid in ((missing, 999999999), (answer, record_id)):
-        entry = attack.refused(got, 404, "not_found", reason="not_found")
-        assert entry.event.action == "records.read"
-        assert entry.event.detail["record_id"] == rid
-        assert not entry.event.record_ids
-    shown, absent = answer.json(), missing.json()
-    assert set(shown) == set(absent)
-    assert {k: v for k, v in shown.items() if k not in ("detail", "instance", "request_id")} == {
-        k: v for k, v in absent.items() if k not in ("detail", "instance", "request_id")
+    missing = attack.get("grid", f"{PEOPLE}/{SOME_ID}", purpose=SERVICE)
+    tried = {
+        "the police's id of the record": _ids_for(attack, "police", record_id),
+        "the grid's own id of the record": _ids_for(attack, "grid", record_id),
+        "the database id, padded": str(record_id).rjust(32, "0"),
     }
-    assert shown["detail"] == f"no person {record_id}"
-    assert record["name"] not in answer.text
-    assert record["id_number"] not in answer.text
+    for how, ref in tried.items():
+        answer = attack.get("grid", f"{PEOPLE}/{ref}", purpose=SERVICE)
+        for got, asked_for in ((missing, SOME_ID), (answer, ref)):
+            entry = attack.refused(got, 404, "not_found", reason="not_found")
+            assert entry.event.action == "records.read", how
+            assert entry.event.detail["record_id"] == asked_for
+            assert not entry.event.record_ids
+        shown, absent = answer.json(), missing.json()
+        assert set(shown) == set(absent)
+        assert {
+            k: v for k, v in shown.items() if k not in ("detail", "instance", "request_id")
+        } == {k: v for k, v in absent.items() if k not in ("detail", "instance", "request_id")}
+        assert shown["detail"] == f"no person {ref}"
+        assert record["name"] not in answer.text
+        assert record["id_number"] not in answer.text
+
+
+def test_two_partners_see_different_ids_for_one_record(attack: Attack) -> None:
+    """The database id is a join key across partners: none leaves the hub."""
+    police = attack.get("police", PEOPLE, purpose="社区警务", limit=500).json()["items"]
+    grid = attack.get("grid", PEOPLE, purpose=SERVICE, limit=500).json()["items"]
+    both = (
+        {i["record"]["name"]: i["id"] for i in police},
+        {i["record"]["name"]: i["id"] for i in grid},
+    )
+    shared = set(both[0]) & set(both[1])
+    assert shared
+    assert all(both[0][name] != both[1][name] for name in shared)
+    assert not {i["id"] for i in police} & {i["id"] for i in grid}
+    for item in grid:
+        assert attack.get("grid", f"{PEOPLE}/{item['id']}", purpose=SERVICE).status_code == 200
+    assert attack.get("police", f"{PEOPLE}/{grid[0]['id']}", purpose="社区警务").status_code == 404
+    stored_ids = {str(s.id) for s in select_records(attack.store, "person", EVERYWHERE, limit=1000)}
+    assert not stored_ids & {i["id"] for i in police + grid}
 
 
 def test_a_profile_of_a_person_in_another_grid_is_not_found(attack: Attack) -> None:
     record_id, record = _other_grid_people(attack)[0]
-    answer = attack.get("grid", f"/v1/profiles/person/{record_id}", purpose=SERVICE)
+    ref = _ids_for(attack, "grid", record_id)
+    answer = attack.get("grid", f"/v1/profiles/person/{ref}", purpose=SERVICE)
     attack.refused(answer, 404, "not_found", reason="not_found")
     assert record["name"] not in answer.text
 
@@ -860,7 +894,7 @@ def test_injection_in_filter_values_yields_nothing_beyond_the_callers_rows(
         assert items == [], case
     [entry] = attack.entries(answer.headers["x-request-id"])
     assert entry.event.action == "records.query"
-    assert entry.event.record_ids == [f"person/{i['id']}" for i in items]
+    assert entry.event.record_ids == attack.hub.audited_ids("grid", "person", items)
 
 
 def test_the_analyst_gets_pseudonyms_never_clear_ids(attack: Attack) -> None:

@@ -127,7 +127,7 @@ def test_cli_refuses_what_the_policy_does_not_grant_and_a_changed_policy(tmp_pat
     base = ["clients", "add", "网格", "--policy", str(policy), "--home", str(home)]
     beyond = runner.invoke(app, [*base, "--scope", "person.write"])
     assert beyond.exit_code == 2
-    assert "not granted by policy grid-platform@v1" in beyond.output
+    assert "not granted by policy grid-platform@v2" in beyond.output
 
     assert runner.invoke(app, [*base, "--scope", "audit.read"]).exit_code == 0
     changed = tmp_path / "grid.yaml"
@@ -137,11 +137,11 @@ def test_cli_refuses_what_the_policy_does_not_grant_and_a_changed_policy(tmp_pat
     assert "higher version" in conflict.output
 
     bumped = tmp_path / "grid-v2.yaml"
-    bumped.write_text(changed.read_text("utf-8").replace("version: 1", "version: 2"), "utf-8")
+    bumped.write_text(changed.read_text("utf-8").replace("version: 2", "version: 3"), "utf-8")
     assert (
         runner.invoke(app, [*base[:3], "--policy", str(bumped), "--home", str(home)]).exit_code == 0
     )
-    assert "version: 2" in (home / "policies" / "grid-platform.yaml").read_text("utf-8")
+    assert "version: 3" in (home / "policies" / "grid-platform.yaml").read_text("utf-8")
 
 
 def test_cli_jwks_client_gets_no_secret(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from hub.api.deps import AccessDep, RequestId, SharingDep
+from hub.api.routes.records import RecordRef
+from hub.sharing import Asked
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 
@@ -15,10 +17,10 @@ router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 )
 def profile(
     kind: Literal["person", "house"],
-    record_id: Annotated[int, Path(ge=1, le=2**62)],
+    record_id: RecordRef,
     access: AccessDep,
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Annotated[str | None, Query()] = None,
 ) -> dict[str, Any]:
-    return sharing.profile(access, access.scopes, kind, record_id, purpose, request_id=request_id)
+    return sharing.profile(Asked(access, kind, purpose, request_id), record_id)

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from contracts import CONTRACTS
 from hub.api.deps import AccessDep, RequestId, SharingDep
 from hub.api.problems import Problem
+from hub.sharing import Asked, push
+from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
@@ -22,10 +24,19 @@ Purpose = Annotated[
 Fields = Annotated[
     str | None, Query(description="Comma-separated projection; every field must be granted.")
 ]
+RecordRef = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN,
+        description="The record's id as the hub gave it to you (ids are yours: another "
+        "partner's id of the same record is not).",
+    ),
+]
 
 
 class RecordView(BaseModel):
-    id: int
+    id: str
+    """Yours alone: stable, opaque, and unlike any other partner's id of the record."""
     source: str
     updated: dt.datetime
     record: dict[str, Any]
@@ -48,6 +59,7 @@ class PushRequest(BaseModel):
 class PushResult(BaseModel):
     source_key: str
     status: str
+    id: str | None = None
     failures: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -61,9 +73,20 @@ def _fields(fields: str | None) -> list[str] | None:
     return None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
 
 
+def _once(request: Request) -> None:
+    """A parameter given twice is refused: which one counts is not the caller's to guess."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise Problem(
+            400, "a query parameter is repeated", code="repeated_parameter", parameters=twice
+        )
+
+
 def _filters(request: Request) -> list[Filter]:
     """Every query parameter that is not reserved is a filter: ``field=value`` for
     equality, ``field__in=a,b``, ``field__gte=``, ``field__lte=``, ``field__prefix=``."""
+    _once(request)
     filters = []
     for name, value in request.query_params.multi_items():
         if name in RESERVED:
@@ -97,14 +120,11 @@ def query_records(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> RecordPage:
     page = sharing.query(
-        access,
-        _kind(kind),
-        purpose,
+        Asked(access, _kind(kind), purpose, request_id),
         fields=_fields(fields),
         filters=_filters(request),
         cursor=cursor,
         limit=limit,
-        request_id=request_id,
     )
     return RecordPage(
         items=[RecordView(**item) for item in page.items], next_cursor=page.next_cursor
@@ -113,18 +133,18 @@ def query_records(
 
 @router.get("/{kind}/{record_id}", summary="One record, if it exists and is within your policy")
 def read_record(
+    request: Request,
     kind: Kind,
-    record_id: Annotated[int, Path(ge=1, le=2**62)],
+    record_id: RecordRef,
     access: AccessDep,
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Purpose = None,
     fields: Fields = None,
 ) -> RecordView:
-    item = sharing.read(
-        access, _kind(kind), record_id, purpose, fields=_fields(fields), request_id=request_id
-    )
-    return RecordView(**item)
+    _once(request)
+    asked = Asked(access, _kind(kind), purpose, request_id)
+    return RecordView(**sharing.read(asked, record_id, fields=_fields(fields)))
 
 
 @router.post(
@@ -132,6 +152,7 @@ def read_record(
     summary="Push records in: each is stored or quarantined with the rules it broke",
 )
 def push_records(
+    request: Request,
     kind: Kind,
     body: PushRequest,
     access: AccessDep,
@@ -139,6 +160,7 @@ def push_records(
     request_id: RequestId,
     purpose: Purpose = None,
 ) -> list[PushResult]:
+    _once(request)
     rows = [(item.source_key, item.record) for item in body.records]
-    results = sharing.push(access, _kind(kind), purpose, rows, request_id=request_id)
+    results = push(sharing, Asked(access, _kind(kind), purpose, request_id), rows)
     return [PushResult(**result) for result in results]

@@ -1,0 +1,13 @@
+"""base64url without padding (RFC 4648 §5), as tokens, keys and sealed values use it."""
+
+from __future__ import annotations
+
+import base64
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -1,0 +1,317 @@
+"""The sharing flow behind every data door: decide, scoped query, field treatments, audit.
+
+Transport-free: it raises the domain errors of ``hub.sharing.errors``, each carrying the
+audit event of its refusal, and the API translates them. Every check runs on what will be
+returned or stored, never on what the caller sent: a query reads only the columns the
+decision grants (a grid request never decrypts a police-only value), and a push is mapped
+and parsed before its scope and field rights are judged (``hub.sharing.push``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from contracts import RELATIONS
+from hub.audit import AuditEvent, AuditLog
+from hub.policyfiles import PolicyRegistry
+from hub.sharing.errors import Denied, InvalidRequest, NotFound
+from hub.sharing.ids import RecordIds
+from hub.store import Store
+from hub.store.query import Filter, FoundRow, QueryError, select_rows
+from hub.store.store import kind_table
+from policies import AccessDenied, Decision, Policy, RowScope, decide
+
+AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
+EVERY_ROW = RowScope(True, (), ())
+
+
+class Access(Protocol):
+    """Who is asking: what a verified access token says."""
+
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def policy_id(self) -> str: ...
+    @property
+    def scopes(self) -> frozenset[str]: ...
+    @property
+    def jurisdiction(self) -> Mapping[str, Sequence[str]]: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One request as the audit log describes it."""
+
+    access: Access
+    kind: str
+    purpose: str | None
+    request_id: str
+
+
+class Sharing:
+    def __init__(
+        self, store: Store, audit: AuditLog, policies: PolicyRegistry, max_page: int = 500
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.policies = policies
+        self.ids = RecordIds(store)
+        self.max_page = max_page
+
+    # --- the decision -------------------------------------------------------------------
+
+    def decide(
+        self,
+        asked: Asked,
+        action: str,
+        *,
+        fields: Sequence[str] | None = None,
+        filters: Sequence[Filter] = (),
+    ) -> Decision:
+        """The policy's decision, or ``Denied`` carrying its audit event."""
+        policy = self.policies.get(asked.access.policy_id)
+        try:
+            if policy is None:
+                raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
+            return decide(
+                policy,
+                asked.access.jurisdiction,
+                asked.kind,
+                asked.purpose,
+                action,
+                fields,
+                [f.field for f in filters],
+            )
+        except AccessDenied as exc:
+            event = self.event(
+                asked,
+                f"records.{action}",
+                "denied",
+                filters=filters,
+                policy=policy,
+                detail={"reason": exc.reason, "message": str(exc), "fields": list(exc.fields)},
+            )
+            raise Denied(exc.reason, str(exc), event, fields=list(exc.fields)) from None
+
+    # --- reads --------------------------------------------------------------------------
+
+    def query(
+        self,
+        asked: Asked,
+        *,
+        fields: Sequence[str] | None,
+        filters: Sequence[Filter],
+        cursor: str | None,
+        limit: int,
+    ) -> Page:
+        if not 1 <= limit <= self.max_page:
+            raise InvalidRequest(
+                "page_size",
+                f"limit must be 1 to {self.max_page}",
+                self.event(asked, "records.query", "denied", detail={"reason": "page_size"}),
+            )
+        after = self._cursor(asked, cursor) if cursor else None
+        decision = self.decide(asked, "read", fields=fields, filters=filters)
+        try:
+            found = select_rows(
+                self.store,
+                asked.kind,
+                decision.scope,
+                list(decision.treatments),
+                filters,
+                after_id=after,
+                limit=limit,
+            )
+        except QueryError as exc:
+            event = self.event(
+                asked,
+                "records.query",
+                "denied",
+                filters=filters,
+                decision=decision,
+                detail={"reason": "bad_filter", "field": exc.field},
+            )
+            raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+        self.audit.append(
+            self.event(
+                asked, "records.query", "allowed", filters=filters, decision=decision, found=found
+            )
+        )
+        more = len(found) == limit
+        next_cursor = (
+            self.ids.encode(asked.access.client_id, asked.kind, found[-1].id, "cursor")
+            if more
+            else None
+        )
+        return Page([self.view(asked, decision, row) for row in found], next_cursor)
+
+    def read(self, asked: Asked, ref: str, *, fields: Sequence[str] | None) -> dict[str, Any]:
+        decision = self.decide(asked, "read", fields=fields)
+        row = self._one(asked, decision, ref, list(decision.treatments), "records.read")
+        self.audit.append(
+            self.event(asked, "records.read", "allowed", decision=decision, found=[row])
+        )
+        return self.view(asked, decision, row)
+
+    def profile(self, asked: Asked, ref: str) -> dict[str, Any]:
+        """一人一档 / 一屋一档: the record, every source's record of the same person or house
+        (``linked``), and the related records of other kinds (``contracts.RELATIONS``),
+        each section under the caller's policy; a section the token's scopes or the policy
+        do not grant is reported as withheld, not as empty."""
+        root = self.read(asked, ref, fields=None)
+        record_id = self.ids.decode(asked.access.client_id, asked.kind, ref)
+        relations = RELATIONS[asked.kind]
+        [own] = select_rows(
+            self.store,
+            asked.kind,
+            EVERY_ROW,
+            sorted({r.via for r in relations}),
+            record_id=record_id,
+            limit=1,
+        )
+        sections = {"linked": self._section(asked, asked.kind, [], own.link_key)}
+        for relation in relations:
+            value = own.values.get(relation.via)
+            filters = [Filter(relation.field, "eq", value)] if value is not None else None
+            sections[relation.section] = self._section(asked, relation.kind, filters, None)
+        return {"record": root, "sections": sections}
+
+    def _section(
+        self,
+        parent: Asked,
+        kind: str,
+        filters: list[Filter] | None,
+        link_key: str | None,
+    ) -> dict[str, Any]:
+        if f"{kind}.read" not in parent.access.scopes:
+            return {"kind": kind, "withheld": "scope"}
+        asked = Asked(parent.access, kind, parent.purpose, parent.request_id)
+        policy = self.policies.get(asked.access.policy_id)
+        try:
+            if policy is None:
+                raise AccessDenied("policy", "no policy")
+            decision = decide(policy, asked.access.jurisdiction, kind, asked.purpose, "read")
+        except AccessDenied as exc:
+            return {"kind": kind, "withheld": exc.reason}
+        if filters is None:
+            return {"kind": kind, "items": []}
+        found = select_rows(
+            self.store,
+            kind,
+            decision.scope,
+            list(decision.treatments),
+            filters,
+            link_key=link_key,
+            limit=self.max_page,
+        )
+        self.audit.append(
+            self.event(asked, "profile.section", "allowed", decision=decision, found=found)
+        )
+        return {"kind": kind, "items": [self.view(asked, decision, row) for row in found]}
+
+    def _one(
+        self, asked: Asked, decision: Decision, ref: str, fields: list[str], action: str
+    ) -> FoundRow:
+        record_id = self.ids.decode(asked.access.client_id, asked.kind, ref)
+        found = (
+            select_rows(
+                self.store, asked.kind, decision.scope, fields, record_id=record_id, limit=1
+            )
+            if record_id is not None
+            else []
+        )
+        if not found:
+            event = self.event(
+                asked,
+                action,
+                "denied",
+                decision=decision,
+                detail={"reason": "not_found", "record_id": ref},
+            )
+            raise NotFound(f"no {asked.kind} {ref}", event)
+        return found[0]
+
+    def _cursor(self, asked: Asked, cursor: str) -> int:
+        after = self.ids.decode(asked.access.client_id, asked.kind, cursor, "cursor")
+        if after is None:
+            event = self.event(asked, "records.query", "denied", detail={"reason": "bad_cursor"})
+            raise InvalidRequest("bad_cursor", "the cursor is not one this hub gave out", event)
+        return after
+
+    # --- what goes out ------------------------------------------------------------------
+
+    def view(self, asked: Asked, decision: Decision, row: FoundRow) -> dict[str, Any]:
+        """One record as the partner sees it: its own id for it, the source (a partner's
+        pushes as ``partner``), the hour it last changed, and the treated fields."""
+        client = asked.access.client_id
+        source = "partner" if row.source_system.startswith("partner:") else row.source_system
+        return {
+            "id": self.ids.encode(client, decision.kind, row.id),
+            "source": source,
+            "updated": row.last_updated.replace(minute=0, second=0, microsecond=0),
+            "record": decision.apply(row.values, self.store.partner_key(client, "pseudonym")),
+        }
+
+    def event(
+        self,
+        asked: Asked,
+        action: str,
+        outcome: str,
+        *,
+        filters: Sequence[Filter] = (),
+        decision: Decision | None = None,
+        policy: Policy | None = None,
+        found: Sequence[FoundRow] = (),
+        record_ids: Sequence[str] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """The audit event of one step of a request. Filter values on sealed fields are
+        kept as their blind index (``bidx:…``), never in clear: "who searched for this ID
+        number" is answered by indexing the number the same way."""
+        fields: dict[str, list[str]] = {}
+        if decision is not None:
+            for treatment, names in decision.fields_by_treatment().items():
+                fields.setdefault(AUDIT_TREATMENT.get(treatment, treatment), []).extend(names)
+        return AuditEvent(
+            action=action,
+            outcome=outcome,
+            client_id=asked.access.client_id,
+            subject=asked.access.subject,
+            purpose=asked.purpose,
+            kind=asked.kind,
+            filters=self.audited_filters(asked.kind, filters),
+            record_ids=[*(f"{asked.kind}/{r.id}" for r in found), *record_ids],
+            fields=fields,
+            policy_id=(decision.policy_id if decision else policy.id if policy else None),
+            policy_version=(
+                decision.policy_version if decision else policy.version if policy else None
+            ),
+            request_id=asked.request_id,
+            detail=detail or {},
+        )
+
+    def audited_filters(self, kind: str, filters: Sequence[Filter]) -> dict[str, Any]:
+        kt = kind_table(kind)
+        audited: dict[str, Any] = {}
+        for item in filters:
+            try:
+                sealed = kt.column(item.field).encrypted
+            except KeyError:
+                sealed = False
+            value = item.value
+            if sealed:
+                values = value if isinstance(value, list) else [value]
+                hidden = [f"bidx:{self.store.blind_index(str(v))}" for v in values]
+                value = hidden if isinstance(item.value, list) else hidden[0]
+            audited[f"{item.field}__{item.op}"] = value
+        return audited
