@@ -69,14 +69,16 @@ def secret_matches(secret: str, stored: str) -> bool:
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
+    """A hash no secret matches, made once per process (make it before the first request,
+    or that request's time gives it away)."""
     return hash_secret(secrets.token_urlsafe(32))
 
 
 def burn_secret_check(secret: str) -> None:
     """The cost of checking ``secret`` against a stored hash, for a client that does not
     exist: so that the time of a refusal does not tell which client ids do."""
-    secret_matches(secret, _dummy_hash())
+    secret_matches(secret, dummy_hash())
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from joserfc.jwk import KeySet
 from starlette.responses import Response
 
 from hub.audit import AuditEvent
-from hub.auth.clients import Client, ClientRegistry, burn_secret_check
+from hub.auth.clients import Client, ClientRegistry, burn_secret_check, dummy_hash
 from hub.auth.keys import ALG, SigningKeys
 from hub.auth.scopes import SCOPES
 from hub.auth.settings import ASYMMETRIC_ALGS, AuthSettings
@@ -268,6 +268,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.registry = registry
         self.keys = keys
         self.audit = audit
+        dummy_hash()
         self.register_grant(_ClientCredentialsGrant)
         self.register_client_auth_method(
             _PrivateKeyJWT.CLIENT_AUTH_METHOD, _PrivateKeyJWT(settings, registry)

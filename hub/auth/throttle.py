@@ -41,7 +41,7 @@ class TokenLimits:
     """Token requests a second each peer address may make, on average."""
     peer_burst: int = 20
     free_failures: int = 5
-    """Failed authentications of one client id before its backoff starts."""
+    """Failed authentications of one client id that open no backoff; the next waits."""
     backoff: float = 1.0
     """Seconds of the first backoff; each further failure doubles it."""
     max_backoff: float = 300.0
@@ -135,8 +135,8 @@ class TokenThrottle:
             seen.count += 1
             seen.last = now
             beyond = seen.count - limits.free_failures
-            if beyond > 0:
-                seen.until = now + min(limits.max_backoff, limits.backoff * 2 ** (beyond - 1))
+            if beyond >= 0:
+                seen.until = now + min(limits.max_backoff, limits.backoff * 2**beyond)
             self._failures[client_id] = seen
             _bound(self._failures, limits.max_tracked)
 
