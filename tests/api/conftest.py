@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from contracts import Person
 from hub.api import create_app
 from hub.api.limits import RefusalLimits
-from hub.auth import TokenLimits
-from hub.auth import ClientRegistry
+from hub.auth import ClientRegistry, TokenLimits
 from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread

@@ -4,7 +4,6 @@ unknown client id as it answers a wrong secret."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,14 @@ STRICT = TokenLimits(peer_rate=1000, peer_burst=1000, free_failures=2, backoff=3
 
 
 @pytest.fixture
-def strict(hub: Hub, switch: Any) -> Iterator[Hub]:
+def strict(hub: Hub, switch: Any) -> Hub:
     """The same hub, its token endpoint behind ``STRICT``."""
     plug, _ = switch
     app = make_app(hub.server)
     app.router.routes.clear()
     app.include_router(create_auth_router(hub.server, STRICT))
     plug.app = app
-    yield hub
+    return hub
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def _guess(hub: Hub, client_id: str, secret: str = "wrong") -> Any:
+def _guess(hub: Hub, client_id: str, secret: str = "wrong") -> Any:  # noqa: S107
     return hub.http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
     )
@@ -57,7 +56,10 @@ def test_guesses_beyond_the_free_ones_are_refused_before_the_hash(
     assert len(hashes) == 2
     throttled = answers[-1]
     assert int(throttled.headers["retry-after"]) >= 1
-    assert throttled.json() == {"error": "invalid_request", "error_description": "too many requests"}
+    assert throttled.json() == {
+        "error": "invalid_request",
+        "error_description": "too many requests",
+    }
     refused = [e for e in strict.refused() if e["detail"]["reason"] == "throttled"]
     assert len(refused) == 3
     assert all(e["client_id"] == cid for e in refused)
