@@ -52,7 +52,6 @@ from contracts import Person
 from contracts.kinds.person import HouseholdType
 from hub.api import create_app
 from hub.api.routes.records import RecordPage, RecordView
-from hub.api.sharing import Sharing
 from hub.audit import AuditLog
 from hub.auth import ClientRegistry
 from hub.auth.keys import SigningKeys
@@ -60,12 +59,13 @@ from hub.auth.settings import AuthSettings
 from hub.auth.verify import AccessContext, TokenVerifier
 from hub.cli.init import init
 from hub.config import HubConfig, load_config, open_store, sqlite_url
+from hub.policyfiles import PolicyRegistry
 from hub.reference.world import BIRTHPLACES, ETHNICITIES, TAGS, citizen_id, grids
+from hub.sharing import Asked, Sharing
 from hub.store import Store
-from hub.store.query import Filter, filter_clause, scope_clause, select_records
+from hub.store.query import Filter, filter_clause, scope_clause, select_rows
 from hub.store.store import kind_table
 from hub.store.tables import metadata
-from policies import load_policies
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "policies" / "examples"
@@ -391,9 +391,7 @@ def sequential(url: str, client_id: str, secret: str, count: int) -> tuple[list[
 def statement(store: Store, sharing: Sharing, access: AccessContext, n: int) -> Select[Any]:
     """What ``select_records`` runs for request ``n``'s query."""
     filters = FILTERED if n % 2 else []
-    decision = sharing.decide(
-        access, "person", PURPOSE, "read", filters=filters, request_id="bench"
-    )
+    decision = sharing.decide(Asked(access, "person", PURPOSE, "bench"), "read", filters=filters)
     kt = kind_table("person")
     query = select(kt.table).where(scope_clause(kt, decision.scope))
     for item in filters:
@@ -433,7 +431,7 @@ def breakdown(
         decision = step(
             "policy decision",
             lambda f=filters, a=access: sharing.decide(
-                a, "person", PURPOSE, "read", filters=f, request_id="bench"
+                Asked(a, "person", PURPOSE, "bench"), "read", filters=f
             ),
         )
         query = statement(store, sharing, access, n)
@@ -454,12 +452,15 @@ def breakdown(
         )
         step("decode (decrypt + retype)", lambda r=rows: [store.stored(kt, row) for row in r])
         found = step(
-            "select_records (SQL + decode)",
-            lambda d=decision, f=filters: select_records(store, "person", d.scope, f, None, PAGE),
+            "select_rows (SQL + decode of granted columns)",
+            lambda d=decision, f=filters: select_rows(
+                store, "person", d.scope, list(d.treatments), f, limit=PAGE
+            ),
         )
+        asked = Asked(access, "person", PURPOSE, "bench")
         items = step(
             "field treatments",
-            lambda d=decision, a=access, f=found: [sharing._view(d, a, s) for s in f],
+            lambda d=decision, a=asked, f=found: [sharing.view(a, d, s) for s in f],
         )
         step(
             "response model + JSON",
@@ -469,29 +470,14 @@ def breakdown(
         )
         step(
             "audit append",
-            lambda d=decision, a=access, f=found, fl=filters: sharing._audit(
-                a,
-                "records.query",
-                "allowed",
-                kind="person",
-                purpose=PURPOSE,
-                filters=fl,
-                request_id="bench",
-                decision=d,
-                records=f,
+            lambda d=decision, a=asked, f=found, fl=filters: sharing.audit.append(
+                sharing.event(a, "records.query", "allowed", filters=fl, decision=d, found=f)
             ),
         )
         step(
             "Sharing.query in all",
-            lambda a=access, f=filters: sharing.query(
-                a,
-                "person",
-                PURPOSE,
-                fields=None,
-                filters=f,
-                cursor=None,
-                limit=PAGE,
-                request_id="bench",
+            lambda a=asked, f=filters: sharing.query(
+                a, fields=None, filters=f, cursor=None, limit=PAGE
             ),
         )
         if n < 3:  # warm-up rounds
@@ -557,7 +543,8 @@ def run(folder: Path, args: argparse.Namespace) -> None:
 
     store = open_store(config)
     try:
-        sharing = Sharing(store, AuditLog.for_store(store), load_policies(config.home / "policies"))
+        log = AuditLog.for_store(store)
+        sharing = Sharing(store, log, PolicyRegistry(log, config.home / "policies"))
         settings = AuthSettings(issuer=config.issuer, audience=config.audience)
         keys = SigningKeys(store, token_lifetime=settings.token_lifetime, leeway=settings.leeway)
         verifier = TokenVerifier(settings, keys, ClientRegistry(store))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from pydantic import BaseModel
@@ -12,14 +11,24 @@ from pydantic import BaseModel
 from hub import __version__
 from hub.api import problems
 from hub.api.deps import HubServices
+from hub.api.limits import (
+    BodyLimit,
+    BodyLimits,
+    BodyTooLarge,
+    RefusalGuard,
+    RefusalLimiter,
+    RefusalLimits,
+    too_large_handler,
+)
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import audit, profiles, records
-from hub.audit import AuditEvent, AuditLog
+from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
 from hub.auth.keys import SigningKeys
 from hub.auth.router import auth_router
 from hub.auth.settings import AuthSettings
+from hub.auth.throttle import TokenLimits
 from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, open_store
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
@@ -31,9 +40,18 @@ class Health(BaseModel):
     version: str
 
 
-def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> FastAPI:
+def create_app(
+    config: HubConfig,
+    *,
+    rate: float = 50.0,
+    burst: int = 100,
+    token_limits: TokenLimits | None = None,
+    body_limits: BodyLimits | None = None,
+    refusal_limits: RefusalLimits | None = None,
+) -> FastAPI:
     """The API over the hub at ``config``; each client may make ``rate`` requests a second
-    (``burst`` at once)."""
+    (``burst`` at once). The other limits (``hub.auth.throttle``, ``hub.api.limits``) have
+    defaults for one hub serving a few dozen partner systems."""
     store = open_store(config)
     store.create_schema()
     log = AuditLog.for_store(store)
@@ -42,9 +60,6 @@ def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> Fa
     registry = ClientRegistry(store)
     keys = SigningKeys(store, token_lifetime=settings.token_lifetime, leeway=settings.leeway)
     verifier = TokenVerifier(settings, keys, registry)
-
-    def record(event: dict[str, Any]) -> None:
-        log.append(AuditEvent(**event))
 
     app = FastAPI(
         title="Police–community data-sharing hub",
@@ -60,6 +75,10 @@ def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> Fa
         limiter=RateLimiter(rate, burst),
     )
     problems.install(app)
+    app.add_exception_handler(BodyTooLarge, too_large_handler)
+    app.add_middleware(BodyLimit, limits=body_limits or BodyLimits())
+    limiter = RefusalLimiter(refusal_limits or RefusalLimits())
+    app.add_middleware(RefusalGuard, limiter=limiter, audit=log.append)
 
     @app.middleware("http")
     async def request_ids(
@@ -74,7 +93,7 @@ def create_app(config: HubConfig, *, rate: float = 50.0, burst: int = 100) -> Fa
     def health() -> Health:
         return Health(status="ok", version=__version__)
 
-    app.include_router(auth_router(settings, registry, keys, record))
+    app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)
     app.include_router(profiles.router)
     app.include_router(audit.router)

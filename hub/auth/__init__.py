@@ -8,6 +8,7 @@ from hub.auth.router import auth_router, create_auth_router
 from hub.auth.scopes import SCOPES, policy_scopes
 from hub.auth.server import AuditSink, HubAuthorizationServer
 from hub.auth.settings import AuthSettings, ExternalIdP
+from hub.auth.throttle import TokenLimits
 from hub.auth.verify import AccessContext, TokenVerifier
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Reason",
     "SigningKeys",
     "TokenInvalid",
+    "TokenLimits",
     "TokenVerifier",
     "UnknownClient",
     "auth_router",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -23,6 +24,7 @@ from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import RowMapping, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from hub.audit import AuditEvent, AuditLog
 from hub.auth.errors import ClientRejected, UnknownClient
 from hub.auth.scopes import scope_problems
 from hub.store import Store
@@ -64,6 +66,19 @@ def secret_matches(secret: str, stored: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(actual, expected)
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash no secret matches, made once per process (make it before the first request,
+    or that request's time gives it away)."""
+    return hash_secret(secrets.token_urlsafe(32))
+
+
+def burn_secret_check(secret: str) -> None:
+    """The cost of checking ``secret`` against a stored hash, for a client that does not
+    exist: so that the time of a refusal does not tell which client ids do."""
+    secret_matches(secret, dummy_hash())
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +159,12 @@ class ClientRegistry:
         scopes: Iterable[str],
         claims: Mapping[str, Iterable[str]] | None = None,
         jwks: Mapping[str, Any] | None = None,
+        *,
+        audit: AuditLog | None = None,
+        policy_version: int | None = None,
     ) -> NewClient:
+        """Register a client. With ``audit``, its ``client.added`` entry is appended in the
+        registration's transaction: if the entry cannot be written, nothing is registered."""
         name = name.strip()
         if not 0 < len(name) <= 128:
             raise ClientRejected("a client needs a name of 1 to 128 characters")
@@ -169,8 +189,8 @@ class ClientRegistry:
             jwks=public_jwks,
             secret_hash=None if secret is None else hash_secret(secret),
         )
-        with self.store.engine.begin() as conn:
-            conn.execute(
+        with self.store.begin() as tx:
+            tx.conn.execute(
                 clients.insert().values(
                     client_id=client.client_id,
                     name=client.name,
@@ -183,6 +203,21 @@ class ClientRegistry:
                     created_at=client.created_at,
                 )
             )
+            if audit is not None:
+                event = AuditEvent(
+                    action="client.added",
+                    outcome="allowed",
+                    client_id=client.client_id,
+                    policy_id=policy_id,
+                    policy_version=policy_version,
+                    detail={
+                        "name": name,
+                        "scopes": sorted(wanted),
+                        "claims": {k: list(v) for k, v in checked_claims.items()},
+                        "auth_method": client.auth_method,
+                    },
+                )
+                audit.append(event, tx)
         return NewClient(client, secret)
 
     def get(self, client_id: str) -> Client | None:
@@ -197,18 +232,28 @@ class ClientRegistry:
         with self.store.engine.connect() as conn:
             return [_client(row._mapping) for row in conn.execute(query)]
 
-    def revoke(self, client_id: str) -> Client:
+    def revoke(self, client_id: str, *, audit: AuditLog | None = None) -> Client:
         """Revoke at once: tokens already issued stop verifying too. Revoking twice keeps
-        the first time."""
-        with self.store.engine.begin() as conn:
-            conn.execute(
+        the first time. With ``audit``, the ``client.revoked`` entry commits with the
+        revocation (or neither does)."""
+        with self.store.begin() as tx:
+            tx.conn.execute(
                 update(clients)
                 .where(clients.c.client_id == client_id, clients.c.revoked_at.is_(None))
                 .values(revoked_at=self.now())
             )
-        client = self.get(client_id)
-        if client is None:
-            raise UnknownClient(client_id)
+            row = tx.conn.execute(select(clients).where(clients.c.client_id == client_id)).first()
+            if row is None:
+                raise UnknownClient(client_id)
+            client = _client(row._mapping)
+            if audit is not None:
+                event = AuditEvent(
+                    action="client.revoked",
+                    outcome="allowed",
+                    client_id=client_id,
+                    policy_id=client.policy_id,
+                )
+                audit.append(event, tx)
         return client
 
     def remember_assertion(self, client_id: str, jti: str, expires_at: dt.datetime) -> bool:

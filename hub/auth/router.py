@@ -12,8 +12,14 @@ from starlette.responses import Response
 
 from hub.auth.clients import ClientRegistry
 from hub.auth.keys import SigningKeys
-from hub.auth.server import AuditSink, HubAuthorizationServer, TokenHttpRequest
+from hub.auth.server import (
+    AuditSink,
+    HubAuthorizationServer,
+    TokenHttpRequest,
+    claimed_client_id,
+)
 from hub.auth.settings import AuthSettings
+from hub.auth.throttle import HashGate, TokenLimits, TokenThrottle, retry_after
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16_384
@@ -60,14 +66,37 @@ def _malformed(head: TokenHttpRequest, why: str) -> TokenHttpRequest:
     return TokenHttpRequest(head.method, head.url, head.headers, malformed=why)
 
 
-def create_auth_router(server: HubAuthorizationServer) -> APIRouter:
+def create_auth_router(
+    server: HubAuthorizationServer, limits: TokenLimits | None = None
+) -> APIRouter:
+    """The endpoints; token requests are throttled and run on their own threads
+    (``hub.auth.throttle``)."""
+    limits = limits or TokenLimits()
+    throttle = TokenThrottle(limits)
+    gate = HashGate(limits.hash_workers, limits.max_waiting)
     router = APIRouter(tags=["oauth"])
+
+    async def refuse(http: TokenHttpRequest, wait: float, why: str) -> Response:
+        refused: Response = await run_in_threadpool(
+            server.refuse_throttled, http, retry_after(wait), why
+        )
+        return refused
 
     @router.post("/oauth/token", openapi_extra=_TOKEN_REQUEST_DOC)
     async def token(request: Request) -> Response:
         """Client credentials grant (RFC 6749 §4.4); returns an RFC 9068 JWT access token."""
         http = await read_token_request(request)
-        response: Response = await run_in_threadpool(server.create_token_response, http)
+        peer = request.client.host if request.client else None
+        client_id = claimed_client_id(http)
+        if wait := throttle.admit(peer, client_id):
+            return await refuse(http, wait, "rate")
+        response = await gate.run(lambda: server.create_token_response(http))
+        if response is None:
+            return await refuse(http, 1.0, "busy")
+        if response.status_code == 401:
+            throttle.failed(peer, client_id)
+        elif response.status_code == 200 and client_id is not None:
+            throttle.succeeded(peer, client_id)
         return response
 
     @router.get("/.well-known/oauth-authorization-server")
@@ -87,7 +116,11 @@ def create_auth_router(server: HubAuthorizationServer) -> APIRouter:
 
 
 def auth_router(
-    settings: AuthSettings, registry: ClientRegistry, keys: SigningKeys, audit: AuditSink
+    settings: AuthSettings,
+    registry: ClientRegistry,
+    keys: SigningKeys,
+    audit: AuditSink,
+    limits: TokenLimits | None = None,
 ) -> APIRouter:
     """The router with its server; ``audit`` receives every token issued or refused."""
-    return create_auth_router(HubAuthorizationServer(settings, registry, keys, audit))
+    return create_auth_router(HubAuthorizationServer(settings, registry, keys, audit), limits)

@@ -3,8 +3,12 @@ the client registry and the hub's signing keys.
 
 One grant, ``client_credentials`` (RFC 6749 §4.4), with two client authentications:
 ``client_secret_basic`` and ``private_key_jwt`` (RFC 7523). Tokens are RFC 9068 JWTs.
-Every token issued or refused is reported to the audit sink, as a dict that fits
-``hub.audit.AuditEvent``; a sink that raises stops the token from being issued.
+Every token issued or refused is reported to the audit sink as a ``hub.audit.AuditEvent``;
+a sink that raises stops the token from being issued.
+
+Every ``invalid_client`` answer carries the same description, and an unknown client id
+costs the same scrypt as a wrong secret (against a dummy hash): neither the answer nor its
+time tells which client ids exist. The audit entry keeps the precise reason.
 """
 
 from __future__ import annotations
@@ -41,17 +45,21 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.responses import Response
 
-from hub.auth.clients import Client, ClientRegistry
+from hub.audit import AuditEvent
+from hub.auth.clients import Client, ClientRegistry, burn_secret_check, dummy_hash
 from hub.auth.keys import ALG, SigningKeys
 from hub.auth.scopes import SCOPES
 from hub.auth.settings import ASYMMETRIC_ALGS, AuthSettings
 
-AuditSink = Callable[[dict[str, Any]], None]
+AuditSink = Callable[[AuditEvent], object]
 
 GRANT_TYPES = ("client_credentials",)
 AUTH_METHODS = ("client_secret_basic", "private_key_jwt")
 ASSERTION_ALGS = tuple(sorted(ASYMMETRIC_ALGS))
 MAX_ASSERTION_LIFETIME = 600
+UNAUTHENTICATED = "client authentication failed"
+"""The one ``error_description`` of every ``invalid_client`` answer."""
+THROTTLED = "too many requests"
 """Seconds: a client assertion valid for longer is refused (its jti would be kept as long)."""
 
 
@@ -129,6 +137,24 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return grant_type in GRANT_TYPES
 
 
+class _NoClient(ClientMixin):  # type: ignore[misc]
+    """Stands for an unknown or revoked client id: its secret check costs a real scrypt
+    and fails, so the refusal takes as long as a wrong secret does."""
+
+    def __init__(self, client_id: str) -> None:
+        self.client_id = client_id
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        burn_secret_check(client_secret)
+        return False
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return False
+
+
 class _ClientCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = list(AUTH_METHODS)
 
@@ -155,7 +181,9 @@ class _PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         s = self.settings
         return list(dict.fromkeys([s.token_endpoint, s.issuer, s.base_url]))
 
-    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+    def resolve_client_public_key(self, client: OAuthClient | _NoClient) -> KeySet:
+        if not isinstance(client, OAuthClient):
+            raise InvalidClientError(description="the client does not exist")
         if client.client.auth_method != self.CLIENT_AUTH_METHOD or client.client.jwks is None:
             raise InvalidClientError(description="the client does not use private_key_jwt")
         return client.client.key_set()
@@ -240,6 +268,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.registry = registry
         self.keys = keys
         self.audit = audit
+        dummy_hash()
         self.register_grant(_ClientCredentialsGrant)
         self.register_client_auth_method(
             _PrivateKeyJWT.CLIENT_AUTH_METHOD, _PrivateKeyJWT(settings, registry)
@@ -263,32 +292,32 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # --- what authlib asks of a framework integration ---
 
-    def query_client(self, client_id: Any) -> OAuthClient | None:
+    def query_client(self, client_id: Any) -> OAuthClient | _NoClient | None:
         if not isinstance(client_id, str) or not client_id:
             return None
         client = self.registry.get(client_id)
         if client is None or client.revoked:
-            return None
+            return _NoClient(client_id)
         return OAuthClient(client)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         compact = jws.extract_compact(token["access_token"].encode())
         claims = json.loads(compact.payload)
         self.audit(
-            {
-                "action": "token.issued",
-                "outcome": "allowed",
-                "client_id": claims["client_id"],
-                "subject": claims["sub"],
-                "policy_id": claims["policy"],
-                "detail": {
+            AuditEvent(
+                action="token.issued",
+                outcome="allowed",
+                client_id=claims["client_id"],
+                subject=claims["sub"],
+                policy_id=claims["policy"],
+                detail={
                     "token_id": claims["jti"],
                     "scopes": claims["scope"].split(),
                     "auth_method": request.auth_method,
                     "kid": compact.headers()["kid"],
                     "expires_at": claims["exp"],
                 },
-            }
+            )
         )
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -302,7 +331,28 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_error_response(self, request: OAuth2Request | None, error: OAuth2Error) -> Response:
         self._report_refused(request, error)
+        if error.error == "invalid_client":
+            error.description = UNAUTHENTICATED
         return self.handle_response(*error(self.get_error_uri(request, error)))
+
+    def refuse_throttled(self, request: TokenHttpRequest, wait: str, why: str) -> Response:
+        """429 before any authentication (see ``hub.auth.throttle``), audited as
+        ``token.refused`` with reason ``throttled``. RFC 6749 has no error code for it;
+        ``invalid_request`` is the one a token endpoint may send that every client knows,
+        and the status and ``Retry-After`` say the rest."""
+        self.audit(
+            AuditEvent(
+                action="token.refused",
+                outcome="denied",
+                client_id=claimed_client_id(request),
+                detail={"error": "invalid_request", "reason": "throttled", "throttle": why},
+            )
+        )
+        body = {"error": "invalid_request", "error_description": THROTTLED}
+        headers = {"Retry-After": wait, "Cache-Control": "no-store", "Pragma": "no-cache"}
+        return Response(
+            json.dumps(body), status_code=429, headers=headers, media_type="application/json"
+        )
 
     def create_token_response(self, request: TokenHttpRequest | None = None) -> Response:
         if request is None:
@@ -334,12 +384,7 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             detail["grant_type"] = request.payload.data.get("grant_type")
             detail["requested_scope"] = request.payload.data.get("scope")
         self.audit(
-            {
-                "action": "token.refused",
-                "outcome": "denied",
-                "client_id": client_id,
-                "detail": detail,
-            }
+            AuditEvent(action="token.refused", outcome="denied", client_id=client_id, detail=detail)
         )
 
     def _why_unauthenticated(self, client_id: str | None) -> str:
@@ -375,13 +420,23 @@ def _presented_client_id(request: OAuth2Request | None) -> str | None:
     if request.client is not None:
         known: str = request.client.get_client_id()
         return known
-    claimed, _ = extract_basic_authorization(request.headers)
-    if not claimed and (assertion := request.payload.data.get("client_assertion")):
+    return _claimed(request.headers, request.payload.data)
+
+
+def claimed_client_id(request: TokenHttpRequest) -> str | None:
+    """The client id a token request names (Basic user, assertion ``sub`` or
+    ``client_id``), unauthenticated: what the throttle counts by."""
+    return _claimed(request.headers, {k: v[0] for k, v in request.form.items() if v})
+
+
+def _claimed(headers: Mapping[str, str], form: Mapping[str, str]) -> str | None:
+    claimed, _ = extract_basic_authorization(headers)
+    if not claimed and (assertion := form.get("client_assertion")):
         try:
             claims = json.loads(jws.extract_compact(assertion.encode()).payload)
             claimed = claims.get("sub") if isinstance(claims, dict) else None
         except (JoseError, ValueError):
             claimed = None
     if not claimed:
-        claimed = request.payload.data.get("client_id")
+        claimed = form.get("client_id")
     return claimed[:128] if isinstance(claimed, str) and claimed else None

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hub.audit import AuditEvent, AuditLog
+from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
-from hub.auth.errors import AuthError
 from hub.auth.scopes import policy_scopes, scope_problems
 from hub.cli.sync import HomeOption
 from hub.config import load_config, open_store
@@ -92,16 +91,14 @@ def add(
         try:
             audit = AuditLog.for_store(store)
             installed = install_policy(bound, policy, config.home / POLICIES_DIR, audit)
-            new = ClientRegistry(store).add(name, bound.id, scopes, claims, public_jwks)
-            audit.append(
-                AuditEvent(
-                    action="client.added",
-                    outcome="allowed",
-                    client_id=new.client.client_id,
-                    policy_id=bound.id,
-                    policy_version=bound.version,
-                    detail={"name": name, "scopes": scopes, "claims": claims},
-                )
+            new = ClientRegistry(store).add(
+                name,
+                bound.id,
+                scopes,
+                claims,
+                public_jwks,
+                audit=audit,
+                policy_version=bound.version,
             )
         finally:
             store.close()
@@ -160,16 +157,8 @@ def revoke(client_id: str, home: HomeOption = None) -> None:
     except HubError as exc:
         raise _fail(str(exc)) from None
     try:
-        client = ClientRegistry(store).revoke(client_id)
-        AuditLog.for_store(store).append(
-            AuditEvent(
-                action="client.revoked",
-                outcome="allowed",
-                client_id=client_id,
-                policy_id=client.policy_id,
-            )
-        )
-    except AuthError as exc:
+        client = ClientRegistry(store).revoke(client_id, audit=AuditLog.for_store(store))
+    except HubError as exc:
         raise _fail(str(exc)) from None
     finally:
         store.close()

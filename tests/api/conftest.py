@@ -15,16 +15,22 @@ from typer.testing import CliRunner
 
 from contracts import Person
 from hub.api import create_app
-from hub.auth import ClientRegistry
+from hub.api.limits import RefusalLimits
+from hub.auth import ClientRegistry, TokenLimits
 from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread
-from hub.sharing.ids import RecordIds
 from hub.reference.world import World, generate
+from hub.sharing.ids import RecordIds
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
 GRID = "G32010401011"
 BEAT = "B3201040101"
+GENEROUS = {
+    "token_limits": TokenLimits(peer_rate=1000, peer_burst=1000, free_failures=1000),
+    "refusal_limits": RefusalLimits(limit=10_000),
+}
+"""Limits the attack suite's ~130 refusals from loopback stay within."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         name: Partner(new.client.client_id, new.secret or "") for name, new in added.items()
     }
     with (
-        serve_in_thread(create_app(config, rate=1000, burst=1000)) as server,
+        serve_in_thread(create_app(config, rate=1000, burst=1000, **GENEROUS)) as server,
         httpx.Client(base_url=server.url) as http,
     ):
         yield Hub(config, http, world, partners)

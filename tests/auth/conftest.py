@@ -59,7 +59,9 @@ def running_hub(store: Store, clock: Clock, switch: tuple[AppSwitch, str]) -> It
     registry = ClientRegistry(store)
     keys = SigningKeys(store, SETTINGS.token_lifetime, SETTINGS.leeway, now=clock)
     events: list[dict[str, Any]] = []
-    server = HubAuthorizationServer(SETTINGS, registry, keys, events.append, now=clock)
+    server = HubAuthorizationServer(
+        SETTINGS, registry, keys, lambda event: events.append(event.model_dump()), now=clock
+    )
     verifier = TokenVerifier(SETTINGS, keys, registry, now=clock)
     app = make_app(server)
     plug, url = switch

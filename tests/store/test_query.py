@@ -108,6 +108,7 @@ def test_a_record_out_of_scope_is_as_absent_as_a_missing_one(
     store: Store, people: list[Person]
 ) -> None:
     [one] = select_records(store, "person", grid_scope("G320104002"), limit=1)
+
     def one_row(scope: RowScope, record_id: int) -> list[int]:
         found = select_rows(store, "person", scope, ["name"], record_id=record_id, limit=1)
         return [row.id for row in found]
