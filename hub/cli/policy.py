@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -11,10 +12,12 @@ from hub.auth.clients import ClientRegistry
 from hub.cli.sync import HomeOption
 from hub.config import default_home, load_config, open_store
 from hub.errors import HubError
-from hub.policyfiles import POLICIES_DIR
+from hub.policyfiles import POLICIES_DIR, recorded, versions
 from policies import PolicyInvalid, explain, load_policies, load_policy
 
-app = typer.Typer(help="Sharing policies: check a document, explain who sees a field.")
+app = typer.Typer(
+    help="Sharing policies: check a document, explain who sees a field, show a version."
+)
 err = Console(stderr=True)
 
 
@@ -64,6 +67,32 @@ def explain_field(
     Console().print(table)
     if not grants:
         err.print(f"no policy in {folder} serves {target}")
+
+
+@app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="ID (the version in force) or ID@VERSION")],
+    home: HomeOption = None,
+) -> None:
+    """Print a policy as it is, or was, in force: every version an audit entry names stays
+    readable after it is replaced."""
+    policy_id, _, version = ref.partition("@")
+    store = open_store(load_config(home))
+    try:
+        if version:
+            policy = recorded(store, policy_id, int(version)) if version.isdigit() else None
+        else:
+            path = load_config(home).home / POLICIES_DIR / f"{policy_id}.yaml"
+            policy = load_policy(path) if path.exists() else None
+        history = versions(store, policy_id)
+    finally:
+        store.close()
+    if policy is None:
+        err.print(f"[red]no policy {ref}[/red]")
+        raise typer.Exit(2)
+    typer.echo(yaml.safe_dump(policy.as_dict(), allow_unicode=True, sort_keys=False), nl=False)
+    listed = ", ".join(f"v{v} ({digest}, {at:%Y-%m-%d %H:%M})" for v, digest, at in history)
+    err.print(f"{policy.ref} digest {policy.digest}; recorded versions: {listed or 'none'}")
 
 
 def _clients_by_policy(home: Path | None) -> dict[str, list[str]]:
