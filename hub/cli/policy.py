@@ -8,11 +8,12 @@ import yaml
 from rich.console import Console
 from rich.table import Column, Table
 
+from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.cli.sync import HomeOption
 from hub.config import default_home, load_config, open_store
 from hub.errors import HubError
-from hub.policyfiles import POLICIES_DIR, recorded, versions
+from hub.policyfiles import POLICIES_DIR, PolicyConflict, install_policy, recorded, versions
 from policies import PolicyInvalid, explain, load_policies, load_policy
 
 app = typer.Typer(
@@ -67,6 +68,30 @@ def explain_field(
     Console().print(table)
     if not grants:
         err.print(f"no policy in {folder} serves {target}")
+
+
+@app.command()
+def install(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    home: HomeOption = None,
+) -> None:
+    """Put a policy in force: recorded, audited, and picked up by running hubs within
+    seconds. A version number names one content: change the content, raise the version."""
+    try:
+        policy = load_policy(file)
+    except PolicyInvalid as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    config = load_config(home)
+    store = open_store(config)
+    try:
+        target = install_policy(policy, file, config.home / POLICIES_DIR, AuditLog.for_store(store))
+    except PolicyConflict as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    err.print(f"[green]{policy.ref} in force[/green] (digest {policy.digest}): {target}")
 
 
 @app.command()
