@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import World, generate
 from hub.sharing.ids import RecordIds
+from tests.conftest import fresh_postgres_database
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
 GRID = "G32010401011"
@@ -70,10 +72,26 @@ class Hub:
         return self.http.get(path, params=params, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
-    home = tmp_path_factory.mktemp("hub")
-    assert CliRunner().invoke(cli, ["init", "--home", str(home)]).exit_code == 0
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    """The hub on each backend: SQLite in its home, PostgreSQL in a database of its own."""
+    with ExitStack() as stack:
+        url = (
+            stack.enter_context(fresh_postgres_database())
+            if request.param == "postgresql"
+            else None
+        )
+        yield stack.enter_context(_serving(tmp_path_factory.mktemp("hub"), url))
+
+
+@contextmanager
+def _serving(home: Path, database_url: str | None) -> Iterator[Hub]:
+    init = ["init", "--home", str(home)] + (
+        ["--database-url", database_url] if database_url else []
+    )
+    assert CliRunner().invoke(cli, init).exit_code == 0
     shutil.copytree(EXAMPLES, home / "policies")
     config = load_config(home)
     world = generate(people=400, seed=21)
