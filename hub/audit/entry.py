@@ -14,10 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import to_jsonable_python
 
 Outcome = Literal["allowed", "denied", "error"]
+
+MAX_TEXT = 256
+"""Characters of one caller-supplied string an entry keeps (a path, a scope, a purpose, a
+filter value): a 16 KB ``scope`` must not become 16 KB of audit log."""
+MAX_ITEMS = 1000
+"""Items of one list or mapping an entry keeps, beyond which it notes how many it left out."""
 Treatment = Literal["clear", "masked", "hashed", "year_only", "withheld"]
 
 
@@ -43,8 +49,37 @@ class AuditEvent(BaseModel):
     request_id: str | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("client_id", "subject", "purpose", "kind", "request_id", mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        return bounded(value)
+
+    @field_validator("filters", "detail", mode="before")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return bounded(value)
+
     def canonical(self) -> str:
         return canonical_json(self.model_dump(mode="python"))
+
+
+def bounded(value: Any) -> Any:
+    """``value`` with every string cut to ``MAX_TEXT`` characters and every list or mapping
+    to ``MAX_ITEMS`` items, saying what was cut."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT else f"{value[:MAX_TEXT]}…(+{len(value) - MAX_TEXT})"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        kept = {str(bounded(k)): bounded(v) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            kept["…"] = f"{len(items) - MAX_ITEMS} more"
+        return kept
+    if isinstance(value, list | tuple):
+        kept_list = [bounded(v) for v in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            kept_list.append(f"…{len(value) - MAX_ITEMS} more")
+        return kept_list
+    return value
 
 
 @dataclass(frozen=True, slots=True)

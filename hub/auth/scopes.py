@@ -11,7 +11,8 @@ from contracts import CONTRACTS
 from policies import Policy
 
 ACTIONS = ("read", "write")
-SERVICE_SCOPES = frozenset({"audit.read", "reports.read", "quarantine.read", "quarantine.write"})
+SERVICE_SCOPES = frozenset({"audit.read"})
+"""Scopes of the hub's own services that an endpoint checks (``GET /v1/audit``)."""
 RECORD_SCOPES = frozenset(f"{kind}.{action}" for kind in CONTRACTS for action in ACTIONS)
 SCOPES = RECORD_SCOPES | SERVICE_SCOPES
 

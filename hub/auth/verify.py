@@ -57,9 +57,6 @@ class AccessContext:
     jurisdiction: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Grid, beat and area codes the caller's policy rows are scoped by (``policies.Claims``)."""
 
-    def allows(self, scope: str) -> bool:
-        return scope in self.scopes
-
 
 class RemoteJwks:
     """An identity provider's JWKS, fetched with httpx and kept for ``cache_ttl``; fetched

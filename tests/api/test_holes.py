@@ -309,3 +309,37 @@ def test_a_grid_query_never_decrypts_police_only_columns(hub: Hub, store: Store)
             conn.execute(
                 table.update().where(table.c.id == row.id).values(police_tags=row.police_tags)
             )
+
+
+# --- 9: caller-supplied text is bounded in the log ---------------------------------------
+
+
+def test_caller_supplied_text_is_cut_short_in_audit_entries(hub: Hub, store: Store) -> None:
+    who = hub.partners["grid"]
+    answer = hub.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "person.read " + "x" * 16_000},
+        auth=(who.client_id, who.secret),
+    )
+    assert answer.status_code == 400
+    log = AuditLog.for_store(store)
+    [entry] = [e for e in log.search(action="token.refused", limit=10**6)][-1:]
+    assert len(entry.event.canonical()) < 2_000
+    scope = entry.event.detail["requested_scope"]
+    assert scope.startswith("person.read xxx")
+    assert len(scope) < 300
+
+
+# --- every byte of the database ---------------------------------------------------------
+
+
+def test_no_byte_of_the_database_holds_a_clear_id_number_or_phone(hub: Hub) -> None:
+    """Runs after the pushes and queries above: the SQLite file and its WAL, scanned raw."""
+    if not hub.config.database_url.startswith("sqlite"):
+        pytest.skip("a raw scan of the SQLite files; PostgreSQL keeps the same columns")
+    path = hub.config.home / "hub.db"
+    raw = b"".join(p.read_bytes() for p in (path, path.with_name("hub.db-wal")) if p.exists())
+    clear = {p["id_number"] for p in hub.world.people} | {
+        p["phone"] for p in hub.world.people if p.get("phone")
+    }
+    assert not [value for value in clear if value.encode() in raw]

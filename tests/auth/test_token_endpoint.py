@@ -253,9 +253,7 @@ def test_metadata_follows_rfc8414(hub: Hub) -> None:
     assert not any(
         a.startswith("HS") for a in document["token_endpoint_auth_signing_alg_values_supported"]
     )
-    assert {"person.read", "incident.write", "audit.read", "reports.read"} <= set(
-        document["scopes_supported"]
-    )
+    assert {"person.read", "incident.write", "audit.read"} <= set(document["scopes_supported"])
     metadata = AuthorizationServerMetadata(document)
     for key in metadata.REGISTRY_KEYS:
         if key != "response_types_supported":  # empty on purpose: no authorization endpoint
