@@ -157,8 +157,8 @@ def select_records(
     kt = kind_table(kind)
     query = select(kt.table).where(*_where(store, kt, scope, filters, after_id=after_id))
     with store.engine.connect() as conn:
-        rows = conn.execute(query.order_by(kt.table.c.id).limit(limit))
-        return [store.stored(kt, row) for row in rows]
+        rows = conn.execute(query.order_by(kt.table.c.id).limit(limit)).all()
+    return [store.stored(kt, row) for row in rows]
 
 
 def select_rows(
@@ -188,14 +188,14 @@ def select_rows(
         store, kt, scope, filters, after_id=after_id, record_id=record_id, link_key=link_key
     )
     query = select(*provenance, *columns).where(*where).order_by(kt.table.c.id).limit(limit)
+    # Rows are fetched whole before anything is decrypted: a value that fails to decrypt
+    # must not leave a half-read cursor on a pooled SQLite connection, whose stale read
+    # snapshot would then refuse the next writer ("database is locked").
     with store.engine.connect() as conn:
-        return [
-            FoundRow(
-                row.id,
-                row.source_system,
-                row.last_updated,
-                row.link_key,
-                store.values(kt, row, fields),
-            )
-            for row in conn.execute(query)
-        ]
+        rows = conn.execute(query).all()
+    return [
+        FoundRow(
+            row.id, row.source_system, row.last_updated, row.link_key, store.values(kt, row, fields)
+        )
+        for row in rows
+    ]

@@ -174,7 +174,8 @@ class Store:
     def quarantined(self, status: str = "open") -> list[QuarantinedRow]:
         query = select(quarantine).where(quarantine.c.status == status).order_by(quarantine.c.id)
         with self.engine.connect() as conn:
-            return [self._quarantined(row) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        return [self._quarantined(row) for row in rows]
 
     def quarantined_row(self, entry_id: int) -> QuarantinedRow | None:
         query = select(quarantine).where(quarantine.c.id == entry_id)
@@ -232,8 +233,12 @@ class Store:
         if source_system is not None:
             query = query.where(kt.table.c.source_system == source_system)
         with self.engine.connect() as conn:
-            for row in conn.execution_options(yield_per=1000).execute(query):
-                yield self.stored(kt, row)
+            result = conn.execution_options(yield_per=1000).execute(query)
+            try:
+                for row in result:
+                    yield self.stored(kt, row)
+            finally:
+                result.close()
 
     def linked(self, record: Record) -> list[StoredRecord]:
         """Every stored record, from any source, with the same natural key as ``record``."""
@@ -244,7 +249,8 @@ class Store:
         link = self.keyring.blind_index(natural_key)
         query = select(kt.table).where(kt.table.c.link_key == link).order_by(kt.table.c.id)
         with self.engine.connect() as conn:
-            return [self.stored(kt, row) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        return [self.stored(kt, row) for row in rows]
 
     def count(self, kind: str) -> int:
         kt = kind_table(kind)
