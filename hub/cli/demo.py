@@ -14,8 +14,10 @@ from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.cli.init import init
+from hub.cli.options import HomeOption
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
+from hub.files import write_private
 from hub.ingest.sources import save_sources
 from hub.policyfiles import install_policy
 from hub.reference.systems import reference_systems
@@ -23,11 +25,11 @@ from hub.reference.world import World
 from hub.store import Store
 from policies import load_policy
 
+DEMO_CLIENTS = "demo-clients.json"
+
 
 def demo(
-    home: Annotated[
-        Path | None, typer.Option(help="Hub home; default $HUB_HOME or ./hub-data.")
-    ] = None,
+    home: HomeOption = None,
     people: Annotated[int, typer.Option(min=10, help="People in the synthetic world.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 7,
     serve: Annotated[bool, typer.Option(help="Serve the hub API after the sync.")] = True,
@@ -119,9 +121,7 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
                 "purpose": purpose,
             }
         )
-    path = home / "demo-clients.json"
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(partners, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_private(home / DEMO_CLIENTS, json.dumps(partners, ensure_ascii=False, indent=2))
     return partners
 
 
