@@ -17,9 +17,9 @@ from hub.cli.init import init
 from hub.cli.options import HomeOption
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
-from hub.files import write_private
+from hub.files import private_dir, tighten, write_private
 from hub.ingest.sources import save_sources
-from hub.policyfiles import install_policy
+from hub.policyfiles import POLICIES_DIR, install_policy
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
 from hub.store import Store
@@ -74,10 +74,11 @@ EXAMPLE_POLICIES = Path(policies.__file__).parent / "examples"
 def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]]:
     """The example policies installed, and one client per policy (made anew each demo,
     the previous demo's revoked), saved to ``demo-clients.json`` (mode 0600)."""
-    folder = home / "policies"
+    folder = private_dir(home / POLICIES_DIR)
     audit = AuditLog.for_store(store)
     for source in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
-        install_policy(load_policy(source), source, folder, audit)
+        # hub.policyfiles copies with the umask's mode: the home is 0700, the copy made 0600
+        tighten(install_policy(load_policy(source), source, folder, audit))
     registry = ClientRegistry(store)
     for old in registry.list(include_revoked=False):
         if old.name.startswith("demo "):
