@@ -1,8 +1,9 @@
 """Where the hub keeps its state: the hub home (``$HUB_HOME``, default ``./hub-data``).
 
-The home holds ``config.json`` (database URL), ``keys.json`` (mode 0600) and, with the
-embedded default, the SQLite database ``hub.db``. ``HUB_DATABASE_URL`` overrides the
-configured URL, so the same home can be pointed at another database.
+The home holds ``config.json`` (database URL), ``keys.json`` and, with the embedded
+default, the SQLite database ``hub.db``. ``HUB_DATABASE_URL`` overrides the configured URL,
+so the same home can be pointed at another database. The home is private (0700) and every
+file in it 0600: see ``hub.files``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError
+from hub.files import private_dir, private_sqlite_file, write_private
 from hub.store import Keyring, Store
 
 CONFIG_FILE = "config.json"
@@ -56,10 +58,12 @@ def load_config(home: Path | None = None) -> HubConfig:
 
 
 def save_config(config: HubConfig) -> None:
-    config.home.mkdir(parents=True, exist_ok=True)
+    private_dir(config.home)
     document = config.model_dump(mode="json", exclude={"home"})
-    (config.home / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    write_private(config.home / CONFIG_FILE, json.dumps(document, indent=2) + "\n")
 
 
-def open_store(config: HubConfig) -> Store:
-    return Store.open(config.database_url, Keyring.load(config.key_file))
+def open_store(config: HubConfig, keyring: Keyring | None = None) -> Store:
+    """The store of the hub; an SQLite database file is created 0600 before it is opened."""
+    private_sqlite_file(config.database_url)
+    return Store.open(config.database_url, keyring or Keyring.load(config.key_file))

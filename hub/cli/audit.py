@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from hub.audit import AuditLog
-from hub.cli.sync import HomeOption
+from hub.cli.options import HomeOption
 from hub.config import load_config, open_store
 from hub.errors import HubError
 from hub.store import Store

@@ -14,20 +14,22 @@ from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.cli.init import init
+from hub.cli.options import HomeOption
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
+from hub.files import private_dir, tighten, write_private
 from hub.ingest.sources import save_sources
-from hub.policyfiles import install_policy
+from hub.policyfiles import POLICIES_DIR, install_policy
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
 from hub.store import Store
 from policies import load_policy
 
+DEMO_CLIENTS = "demo-clients.json"
+
 
 def demo(
-    home: Annotated[
-        Path | None, typer.Option(help="Hub home; default $HUB_HOME or ./hub-data.")
-    ] = None,
+    home: HomeOption = None,
     people: Annotated[int, typer.Option(min=10, help="People in the synthetic world.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 7,
     serve: Annotated[bool, typer.Option(help="Serve the hub API after the sync.")] = True,
@@ -72,10 +74,11 @@ EXAMPLE_POLICIES = Path(policies.__file__).parent / "examples"
 def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]]:
     """The example policies installed, and one client per policy (made anew each demo,
     the previous demo's revoked), saved to ``demo-clients.json`` (mode 0600)."""
-    folder = home / "policies"
+    folder = private_dir(home / POLICIES_DIR)
     audit = AuditLog.for_store(store)
     for source in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
-        install_policy(load_policy(source), source, folder, audit)
+        # hub.policyfiles copies with the umask's mode: the home is 0700, the copy made 0600
+        tighten(install_policy(load_policy(source), source, folder, audit))
     registry = ClientRegistry(store)
     for old in registry.list(include_revoked=False):
         if old.name.startswith("demo "):
@@ -119,9 +122,7 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
                 "purpose": purpose,
             }
         )
-    path = home / "demo-clients.json"
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(partners, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_private(home / DEMO_CLIENTS, json.dumps(partners, ensure_ascii=False, indent=2))
     return partners
 
 

@@ -1,3 +1,7 @@
+"""``hub quarantine``: every command here reads or changes personal data, so every one is
+audited (``quarantine.read``, ``quarantine.resubmit``) with the operator as subject. An
+audit entry names entries, kinds, sources and column names, never a value of a row."""
+
 from __future__ import annotations
 
 import json
@@ -6,16 +10,46 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from connectors.sdk import ConnectorError
-from hub.cli.sync import HomeOption
+from hub.audit import AuditEvent, AuditLog
+from hub.cli.options import HomeOption, operator
 from hub.config import load_config, open_store
+from hub.errors import HubError
 from hub.ingest import new_run_id
-from hub.ingest.quarantine import NoSuchEntry, resubmit
+from hub.ingest.errors import CannotResubmit, NoSuchEntry
+from hub.ingest.quarantine import entry_stream, resubmit
 from hub.ingest.sources import load_sources
+from hub.ingest.sync import Admitted
+from hub.store import QuarantinedRow, Store, Transaction
 
 app = typer.Typer(help="Rows that broke a contract: list, inspect, correct and re-submit.")
 err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(Text(message, style="red"))
+    return typer.Exit(code)
+
+
+def _audit_read(store: Store, entries: list[QuarantinedRow], detail: dict[str, object]) -> None:
+    """Record who read which entries, before anything is shown: no entry, no output."""
+    kinds = sorted({e.kind for e in entries})
+    AuditLog.for_store(store).append(
+        AuditEvent(
+            action="quarantine.read",
+            outcome="allowed",
+            subject=operator(),
+            kind=kinds[0] if len(kinds) == 1 else None,
+            record_ids=[f"quarantine:{e.id}" for e in entries],
+            detail={
+                **detail,
+                "kinds": kinds,
+                "sources": sorted({e.source_system for e in entries}),
+            },
+        )
+    )
 
 
 @app.command("list")
@@ -24,19 +58,23 @@ def list_entries(
     home: HomeOption = None,
 ) -> None:
     """List quarantined rows with the rules they broke."""
-    store = open_store(load_config(home))
     try:
-        entries = store.quarantined(status)
-    finally:
-        store.close()
+        store = open_store(load_config(home))
+        try:
+            entries = store.quarantined(status)
+            _audit_read(store, entries, {"command": "list", "status": status})
+        finally:
+            store.close()
+    except HubError as exc:
+        raise _fail(str(exc)) from None
     table = Table("id", "source/stream", "kind", "source key", "broken rules", "run")
     for e in entries:
         table.add_row(
             str(e.id),
-            f"{e.source_system}/{e.stream}",
+            Text(f"{e.source_system}/{e.stream}"),
             e.kind,
-            e.source_key,
-            ", ".join(sorted({f"{f['field'] or '(row)'}:{f['rule']}" for f in e.failures})),
+            Text(e.source_key),
+            Text(", ".join(sorted({f"{f['field'] or '(row)'}:{f['rule']}" for f in e.failures}))),
             e.run_id or "",
         )
     Console().print(table)
@@ -46,14 +84,18 @@ def list_entries(
 @app.command()
 def show(entry_id: int, home: HomeOption = None) -> None:
     """Print one quarantined row and its failures as JSON (values in clear: handle with care)."""
-    store = open_store(load_config(home))
     try:
-        entry = store.quarantined_row(entry_id)
-    finally:
-        store.close()
+        store = open_store(load_config(home))
+        try:
+            entry = store.quarantined_row(entry_id)
+            if entry is not None:
+                _audit_read(store, [entry], {"command": "show", "stream": entry.stream})
+        finally:
+            store.close()
+    except HubError as exc:
+        raise _fail(str(exc)) from None
     if entry is None:
-        err.print(f"[red]no quarantine entry {entry_id}[/red]")
-        raise typer.Exit(2)
+        raise _fail(f"no quarantine entry {entry_id}")
     document = {
         "id": entry.id,
         "source": entry.source_system,
@@ -77,35 +119,58 @@ def resubmit_entry(
     unset: Annotated[list[str] | None, typer.Option(help="COLUMN to remove; repeatable.")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Correct a quarantined row and run it through its stream's mapping and contract again."""
+    """Correct a quarantined row and run it through its stream's mapping and contract again.
+
+    A row a partner pushed through the API goes back through the push stream of its kind;
+    any other through its source's stream in sources.yaml. Exits 0 when the row is stored,
+    1 when it is still quarantined (its failures printed), 2 when it cannot be re-submitted.
+    """
     corrections: dict[str, object] = {column: None for column in unset or []}
     for item in set_ or []:
         column, sep, value = item.partition("=")
         if not sep:
-            err.print(f"[red]--set takes COLUMN=VALUE, not {item!r}[/red]")
-            raise typer.Exit(2)
+            raise _fail(f"--set takes COLUMN=VALUE, not {item!r}")
         corrections[column] = value
-    config = load_config(home)
-    store = open_store(config)
     try:
-        entry = store.quarantined_row(entry_id)
-        if entry is None:
-            raise NoSuchEntry(entry_id)
-        spec = next(s for s in load_sources(config.home) if s.id == entry.source_system)
-        source = spec.open()
+        config = load_config(home)
+        store = open_store(config)
         try:
-            result = resubmit(
-                store, source.stream(entry.stream), entry_id, corrections, new_run_id()
-            )
+            log = AuditLog.for_store(store)
+            entry = store.quarantined_row(entry_id)
+            if entry is None:
+                raise NoSuchEntry(entry_id)
+            partner = entry.source_system.startswith("partner:")
+            specs = [] if partner else load_sources(config.home)
+
+            def audit(tx: Transaction, before: QuarantinedRow, admitted: Admitted) -> None:
+                stored = bool(admitted.stored)
+                log.append(
+                    AuditEvent(
+                        action="quarantine.resubmit",
+                        outcome="allowed",
+                        subject=operator(),
+                        kind=before.kind,
+                        record_ids=[f"quarantine:{before.id}"],
+                        detail={
+                            "entry": before.id,
+                            "source": before.source_system,
+                            "stream": before.stream,
+                            "result": "stored" if stored else "quarantined",
+                            "set": sorted(c for c, v in corrections.items() if v is not None),
+                            "unset": sorted(c for c, v in corrections.items() if v is None),
+                        },
+                    ),
+                    tx,
+                )
+
+            with entry_stream(entry, specs) as stream:
+                result = resubmit(store, stream, entry_id, corrections, new_run_id(), audit)
         finally:
-            source.close()
-    except (NoSuchEntry, StopIteration, ConnectorError) as exc:
-        err.print(
-            f"[red]cannot re-submit {entry_id}: {exc or 'its source is not configured'}[/red]"
-        )
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+            store.close()
+    except CannotResubmit as exc:
+        raise _fail(str(exc)) from None
+    except (HubError, ConnectorError) as exc:
+        raise _fail(f"cannot re-submit entry {entry_id}: {exc}") from None
     if result.status == "resolved":
         err.print(f"[green]entry {entry_id} stored and resolved[/green]")
         return

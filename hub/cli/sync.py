@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,16 +13,21 @@ from rich.progress import (
     TextColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from connectors.sdk import ConnectorError
+from hub.cli.options import HomeOption
 from hub.config import load_config, open_store
 from hub.errors import HubError
-from hub.ingest import StreamReport, new_run_id, sync_stream
-from hub.ingest.report import RunReport, report_path
+from hub.ingest import StreamReport
+from hub.ingest.report import RunReport, SourceReport, report_path
+from hub.ingest.run import run_sources
 from hub.ingest.sources import SourceSpec, load_sources
 from hub.store import Store
 
-HomeOption = Annotated[Path | None, typer.Option(help="Hub home; default $HUB_HOME or ./hub-data.")]
+__all__ = ["HomeOption", "report", "run_sync", "summary_table", "sync"]
+# HomeOption lives in hub.cli.options; re-exported here for modules that still import it.
+
 err = Console(stderr=True)
 
 
@@ -35,16 +38,20 @@ def sync(
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
     home: HomeOption = None,
 ) -> None:
-    """Sync sources into the hub: every row stored or quarantined, then a validation report."""
+    """Sync sources into the hub: every row stored or quarantined, then a validation report.
+
+    Exits 0 when every source opened and every stream ran to its end, 1 when one did not
+    (the report says which and why), 2 when the hub or its sources.yaml cannot be read.
+    """
     try:
         config = load_config(home)
         specs = load_sources(config.home)
     except (HubError, ConnectorError) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(Text(str(exc), style="red"))
         raise typer.Exit(2) from None
     unknown = set(sources or []) - {spec.id for spec in specs}
     if unknown:
-        err.print(f"[red]unknown sources: {', '.join(sorted(unknown))}[/red]")
+        err.print(Text(f"unknown sources: {', '.join(sorted(unknown))}", style="red"))
         raise typer.Exit(2)
     store = open_store(config)
     try:
@@ -58,7 +65,7 @@ def sync(
 
 
 def run_sync(store: Store, specs: list[SourceSpec], batch_size: int) -> RunReport:
-    report = RunReport(new_run_id(), dt.datetime.now(dt.UTC))
+    """``run_sources`` with its progress drawn on stderr."""
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -66,34 +73,39 @@ def run_sync(store: Store, specs: list[SourceSpec], batch_size: int) -> RunRepor
         MofNCompleteColumn(),
     )
     with Progress(*columns, console=err, transient=False) as progress:
-        for spec in specs:
-            try:
-                source = spec.open()
-                streams = source.streams()
-            except ConnectorError as exc:
-                err.print(f"[red]{spec.id}: {exc}[/red]")
-                continue
-            try:
-                for stream in streams:
-                    task = progress.add_task(f"{spec.id}/{stream.name}", total=None)
+        tasks: dict[tuple[str, str], TaskID] = {}
+        read: dict[tuple[str, str], int] = {}
 
-                    def advance(done: StreamReport, task: TaskID = task) -> None:
-                        progress.update(task, completed=done.read)
+        def finish_bars() -> None:
+            for key, task in tasks.items():
+                progress.update(task, total=read[key], completed=read[key])
 
-                    result = sync_stream(
-                        store, source, stream, report.run_id, batch_size, on_batch=advance
-                    )
-                    progress.update(task, total=result.read, completed=result.read)
-                    report.streams.append(result)
-            finally:
-                source.close()
-    if report.streams:
-        from hub.ingest.expectations import validate_run  # great-expectations: slow import
+        def on_progress(stream: StreamReport) -> None:
+            key = (stream.source, stream.stream)
+            if key not in tasks:
+                finish_bars()
+                tasks[key] = progress.add_task(f"{stream.source}/{stream.stream}", total=None)
+            read[key] = stream.read
+            progress.update(tasks[key], completed=stream.read)
 
-        with err.status("dataset expectations (great-expectations)"):
-            validate_run(store, report)
-    report.finished = dt.datetime.now(dt.UTC)
-    return report
+        def on_source(source: SourceReport) -> None:
+            if source.error is not None:
+                progress.console.print(Text(f"{source.source}: {source.error}", style="red"))
+
+        def on_expectations() -> None:
+            finish_bars()
+            progress.console.print("dataset expectations (great-expectations)…")
+
+        result = run_sources(
+            store,
+            specs,
+            batch_size,
+            on_progress=on_progress,
+            on_source=on_source,
+            on_expectations=on_expectations,
+        )
+        finish_bars()
+    return result
 
 
 def summary_table(report: RunReport) -> Table:
@@ -108,17 +120,21 @@ def summary_table(report: RunReport) -> Table:
         "top failures",
         title=f"sync {report.run_id}",
     )
+    for source in report.sources:
+        if source.error is not None:
+            error = Text(source.error, style="red")
+            table.add_row(Text(source.source), "", "", "", "", "", "", error)
     for s in report.streams:
         top = ", ".join(f"{rule} ×{n}" for rule, n in s.failures.most_common(3))
         table.add_row(
-            f"{s.source}/{s.stream}",
+            Text(f"{s.source}/{s.stream}"),
             s.kind,
             str(s.read),
             str(s.counts.inserted),
             str(s.counts.updated),
             str(s.counts.unchanged),
             str(s.quarantined),
-            f"[red]{s.error}[/red]" if s.error else top,
+            Text(s.error, style="red") if s.error else Text(top),
         )
     return table
 
@@ -130,12 +146,12 @@ def report(
 ) -> None:
     """Print a sync run's validation report, as JSON or as the steward's HTML page."""
     if fmt not in ("json", "html"):
-        err.print("[red]--format is json or html[/red]")
+        err.print(Text("--format is json or html", style="red"))
         raise typer.Exit(2)
     config = load_config(home)
     path = report_path(config.home, run_id)
     if path is None:
-        err.print(f"[red]no report {run_id!r} in {config.home}[/red]")
+        err.print(Text(f"no report {run_id!r} in {config.home}", style="red"))
         raise typer.Exit(2)
     if fmt == "html":
         typer.echo(path.with_suffix(".html").read_text(encoding="utf-8"))

@@ -143,14 +143,16 @@ def render_html(report: dict[str, Any]) -> str:
     streams: list[dict[str, Any]] = list(report.get("streams") or [])
     expectations: list[dict[str, Any]] = list(report.get("expectations") or [])
     failed = [e for e in expectations if not e.get("success")]
+    sources: list[dict[str, Any]] = list(report.get("sources") or [])
     errors = [s for s in streams if s.get("error")]
-    ok = not failed and not errors
+    broken = [s for s in sources if s.get("error")]
+    ok = not failed and not errors and not broken
     run_id = _e(report.get("run_id"))
     status = (
         '<span class="status ok">通过 OK</span>'
         if ok
-        else f'<span class="status bad">需处理：{len(errors)} 个数据流出错，'
-        f"{len(failed)} 项期望未通过</span>"
+        else f'<span class="status bad">需处理：{len(broken)} 个来源无法打开，'
+        f"{len(errors)} 个数据流出错，{len(failed)} 项期望未通过</span>"
     )
     totals = report.get("totals") or {}
     cards = [
@@ -182,6 +184,7 @@ def render_html(report: dict[str, Any]) -> str:
             for label, n in cards
         ),
         "</div>",
+        _sources_table(broken),
         _streams_table(streams),
         _failures(streams),
         _expectations_table(expectations),
@@ -189,6 +192,26 @@ def render_html(report: dict[str, Any]) -> str:
         "</html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _sources_table(broken: list[dict[str, Any]]) -> str:
+    """The sources that could not be opened or list their streams: nothing of theirs was
+    read, so they appear in no stream row."""
+    if not broken:
+        return ""
+    rows = "".join(
+        '<tr class="fail">'
+        f"<td>{_e(s.get('source'))}</td><td><code>{_e(s.get('connector'))}</code></td>"
+        f'<td class="error">{_e(s.get("error"))}</td></tr>'
+        for s in broken
+    )
+    return (
+        "<h2>无法打开的来源 Sources not read</h2>"
+        "<table><thead><tr><th>来源<br><span class='muted'>source</span></th>"
+        "<th>连接器<br><span class='muted'>connector</span></th>"
+        "<th>错误<br><span class='muted'>error</span></th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def _streams_table(streams: list[dict[str, Any]]) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hub.files import private_dir, write_private
 from hub.ingest.html import render_html
 from hub.ingest.sync import StreamReport
 
@@ -17,24 +18,48 @@ RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 
 
 @dataclass
+class SourceReport:
+    """One source of a run: its streams, or why it could not be opened or listed."""
+
+    source: str
+    connector: str
+    streams: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "connector": self.connector,
+            "streams": self.streams,
+            "error": self.error,
+        }
+
+
+@dataclass
 class RunReport:
     run_id: str
     started: dt.datetime
     finished: dt.datetime | None = None
+    sources: list[SourceReport] = field(default_factory=list)
     streams: list[StreamReport] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     """Dataset-level checks (great-expectations), one entry per stream and expectation."""
 
     @property
     def ok(self) -> bool:
-        return all(stream.error is None for stream in self.streams)
+        """No source failed to open and no stream stopped on an error."""
+        return all(s.error is None for s in self.sources) and all(
+            stream.error is None for stream in self.streams
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "started": self.started.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
+            "ok": self.ok,
             "totals": self.totals(),
+            "sources": [source.as_dict() for source in self.sources],
             "streams": [stream.as_dict() for stream in self.streams],
             "expectations": self.expectations,
         }
@@ -44,13 +69,13 @@ class RunReport:
         return {key: sum(stream.as_dict()[key] for stream in self.streams) for key in keys}
 
     def save(self, home: Path) -> Path:
-        """Write the report as JSON and, beside it, as the HTML page stewards read."""
-        folder = home / REPORTS_DIR
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write the report as JSON and, beside it, as the HTML page stewards read (both
+        0600: the examples name source keys)."""
+        folder = private_dir(home / REPORTS_DIR)
         path = folder / f"{self.run_id}.json"
         document = self.as_dict()
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
-        path.with_suffix(".html").write_text(render_html(document), encoding="utf-8")
+        write_private(path, json.dumps(document, ensure_ascii=False, indent=2))
+        write_private(path.with_suffix(".html"), render_html(document))
         return path
 
 

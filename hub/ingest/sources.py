@@ -4,19 +4,33 @@ sources:
   - id: police                 # the source system's name in provenance and reports
     connector: police_db       # an entry point of the group hub.connectors
     config: {url: ..., streams: [...]}
+
+Secrets need not be written in the file: any string in a source's ``config`` may hold
+``${NAME}`` references, replaced by the environment variable ``NAME`` when the source is
+opened (``$${`` stands for a literal ``${``). The file, written 0600, then holds only the
+reference, and a missing variable is an error naming it and the source, nothing else.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connectors.sdk import ConfigurationError, Source, load_source
+from hub.files import write_private
 
 SOURCES_FILE = "sources.yaml"
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_KEY = re.compile(r"key|secret|password|passwd|token|credential", re.IGNORECASE)
 
 
 class SourceSpec(BaseModel):
@@ -25,9 +39,31 @@ class SourceSpec(BaseModel):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     connector: str
     config: dict[str, Any] = Field(default_factory=dict)
+    """As written in ``sources.yaml``: ``${NAME}`` references not yet expanded."""
+
+    def resolved_config(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The config with every ``${NAME}`` replaced from ``environ`` (default the process
+        environment); a ConfigurationError names a missing variable and this source."""
+        resolved: dict[str, Any] = _expand(
+            self.config, self.id, os.environ if environ is None else environ
+        )
+        return resolved
 
     def open(self) -> Source:
-        return load_source(self.id, self.connector, self.config)
+        return load_source(self.id, self.connector, self.resolved_config())
+
+    def secrets(self) -> set[str]:
+        """Values of the config that must never appear in a message: every value taken
+        from the environment, every string under a key that names a key, secret, password
+        or token, and the password of any URL. Best effort, for redacting errors."""
+        found: set[str] = set()
+        _collect_secrets(self.config, False, found)
+        with contextlib.suppress(ConfigurationError):
+            _collect_secrets(self.resolved_config(), False, found)
+        for name in _references(self.config):
+            if value := os.environ.get(name):
+                found.add(value)
+        return {value for value in found if len(value) >= 4}
 
 
 class SourcesFile(BaseModel):
@@ -43,8 +79,16 @@ def load_sources(home: Path) -> list[SourceSpec]:
         specs = SourcesFile.model_validate(document).sources
     except FileNotFoundError:
         raise ConfigurationError(f"no {path}: describe the hub's sources there") from None
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigurationError(f"{path} is not a valid sources file: {exc}") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigurationError(f"{path} is not valid YAML{line}") from None
+    except ValidationError as exc:
+        # Field paths and messages only: pydantic's own text quotes the input, secrets too.
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(f"{path} is not a valid sources file: {problems}") from None
     ids = [spec.id for spec in specs]
     if len(ids) != len(set(ids)):
         raise ConfigurationError(f"{path}: source ids must be unique, got {ids}")
@@ -52,6 +96,57 @@ def load_sources(home: Path) -> list[SourceSpec]:
 
 
 def save_sources(home: Path, specs: list[SourceSpec]) -> None:
+    """Write ``sources.yaml`` (mode 0600: it may hold a partner's key in clear)."""
     document = {"sources": [spec.model_dump() for spec in specs]}
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
-    (home / SOURCES_FILE).write_text(text, encoding="utf-8")
+    write_private(home / SOURCES_FILE, text)
+
+
+def _expand(value: Any, source_id: str, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name is None:
+                return "${"
+            if name not in environ:
+                raise ConfigurationError(
+                    f"the environment variable {name} (referenced as ${{{name}}}) is not set",
+                    source=source_id,
+                )
+            return environ[name]
+
+        return _REFERENCE.sub(replace, value)
+    if isinstance(value, dict):
+        return {key: _expand(item, source_id, environ) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand(item, source_id, environ) for item in value]
+    return value
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {m.group(1) for m in _REFERENCE.finditer(value) if m.group(1)}
+    if isinstance(value, dict):
+        return set().union(*(_references(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_references(v) for v in value))
+    return set()
+
+
+def _collect_secrets(value: Any, secret: bool, found: set[str]) -> None:
+    if isinstance(value, str):
+        if secret:
+            found.add(value)
+        try:
+            password = urlsplit(value).password if "@" in value else None
+        except ValueError:
+            password = None
+        if password:
+            found.add(password)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _collect_secrets(item, secret or bool(_SECRET_KEY.search(str(key))), found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_secrets(item, secret, found)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 
+from hub.files import private_dir, write_private
 from hub.reference.world import World
 
 
 def write_drops(world: World, folder: Path) -> list[Path]:
-    """People as an XLSX workbook and units as a CSV with BOM, both with Chinese headers."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """People as an XLSX workbook and units as a CSV with BOM, both with Chinese headers;
+    the folder 0700 and the files 0600 (synthetic, but shaped like the real thing)."""
+    private_dir(folder)
     written = []
     people = world.declarations.get("person_declarations", [])
     if people:
@@ -24,7 +27,9 @@ def write_drops(world: World, folder: Path) -> list[Path]:
         sheet.append(headers)
         for row in people:
             sheet.append([row.get(h) for h in headers])
-        book.save(path)
+        content = io.BytesIO()
+        book.save(content)
+        write_private(path, content.getvalue())
         written.append(path)
     units = world.declarations.get("unit_declarations", [])
     if units:
@@ -35,7 +40,8 @@ def write_drops(world: World, folder: Path) -> list[Path]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_private(path, out.getvalue(), encoding="utf-8-sig")

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, inspect
 
+from hub.files import private_sqlite_file
 from hub.reference.world import World
 from hub.store import engine_for
 
@@ -32,7 +33,9 @@ def _table(metadata: MetaData, name: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def write_police_db(world: World, url: str, chunk: int = 10_000) -> Engine:
-    """Create (or replace) the police tables at ``url`` and fill them from ``world``."""
+    """Create (or replace) the police tables at ``url`` and fill them from ``world``
+    (an SQLite file is created 0600)."""
+    private_sqlite_file(url)
     engine = engine_for(url)
     metadata = MetaData()
     tables = {name: _table(metadata, name, rows) for name, rows in world.police.items() if rows}

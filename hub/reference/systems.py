@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.files import private_dir
 from hub.ingest.sources import SourceSpec
 from hub.reference.drops import write_drops
 from hub.reference.grid_server import create_app
@@ -34,7 +35,7 @@ def reference_systems(
 ) -> Iterator[ReferenceSystems]:
     """Stand up the reference sources under ``folder``; the grid server stops on exit."""
     world = generate(people=people, seed=seed)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     police_url = police_url or f"sqlite:///{folder / 'police.db'}"
     write_police_db(world, police_url).dispose()
     drops = folder / "drops"

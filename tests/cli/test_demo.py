@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,17 @@ def test_demo_syncs_every_reference_source_and_quarantines_exactly_the_broken_ro
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "hub"
+    umask = os.umask(0o022)
+    try:
+        _demo(home)
+    finally:
+        os.umask(umask)
+    paths = [home, *home.rglob("*")]
+    assert {p.name for p in paths} >= {"sources.yaml", "demo-clients.json", "police.db"}
+    assert [str(p) for p in paths if p.stat().st_mode & 0o077] == []
+
+
+def _demo(home: Path) -> None:
     result = CliRunner().invoke(
         app, ["demo", "--home", str(home), "--people", "300", "--seed", "3", "--no-serve"]
     )
