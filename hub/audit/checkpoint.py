@@ -153,13 +153,16 @@ def open_checkpoint(
 
     Checked: everything ``open_note`` checks (any failing signature by the log or a given
     witness refuses the whole note); the log key is a type 0x01 key that signed it
-    (``Unverified``, not_signed_by_log); the text is a checkpoint (``Checkpoint.parse``)
+    (``Unverified``, not_signed_by_log); every witness key is a ``cosignature/v1`` one
+    (``MalformedKey``, wrong_algorithm); the text is a checkpoint (``Checkpoint.parse``)
     whose origin is the log key's name (``MalformedCheckpoint``, bad_origin). Which
     witnesses, or how many, must have cosigned is the caller's policy: see ``cosigned``.
     """
     if log.algorithm == COSIGNATURE_V1:
         raise MalformedKey("wrong_algorithm", f"{log.name}'s key is a cosigner key, not a log's")
     witnesses = list(witnesses)
+    if any(w.algorithm != COSIGNATURE_V1 for w in witnesses):
+        raise MalformedKey("wrong_algorithm", "a witness key must be a cosignature/v1 key")
     opened = open_note(note, [log, *witnesses])
     if opened.signed_by(log) is None:
         raise Unverified("not_signed_by_log", f"{log.name} did not sign this checkpoint", opened)
@@ -169,7 +172,7 @@ def open_checkpoint(
     cosigned = {}
     for witness in witnesses:
         signature = opened.signed_by(witness)
-        if signature is not None and witness.algorithm == COSIGNATURE_V1:
+        if signature is not None:
             cosigned[witness.name] = cosignature_timestamp(signature)
     return SignedCheckpoint(checkpoint, opened, cosigned)
 

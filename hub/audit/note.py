@@ -200,7 +200,11 @@ class Verifier:
             raise MalformedKey("bad_vkey", "an Ed25519 vkey holds a 32-byte public key")
         if int(hex_id, 16) != note_key_id(name, raw[0], raw[1:]):
             raise MalformedKey("key_id_mismatch", f"vkey {name}+{hex_id}: key id is not the key's")
-        return cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]), raw[0])
+        try:
+            public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+        except ValueError:
+            raise MalformedKey("bad_vkey", f"vkey {name}+{hex_id} holds no Ed25519 key") from None
+        return cls(name, public_key, raw[0])
 
     def vkey(self) -> str:
         return f"{self.name}+{self.key_id:08x}+{_b64(bytes([self.algorithm]) + self._raw)}"
