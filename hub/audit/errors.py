@@ -1,0 +1,65 @@
+"""Errors of the signed notes, checkpoints and cosignatures (``hub.audit.note``,
+``hub.audit.checkpoint``). ``AuditError``, the log's own error, stays in ``hub.audit.log``.
+
+NoteError                  every one carries ``reason``, a stable word
+ ├── MalformedNote         not a signed note, or a signature line that does not parse:
+ │                         not_utf8, control_character, no_final_newline, no_blank_line,
+ │                         no_signatures, bad_dash, bad_signature_line, bad_name, bad_base64,
+ │                         too_many_signatures, bad_timestamp
+ ├── MalformedCheckpoint   a note text that is not a tlog-checkpoint body: too_short,
+ │                         bad_origin, bad_size, bad_root, bad_extension
+ ├── MalformedKey          a key string, key name or key list that cannot be used: bad_vkey,
+ │                         bad_skey, bad_name, unknown_algorithm, key_id_mismatch,
+ │                         ambiguous_key, wrong_algorithm
+ ├── InvalidSignature      a signature by a known key (name and key id match) that fails:
+ │                         invalid_signature
+ └── Unverified            well formed, but not signed by the key that was required:
+                           no_known_signature, not_signed_by_log, other_key
+
+A note refused for any of these reasons must be treated as if it had not been received.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hub.errors import HubError
+
+if TYPE_CHECKING:
+    from hub.audit.note import Note
+
+
+class NoteError(HubError):
+    """Base of the note errors; ``reason`` says why, in one word callers can match on."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class MalformedNote(NoteError):
+    pass
+
+
+class MalformedCheckpoint(NoteError):
+    pass
+
+
+class MalformedKey(NoteError):
+    pass
+
+
+class InvalidSignature(NoteError):
+    def __init__(self, name: str, key_id: int) -> None:
+        self.name = name
+        self.key_id = key_id
+        super().__init__("invalid_signature", f"invalid signature by key {name}+{key_id:08x}")
+
+
+class Unverified(NoteError):
+    """``note`` is the parsed note when there was one (its signatures all unverified): for
+    diagnosis only, its text must not be trusted."""
+
+    def __init__(self, reason: str, message: str, note: Note | None = None) -> None:
+        self.note = note
+        super().__init__(reason, message)
