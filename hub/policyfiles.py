@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.audit import AuditEvent, AuditLog
 from hub.errors import HubError
+from hub.files import private_dir, write_private
 from hub.store import Store, Transaction
 from hub.store.tables import policy_versions
 from policies import Policy, PolicyInvalid, load_policies, load_policy, parse_policy
@@ -106,7 +106,7 @@ def install_policy(policy: Policy, source: Path, folder: Path, audit: AuditLog) 
     there; a different document under the same id and version, or an older version, is
     refused: a version number names one content, forever.
     """
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(folder)
     target = folder / f"{policy.id}.yaml"
     replaced: Policy | None = None
     for path in sorted(folder.glob("*.yaml")):
@@ -131,7 +131,7 @@ def install_policy(policy: Policy, source: Path, folder: Path, audit: AuditLog) 
             _record(tx, policy)
             detail = {"file": str(target), "replaced": replaced.ref if replaced else None}
             audit.append(_changed(policy, detail), tx)
-    _write_private(target, source.read_bytes())
+    write_private(target, source.read_bytes())
     return target
 
 
@@ -144,14 +144,6 @@ def _ensure_recorded(audit: AuditLog, policy: Policy, path: Path) -> None:
                 audit.append(_changed(policy, {"file": str(path), "found": "in the folder"}), tx)
         except IntegrityError:
             pass  # another process recorded it first, with its audit entry
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)
 
 
 class PolicyRegistry:

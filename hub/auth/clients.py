@@ -162,9 +162,11 @@ class ClientRegistry:
         *,
         audit: AuditLog | None = None,
         policy_version: int | None = None,
+        by: str | None = None,
     ) -> NewClient:
-        """Register a client. With ``audit``, its ``client.added`` entry is appended in the
-        registration's transaction: if the entry cannot be written, nothing is registered."""
+        """Register a client. With ``audit``, its ``client.added`` entry (made ``by`` an
+        operator) is appended in the registration's transaction: if the entry cannot be
+        written, nothing is registered."""
         name = name.strip()
         if not 0 < len(name) <= 128:
             raise ClientRejected("a client needs a name of 1 to 128 characters")
@@ -208,6 +210,7 @@ class ClientRegistry:
                     action="client.added",
                     outcome="allowed",
                     client_id=client.client_id,
+                    subject=by,
                     policy_id=policy_id,
                     policy_version=policy_version,
                     detail={
@@ -232,7 +235,9 @@ class ClientRegistry:
         with self.store.engine.connect() as conn:
             return [_client(row._mapping) for row in conn.execute(query)]
 
-    def revoke(self, client_id: str, *, audit: AuditLog | None = None) -> Client:
+    def revoke(
+        self, client_id: str, *, audit: AuditLog | None = None, by: str | None = None
+    ) -> Client:
         """Revoke at once: tokens already issued stop verifying too. Revoking twice keeps
         the first time. With ``audit``, the ``client.revoked`` entry commits with the
         revocation (or neither does)."""
@@ -251,6 +256,7 @@ class ClientRegistry:
                     action="client.revoked",
                     outcome="allowed",
                     client_id=client_id,
+                    subject=by,
                     policy_id=client.policy_id,
                 )
                 audit.append(event, tx)

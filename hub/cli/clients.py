@@ -13,7 +13,7 @@ from rich.table import Table
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.scopes import policy_scopes, scope_problems
-from hub.cli.sync import HomeOption
+from hub.cli.options import HomeOption, operator
 from hub.config import load_config, open_store
 from hub.errors import HubError
 from hub.policyfiles import POLICIES_DIR, install_policy
@@ -98,6 +98,7 @@ def add(
                 claims,
                 public_jwks,
                 audit=audit,
+                by=operator(),
                 policy_version=bound.version,
             )
         finally:
@@ -157,7 +158,9 @@ def revoke(client_id: str, home: HomeOption = None) -> None:
     except HubError as exc:
         raise _fail(str(exc)) from None
     try:
-        client = ClientRegistry(store).revoke(client_id, audit=AuditLog.for_store(store))
+        client = ClientRegistry(store).revoke(
+            client_id, audit=AuditLog.for_store(store), by=operator()
+        )
     except HubError as exc:
         raise _fail(str(exc)) from None
     finally:

@@ -14,10 +14,10 @@ from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.cli.init import init
-from hub.cli.options import HomeOption
+from hub.cli.options import HomeOption, operator
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
-from hub.files import private_dir, tighten, write_private
+from hub.files import private_dir, write_private
 from hub.ingest.sources import save_sources
 from hub.policyfiles import POLICIES_DIR, install_policy
 from hub.reference.systems import reference_systems
@@ -77,12 +77,11 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
     folder = private_dir(home / POLICIES_DIR)
     audit = AuditLog.for_store(store)
     for source in sorted(EXAMPLE_POLICIES.glob("*.yaml")):
-        # hub.policyfiles copies with the umask's mode: the home is 0700, the copy made 0600
-        tighten(install_policy(load_policy(source), source, folder, audit))
+        install_policy(load_policy(source), source, folder, audit)
     registry = ClientRegistry(store)
     for old in registry.list(include_revoked=False):
         if old.name.startswith("demo "):
-            registry.revoke(old.client_id)
+            registry.revoke(old.client_id, audit=audit, by=operator())
     grid = world.people[0]["grid_code"]
     beat = world.people[0]["beat_code"]
     reads = ["person.read", "house.read", "address.read", "incident.read", "visit.read"]
@@ -111,7 +110,7 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
     ]
     partners = []
     for name, policy_id, scopes, claims, purpose in wanted:
-        new = registry.add(name, policy_id, scopes, claims)
+        new = registry.add(name, policy_id, scopes, claims, audit=audit, by=operator())
         partners.append(
             {
                 "name": name,

@@ -10,7 +10,7 @@ from rich.table import Column, Table
 
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
-from hub.cli.sync import HomeOption
+from hub.cli.options import HomeOption
 from hub.config import default_home, load_config, open_store
 from hub.errors import HubError
 from hub.policyfiles import POLICIES_DIR, PolicyConflict, install_policy, recorded, versions

@@ -25,9 +25,6 @@ from hub.ingest.run import run_sources
 from hub.ingest.sources import SourceSpec, load_sources
 from hub.store import Store
 
-__all__ = ["HomeOption", "report", "run_sync", "summary_table", "sync"]
-# HomeOption lives in hub.cli.options; re-exported here for modules that still import it.
-
 err = Console(stderr=True)
 
 
