@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Table, func, insert, select, tuple_
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select
 
 from hub.audit.log import AuditError
 from hub.store.tables import audit_tree
@@ -255,8 +255,13 @@ class MerkleTree:
         wanted = list(nodes)
         if not wanted:
             return {}
+        by_level: dict[int, list[int]] = {}
+        for level, idx in sorted(wanted):
+            by_level.setdefault(level, []).append(idx)
+        # One primary-key look-up per level; a row-value IN (VALUES …) would scan on SQLite.
         c = self.table.c
-        query = select(c.level, c.idx, c.hash).where(tuple_(c.level, c.idx).in_(wanted))
+        where = or_(*(and_(c.level == lv, c.idx.in_(idxs)) for lv, idxs in by_level.items()))
+        query = select(c.level, c.idx, c.hash).where(where)
         return {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query)}
 
 
