@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select
+from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 
 from hub.audit.log import AuditError
 from hub.store.tables import audit_tree
@@ -162,6 +162,7 @@ class MerkleTree:
 
     def __init__(self, table: Table = audit_tree) -> None:
         self.table = table
+        self._queries: dict[int, Select[int, int, bytes]] = {}
 
     def size(self, conn: Connection) -> int:
         """The number of leaves: one past the highest leaf index stored."""
@@ -258,11 +259,29 @@ class MerkleTree:
         by_level: dict[int, list[int]] = {}
         for level, idx in sorted(wanted):
             by_level.setdefault(level, []).append(idx)
-        # One primary-key look-up per level; a row-value IN (VALUES …) would scan on SQLite.
-        c = self.table.c
-        where = or_(*(and_(c.level == lv, c.idx.in_(idxs)) for lv, idxs in by_level.items()))
-        query = select(c.level, c.idx, c.hash).where(where)
-        return {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query)}
+        params: dict[str, object] = {}
+        for term, (level, idxs) in enumerate(by_level.items()):
+            params[f"level{term}"], params[f"idx{term}"] = level, idxs
+        query = self._read_query(len(by_level))
+        return {(row.level, row.idx): bytes(row.hash) for row in conn.execute(query, params)}
+
+    def _read_query(self, terms: int) -> Select[int, int, bytes]:
+        """The SELECT of the nodes at ``terms`` levels: ``level = :levelN AND idx IN
+        :idxN`` for each, OR-ed, so each is a primary-key look-up (a row-value ``IN
+        (VALUES …)`` would scan the table on SQLite). Built once per number of levels."""
+        if (query := self._queries.get(terms)) is None:
+            c = self.table.c
+            where = or_(
+                *(
+                    and_(
+                        c.level == bindparam(f"level{t}"),
+                        c.idx.in_(bindparam(f"idx{t}", expanding=True)),
+                    )
+                    for t in range(terms)
+                )
+            )
+            query = self._queries[terms] = select(c.level, c.idx, c.hash).where(where)
+        return query
 
 
 def _split(n: int) -> int:
