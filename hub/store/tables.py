@@ -26,7 +26,9 @@ from sqlalchemy import (
     Dialect,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -241,6 +243,18 @@ audit_checkpoints = Table(
     Column("signature", Text(), nullable=False),
 )
 """Ed25519 signatures over the log's head (last entry covered and its hash)."""
+
+audit_tree = Table(
+    "audit_tree",
+    metadata,
+    Column("level", SmallInteger(), primary_key=True, autoincrement=False),
+    Column("idx", _Id, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
+)
+"""The audit log's Merkle tree (RFC 9162): the hash of every complete subtree, by its
+``level`` and ``idx``. Level 0 holds the leaf hashes; node (k, i) is the hash of leaves
+[i·2^k, (i+1)·2^k). Written only by ``hub.audit.merkle.MerkleTree``, append-only."""
 
 # The authorization server's tables (hub/auth owns their use).
 clients = Table(
