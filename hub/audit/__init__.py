@@ -1,7 +1,10 @@
-"""The tamper-evident audit log: every token, request and decision, hash-chained and signed."""
+"""The tamper-evident audit log: every token, request and decision, in a Merkle tree log
+with signed checkpoints that witnesses cosign."""
 
+from hub.audit.checkpoint import Checkpoint
 from hub.audit.entry import AuditEntry, AuditEvent, Outcome, Treatment, canonical_json
-from hub.audit.log import AuditError, AuditLog, Checkpoint, VerifyResult
+from hub.audit.errors import AuditError, NoteError
+from hub.audit.log import AuditLog, StoredCheckpoint, VerifyResult
 
 __all__ = [
     "AuditEntry",
@@ -9,7 +12,9 @@ __all__ = [
     "AuditEvent",
     "AuditLog",
     "Checkpoint",
+    "NoteError",
     "Outcome",
+    "StoredCheckpoint",
     "Treatment",
     "VerifyResult",
     "canonical_json",

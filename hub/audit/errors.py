@@ -1,7 +1,11 @@
-"""Errors of the signed notes, checkpoints and cosignatures (``hub.audit.note``,
-``hub.audit.checkpoint``). ``AuditError``, the log's own error, stays in ``hub.audit.log``.
+"""Errors of the audit package.
 
-NoteError                  every one carries ``reason``, a stable word
+AuditError                 the log cannot do what was asked: no signing key, an entry that
+ │                         does not decode, a proof asked for beyond the tree
+ └── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
+
+NoteError                  signed notes, checkpoints and cosignatures (``hub.audit.note``,
+                           ``hub.audit.checkpoint``); every one carries ``reason``, a stable word
  ├── MalformedNote         not a signed note, or a signature line that does not parse:
  │                         not_utf8, control_character, no_final_newline, no_blank_line,
  │                         no_signatures, bad_dash, bad_signature_line, bad_name, bad_base64,
@@ -27,6 +31,10 @@ from hub.errors import HubError
 
 if TYPE_CHECKING:
     from hub.audit.note import Note
+
+
+class AuditError(HubError):
+    """The log cannot do what was asked: no signing key, an entry that does not decode."""
 
 
 class NoteError(HubError):

@@ -1,66 +1,69 @@
-"""The append-only, hash-chained audit log with signed checkpoints.
+"""The append-only audit log: a Merkle tree (RFC 9162) over its entries, signed checkpoints
+(C2SP tlog-checkpoint as signed notes), and the cosignatures of witnesses the partners run.
 
-Entry ``seq`` (contiguous from 1) stores the canonical event text, its time, the previous
-entry's hash and its own: sha256 over ``prev_hash \\n event \\n seq \\n at``. Only the
-event text is free-form and it never holds a raw newline, so the framing is unambiguous.
-A checkpoint is an Ed25519 signature over ``f"{seq}:{hash}:{at}"`` of the head at the time.
+Entry ``seq`` (contiguous from 1) is leaf ``seq - 1`` of the tree; the leaf is
+``SHA-256(0x00 || f"{seq}\\n{at}\\n{event}")`` over the canonical event text, so the
+entry's position and time are hashed with it. Appending writes the entry, its leaf and
+the tree nodes it completes (``hub.audit.merkle``) and, when one is due, a checkpoint:
+origin, tree size, root hash and the extension line ``prev <size>`` naming the previous
+checkpoint's size, signed by the hub's audit key (Ed25519). By default every append is
+checkpointed (``checkpoint_every=1``), so every committed entry is covered by a signature.
 
-Appending is serialised so that ``seq`` and ``prev_hash`` are read and written under one
-lock, also across processes:
+Appending is serialised so that the head is read and written under one lock, also across
+processes: on PostgreSQL ``pg_advisory_xact_lock`` in the appending transaction, released
+by its commit; on SQLite the store's transactions begin IMMEDIATE and so already hold the
+write lock (an entry appended inside one, ``append(event, tx)``, commits with the change
+it records). The primary keys on ``seq`` and on the tree's nodes are the last line: two
+appenders that somehow read the same head cannot both write.
 
-- PostgreSQL: ``pg_advisory_xact_lock`` taken first in the appending transaction, released
-  by its commit or rollback. Under READ COMMITTED the next statement then sees the entry
-  the previous holder committed.
-- SQLite: the transaction opens with ``BEGIN IMMEDIATE``, which takes the database's write
-  lock before the head is read (pysqlite's own implicit ``BEGIN`` would come only at the
-  INSERT, after the read). Waiting writers queue on the driver's busy timeout (5 s by
-  default); pysqlite commits a transaction it did not open itself, so SQLAlchemy's commit
-  and rollback end it normally. Every ``Store.begin()`` transaction opens that way, so
-  an entry appended inside one (``append(event, tx)``) commits with the change it records.
+``verify`` recomputes every leaf and the root at every checkpoint's size from the entries
+themselves, and checks:
 
-On any backend the primary key on ``seq`` is the last line: two appenders that somehow read
-the same head cannot both write, so the chain never forks.
+- every checkpoint's signature, its size, and its ``prev`` line (a checkpoint removed from
+  the middle breaks the chain);
+- every entry's text, time and position against its leaf hash and the signed roots (an
+  entry changed, removed, inserted, swapped or forged changes a root);
+- the log is not shorter than its last checkpoint, and no entry is left uncovered beyond
+  the cadence (with every append checkpointed: none), so a forged entry at the head, or
+  entries whose checkpoints were deleted, are caught;
+- the stored tree's root equals the recomputed one (proofs served from it do not lie);
+- every stored cosignature holds over the checkpoint of its size, and every witness the
+  verifier names has cosigned at least once.
+
+What no check of the database alone can catch: the newest entries removed *together
+with* their checkpoints, or the whole database rewritten and re-signed by someone holding
+the hub's own audit key. Witnesses catch both: a witness remembers the last checkpoint it
+cosigned and refuses any smaller or inconsistent one (``hub audit witness run``), and a
+rewrite below a witnessed size breaks the cosignatures ``verify`` checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, text
 
+from hub.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verify_cosignature
 from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
-from hub.errors import HubError
+from hub.audit.errors import AuditError, NoteError
+from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
+from hub.audit.note import Signer, Verifier, add_signatures
 from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
 from hub.store.store import begin_immediate
-from hub.store.tables import audit_checkpoints, audit_log
-
-GENESIS = "0" * 64
-"""The ``prev_hash`` of entry 1."""
+from hub.store.tables import audit_checkpoints, audit_cosignatures, audit_log, audit_tree
 
 _PG_LOCK = 0x6875625F61756474
 """The advisory lock key appenders share on PostgreSQL ("hub_audt")."""
 
-
-class AuditError(HubError):
-    """The log cannot do what was asked: no signing key, or an entry that does not decode."""
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    seq: int
-    hash: str
-    at: dt.datetime
-    key_id: str
-    signature: str
+_PREV = re.compile(r"prev (0|[1-9][0-9]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +74,30 @@ class VerifyResult:
     """The first position at which the evidence breaks (see ``AuditLog.verify``)."""
     reason: str | None = None
     checkpoints: int = 0
+    cosignatures: int = 0
 
 
-def entry_hash(prev_hash: str, event: str, seq: int, at: dt.datetime) -> str:
-    message = f"{prev_hash}\n{event}\n{seq}\n{iso_utc(at)}"
-    return hashlib.sha256(message.encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    at: dt.datetime
+    note: str
+    """The signed note, with the cosignature lines witnesses gave it where asked for."""
+
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The checkpoint the note states (its signatures are checked by ``open_checkpoint``)."""
+        return Checkpoint.parse(_note_text(self.note))
 
 
-def checkpoint_message(seq: int, hash_: str, at: dt.datetime) -> bytes:
-    return f"{seq}:{hash_}:{iso_utc(at)}".encode()
+def entry_bytes(seq: int, at: dt.datetime, event: str) -> bytes:
+    """What a leaf hashes: the entry's position, time and canonical event text."""
+    return f"{seq}\n{iso_utc(at)}\n{event}".encode()
+
+
+def origin_for(public_key: Ed25519PublicKey) -> str:
+    """The log's origin line and key name: stable for as long as the audit key is."""
+    return f"hub-audit/{ed25519_key_id(public_key)}"
 
 
 def _now() -> dt.datetime:
@@ -87,9 +105,9 @@ def _now() -> dt.datetime:
 
 
 class AuditLog:
-    """Append, checkpoint, verify and search the audit log of one hub database.
+    """Append, checkpoint, prove, verify and search the audit log of one hub database.
 
-    Without ``signing_key`` the log can only be verified (given ``public_key``) and
+    Without ``signing_key`` the log can only be verified (given ``public_key``), proved and
     searched: that is how an auditor who holds only the public key uses it.
     """
 
@@ -99,7 +117,7 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None = None,
         *,
         public_key: Ed25519PublicKey | None = None,
-        checkpoint_every: int = 1000,
+        checkpoint_every: int = 1,
         checkpoint_interval: float = 60.0,
         clock: Callable[[], dt.datetime] = _now,
     ) -> None:
@@ -119,14 +137,25 @@ class AuditLog:
             public_key = derived
         self.public_key = public_key
         self.key_id = None if public_key is None else ed25519_key_id(public_key)
+        self.origin = None if public_key is None else origin_for(public_key)
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval = dt.timedelta(seconds=checkpoint_interval)
+        self.tree = MerkleTree(audit_tree)
         self._clock = clock
 
     @classmethod
     def for_store(cls, store: Store, **options: Any) -> AuditLog:
         """The log signed with the audit key of the store's key file."""
         return cls(store, store.audit_signing_key(), **options)
+
+    @property
+    def verifier(self) -> Verifier:
+        """The log's verifier key: what a witness or a partner pins to check checkpoints."""
+        if self.public_key is None or self.origin is None:
+            raise AuditError("the audit public key is needed")
+        return Verifier(self.origin, self.public_key)
+
+    # --- appending ------------------------------------------------------------------
 
     def append(self, event: AuditEvent, tx: Transaction | None = None) -> int:
         """Add ``event`` at the head of the log and return its ``seq``; signs a checkpoint
@@ -136,97 +165,196 @@ class AuditLog:
         records and the entry commit together or not at all. Append last in the
         transaction: from here to its commit the log's lock is held.
         """
-        key = self._require_signing_key()
-        body = event.canonical()
+        return self.append_all([event], tx)[-1]
+
+    def append_all(self, events: Sequence[AuditEvent], tx: Transaction | None = None) -> list[int]:
+        """Add ``events`` in order in one transaction; one checkpoint covers them all."""
+        signer = self._signer()
+        bodies = [event.canonical() for event in events]
+        if not bodies:
+            return []
         with self._locked(tx) as conn:
             head = self._head(conn)
-            seq, prev, at = 1, GENESIS, self._clock()
+            first, at = 1, self._clock()
             if head is not None:
-                seq, prev, at = head.seq + 1, head.hash, max(at, head.at)
-            digest = entry_hash(prev, body, seq, at)
-            conn.execute(
-                insert(audit_log).values(seq=seq, at=at, event=body, prev_hash=prev, hash=digest)
-            )
-            if self._checkpoint_due(conn, seq, at):
-                self._sign(conn, key, seq, digest)
-        return seq
+                first, at = head.seq + 1, max(at, head.at)
+            rows, leaves = [], []
+            for seq, body in enumerate(bodies, first):
+                leaf = leaf_hash(entry_bytes(seq, at, body))
+                rows.append({"seq": seq, "at": at, "event": body, "hash": leaf.hex()})
+                leaves.append(leaf)
+            conn.execute(insert(audit_log), rows)
+            self.tree.extend(conn, leaves, first - 1)
+            last = first + len(bodies) - 1
+            if self._checkpoint_due(conn, last, at):
+                self._sign(conn, signer, last)
+        return list(range(first, last + 1))
 
-    def checkpoint(self) -> Checkpoint | None:
+    def checkpoint(self) -> StoredCheckpoint | None:
         """Sign the current head (or return its checkpoint if it has one); None when empty."""
-        key = self._require_signing_key()
+        signer = self._signer()
         with self._locked() as conn:
             head = self._head(conn)
             if head is None:
                 return None
-            existing = conn.execute(
-                select(audit_checkpoints).where(audit_checkpoints.c.seq == head.seq)
-            ).first()
-            if existing is not None:
-                return _checkpoint(existing)
-            return self._sign(conn, key, head.seq, head.hash)
+            existing = self._checkpoint_row(conn, head.seq)
+            return existing or self._sign(conn, signer, head.seq)
 
-    def checkpoints(self) -> list[Checkpoint]:
+    # --- reading checkpoints and proofs ------------------------------------------------
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.seq))
-            return [_checkpoint(row) for row in rows]
+            rows = conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size))
+            return [StoredCheckpoint(r.size, r.at, r.note) for r in rows]
+
+    def latest(self, *, cosigned: bool = True) -> StoredCheckpoint | None:
+        """The newest checkpoint, with the cosignature lines witnesses gave it."""
+        with self.engine.connect() as conn:
+            query = select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            note = self._with_cosignatures(conn, row.size, row.note) if cosigned else row.note
+        return StoredCheckpoint(row.size, row.at, note)
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        """The checkpoint of tree size ``size``, with its cosignatures."""
+        with self.engine.connect() as conn:
+            row = self._checkpoint_row(conn, size)
+            if row is None:
+                return None
+            note = self._with_cosignatures(conn, size, row.note)
+        return StoredCheckpoint(row.size, row.at, note)
+
+    def latest_cosigned(self) -> StoredCheckpoint | None:
+        """The newest checkpoint some witness has cosigned, with its cosignatures."""
+        with self.engine.connect() as conn:
+            size = conn.execute(
+                select(audit_cosignatures.c.size)
+                .order_by(audit_cosignatures.c.size.desc())
+                .limit(1)
+            ).scalar()
+        return None if size is None else self.checkpoint_at(int(size))
+
+    def consistency(self, size1: int, size2: int) -> list[bytes]:
+        """RFC 9162 consistency proof that the tree of ``size1`` is a prefix of ``size2``'s."""
+        with self.engine.connect() as conn:
+            return self.tree.consistency_proof(conn, size1, size2)
+
+    def inclusion(self, seq: int, size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of entry ``seq`` in the tree of ``size`` entries."""
+        with self.engine.connect() as conn:
+            return self.tree.inclusion_proof(conn, seq - 1, size)
+
+    def entry(self, seq: int) -> tuple[AuditEntry, str] | None:
+        """Entry ``seq`` and its exact stored text (what its leaf hashes)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(audit_log).where(audit_log.c.seq == seq)).first()
+        return None if row is None else (_entry(row), row.event)
+
+    # --- witnesses ----------------------------------------------------------------------
+
+    def add_cosignature(self, size: int, line: str, witness: Verifier) -> int:
+        """Keep a witness's cosignature of the checkpoint of ``size``, once it holds over it;
+        returns its timestamp. Raises ``AuditError`` without a checkpoint of that size and
+        ``NoteError`` when the cosignature does not hold."""
+        with self.engine.begin() as conn:
+            row = self._checkpoint_row(conn, size)
+            if row is None:
+                raise AuditError(f"no checkpoint of size {size}")
+            checkpoint = row.checkpoint
+            stamp = verify_cosignature(checkpoint, line, witness)
+            key = (audit_cosignatures.c.size == size) & (
+                audit_cosignatures.c.witness == witness.name
+            )
+            conn.execute(audit_cosignatures.delete().where(key))
+            conn.execute(
+                insert(audit_cosignatures).values(
+                    size=size, witness=witness.name, line=line.rstrip("\n"), received_at=_now()
+                )
+            )
+        return stamp
+
+    # --- verification -------------------------------------------------------------------
 
     def verify(
-        self, public_key: Ed25519PublicKey | None = None, *, chunk: int = 1000
+        self,
+        public_key: Ed25519PublicKey | None = None,
+        *,
+        witnesses: Iterable[Verifier] = (),
+        chunk: int = 20_000,
     ) -> VerifyResult:
-        """Walk the whole log and its checkpoints; stop at the first break.
+        """Walk the whole log, its checkpoints and cosignatures; stop at the first break.
 
-        Detected: an entry whose text, time or hashes were changed; a ``seq`` missing
-        (removed entries), duplicated or out of place (inserted or reordered entries, since
-        ``seq`` is in the hash); a broken chain link; a checkpoint whose signature fails,
-        that names another key, or whose hash is not the entry's at its ``seq``; and a log
-        shorter than its last checkpoint.
-
-        ``first_bad`` is where the evidence breaks, not always the entry that was touched:
-        an entry rewritten together with its own hash shows at the next entry, and a chain
-        recomputed from some entry onwards shows at the next checkpoint. Entries appended
-        after the last checkpoint and then removed leave no trace: a hash chain cannot show
-        a cut tail, only checkpoints (kept or copied elsewhere) bound it.
-
-        ``public_key`` lets an auditor verify without the private key; by default the
-        key this log was opened with is used.
+        ``first_bad`` is the first entry the evidence no longer vouches for: for a signed
+        root that does not match, the first entry after the previous checkpoint. With
+        ``witnesses``, each of them must have cosigned, and every cosignature must hold.
+        ``public_key`` lets an auditor verify without the private key.
         """
         key = public_key or self.public_key
         if key is None:
             raise AuditError("verifying the checkpoints needs the audit public key")
-        key_id = ed25519_key_id(key)
-        checkpoints = {c.seq: c for c in self.checkpoints()}
-        expected, prev = 1, GENESIS
-
-        def bad(seq: int, reason: str) -> VerifyResult:
-            return VerifyResult(False, expected - 1, seq, reason, len(checkpoints))
-
+        verifier = Verifier(origin_for(key), key)
         with self.engine.connect() as conn:
-            while True:
-                query = (
-                    select(audit_log)
-                    .where(audit_log.c.seq >= expected)
-                    .order_by(audit_log.c.seq)
-                    .limit(chunk)
-                )
-                rows = conn.execute(query).all()
-                for row in rows:
-                    seq = row.seq
-                    if seq != expected:
-                        return bad(expected, f"entry {expected} is missing (next is {seq})")
-                    if entry_hash(row.prev_hash, row.event, seq, row.at) != row.hash:
-                        return bad(seq, "hash does not match the entry: entry modified")
-                    if row.prev_hash != prev:
-                        return bad(seq, "prev_hash is not the hash of the entry before")
-                    cp = checkpoints.get(seq)
-                    if cp and (reason := _checkpoint_fault(cp, row.hash, key, key_id)):
-                        return bad(seq, reason)
-                    prev, expected = row.hash, expected + 1
-                if len(rows) < chunk:
-                    break
-        entries = expected - 1
-        if beyond := [s for s in checkpoints if s > entries]:
-            return bad(entries + 1, f"log ends at {entries} but is checkpointed to {max(beyond)}")
-        return VerifyResult(True, entries, checkpoints=len(checkpoints))
+            return _Walk(self, conn, verifier, list(witnesses), chunk).run()
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _signer(self) -> Signer:
+        if self._signing_key is None or self.origin is None:
+            raise AuditError("this audit log was opened without its signing key: read-only")
+        return Signer(self.origin, self._signing_key)
+
+    @contextmanager
+    def _locked(self, tx: Transaction | None = None) -> Iterator[Connection]:
+        if tx is not None:
+            _lock(tx.conn)
+            yield tx.conn
+            return
+        with self.engine.begin() as conn:
+            _lock(conn)
+            yield conn
+
+    def _head(self, conn: Connection) -> Any:
+        query = select(audit_log.c.seq, audit_log.c.at)
+        return conn.execute(query.order_by(audit_log.c.seq.desc()).limit(1)).first()
+
+    def _checkpoint_row(self, conn: Connection, size: int) -> Any:
+        query = select(audit_checkpoints).where(audit_checkpoints.c.size == size)
+        row = conn.execute(query).first()
+        return None if row is None else StoredCheckpoint(row.size, row.at, row.note)
+
+    def _last_checkpoint(self, conn: Connection) -> Any:
+        query = select(audit_checkpoints.c.size, audit_checkpoints.c.at)
+        return conn.execute(query.order_by(audit_checkpoints.c.size.desc()).limit(1)).first()
+
+    def _checkpoint_due(self, conn: Connection, seq: int, at: dt.datetime) -> bool:
+        last = self._last_checkpoint(conn)
+        if last is None:
+            return True
+        return bool(
+            seq - last.size >= self.checkpoint_every or at - last.at >= self.checkpoint_interval
+        )
+
+    def _sign(self, conn: Connection, signer: Signer, size: int) -> StoredCheckpoint:
+        last = self._last_checkpoint(conn)
+        checkpoint = Checkpoint(
+            signer.name,
+            size,
+            self.tree.root(conn, size),
+            (f"prev {last.size if last is not None else 0}",),
+        )
+        note = sign_checkpoint(checkpoint, signer)
+        at = self._clock()
+        conn.execute(insert(audit_checkpoints).values(size=size, at=at, note=note))
+        return StoredCheckpoint(size, at, note)
+
+    def _with_cosignatures(self, conn: Connection, size: int, note: str) -> str:
+        query = select(audit_cosignatures.c.line).where(audit_cosignatures.c.size == size)
+        lines = [line + "\n" for line in conn.execute(query).scalars()]
+        return add_signatures(note, *lines) if lines else note
+
+    # --- search --------------------------------------------------------------------------
 
     def search(
         self,
@@ -273,45 +401,186 @@ class AuditLog:
                 last = rows[-1].seq
         return found
 
-    def _require_signing_key(self) -> Ed25519PrivateKey:
-        if self._signing_key is None:
-            raise AuditError("this audit log was opened without its signing key: read-only")
-        return self._signing_key
 
-    @contextmanager
-    def _locked(self, tx: Transaction | None = None) -> Iterator[Connection]:
-        if tx is not None:
-            _lock(tx.conn)
-            yield tx.conn
-            return
-        with self.engine.begin() as conn:
-            _lock(conn)
-            yield conn
+class _Walk:
+    """One pass of ``AuditLog.verify`` over a connection."""
 
-    def _head(self, conn: Connection) -> Any:
-        query = select(audit_log.c.seq, audit_log.c.at, audit_log.c.hash)
-        return conn.execute(query.order_by(audit_log.c.seq.desc()).limit(1)).first()
+    def __init__(
+        self,
+        log: AuditLog,
+        conn: Connection,
+        verifier: Verifier,
+        witnesses: list[Verifier],
+        chunk: int,
+    ) -> None:
+        self.log = log
+        self.conn = conn
+        self.verifier = verifier
+        self.witnesses = witnesses
+        self.chunk = chunk
+        self.checkpoints: dict[int, Checkpoint] = {}
+        self.entries = 0
+        self.cosigned = 0
 
-    def _checkpoint_due(self, conn: Connection, seq: int, at: dt.datetime) -> bool:
-        query = select(audit_checkpoints.c.seq, audit_checkpoints.c.at)
-        last = conn.execute(query.order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()
-        if last is None:
-            covered = 0
-            since = conn.execute(select(audit_log.c.at).where(audit_log.c.seq == 1)).scalar_one()
-        else:
-            covered, since = last.seq, last.at
-        return seq - covered >= self.checkpoint_every or at - since >= self.checkpoint_interval
+    def bad(self, position: int, reason: str) -> VerifyResult:
+        return VerifyResult(False, self.entries, position, reason, len(self.checkpoints))
 
-    def _sign(self, conn: Connection, key: Ed25519PrivateKey, seq: int, hash_: str) -> Checkpoint:
-        at = self._clock()
-        signature = key.sign(checkpoint_message(seq, hash_, at)).hex()
-        checkpoint = Checkpoint(seq, hash_, at, ed25519_key_id(key.public_key()), signature)
-        conn.execute(
-            insert(audit_checkpoints).values(
-                seq=seq, hash=hash_, at=at, key_id=checkpoint.key_id, signature=signature
-            )
+    def run(self) -> VerifyResult:
+        broken = self._checkpoints() or self._entries() or self._cosignatures()
+        if broken is not None:
+            return broken
+        return VerifyResult(
+            True, self.entries, checkpoints=len(self.checkpoints), cosignatures=self.cosigned
         )
-        return checkpoint
+
+    def _checkpoints(self) -> VerifyResult | None:
+        rows = self.conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size)).all()
+        prev = 0
+        for row in rows:
+            try:
+                checkpoint = open_checkpoint(row.note, self.verifier).checkpoint
+            except NoteError as exc:
+                return self.bad(prev + 1, f"checkpoint of size {row.size} refused: {exc}")
+            named = _PREV.fullmatch(checkpoint.extensions[0]) if checkpoint.extensions else None
+            if checkpoint.size != row.size or named is None:
+                return self.bad(
+                    prev + 1, f"checkpoint of size {row.size} is not one this log signs"
+                )
+            if int(named.group(1)) != prev:
+                return self.bad(
+                    prev + 1,
+                    f"checkpoint of size {row.size} follows size {named.group(1)}, but the one "
+                    f"before it is of size {prev}: a checkpoint was removed",
+                )
+            self.checkpoints[row.size] = checkpoint
+            prev = row.size
+        return None
+
+    def _entries(self) -> VerifyResult | None:
+        stack: list[Node] = []
+        covered = 0
+        expected = 1
+        while True:
+            rows = self.conn.execute(
+                select(audit_log.c.seq, audit_log.c.at, audit_log.c.event, audit_log.c.hash)
+                .where(audit_log.c.seq >= expected)
+                .order_by(audit_log.c.seq)
+                .limit(self.chunk)
+            ).all()
+            stored = self._nodes(expected - 1, expected - 1 + len(rows))
+            for row in rows:
+                if row.seq != expected:
+                    return self.bad(expected, f"entry {expected} is missing (next is {row.seq})")
+                leaf = leaf_hash(entry_bytes(row.seq, row.at, row.event))
+                if leaf.hex() != row.hash or stored.get((0, row.seq - 1)) != leaf:
+                    return self.bad(row.seq, "the entry does not hash to its leaf: entry modified")
+                for level, idx, hash_ in _push(stack, (0, row.seq - 1, leaf)):
+                    if stored.get((level, idx)) != hash_:
+                        return self.bad(
+                            row.seq,
+                            f"the stored Merkle tree differs from the entries at node "
+                            f"({level}, {idx}): proofs served from it would not verify",
+                        )
+                self.entries = expected
+                checkpoint = self.checkpoints.get(expected)
+                if checkpoint is not None:
+                    if _fold(stack) != checkpoint.root:
+                        return self.bad(
+                            covered + 1,
+                            f"entries up to {expected} do not hash to the root signed at that "
+                            "size: entries changed, removed, inserted or reordered",
+                        )
+                    covered = expected
+                expected += 1
+            if len(rows) < self.chunk:
+                break
+        last = max(self.checkpoints, default=0)
+        if last > self.entries:
+            return self.bad(
+                self.entries + 1, f"log ends at {self.entries} but is checkpointed to {last}"
+            )
+        if self.entries - covered >= self.log.checkpoint_every:
+            return self.bad(
+                covered + 1,
+                f"entries {covered + 1}..{self.entries} are covered by no checkpoint, though the "
+                f"log checkpoints every {self.log.checkpoint_every}: checkpoints removed or "
+                "entries forged",
+            )
+        return None
+
+    def _nodes(self, start: int, end: int) -> dict[tuple[int, int], bytes]:
+        """The stored nodes completed by leaves ``start`` to ``end - 1``: node (k, i) is
+        completed by its last leaf, (i + 1)·2^k - 1."""
+        if end <= start:
+            return {}
+        t = audit_tree.c
+        ranges = []
+        for level in range(end.bit_length() + 1):
+            low, high = -(-(start + 1) // (1 << level)) - 1, end // (1 << level) - 1
+            if low <= high:
+                ranges.append(and_(t.level == level, t.idx.between(low, high)))
+        query = select(t.level, t.idx, t.hash).where(or_(*ranges))
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in self.conn.execute(query)}
+
+    def _cosignatures(self) -> VerifyResult | None:
+        known = {w.name: w for w in self.witnesses}
+        seen: set[str] = set()
+        rows = self.conn.execute(
+            select(audit_cosignatures).order_by(audit_cosignatures.c.size)
+        ).all()
+        for row in rows:
+            witness = known.get(row.witness)
+            if witness is None:
+                continue
+            checkpoint = self.checkpoints.get(row.size)
+            if checkpoint is None:
+                return self.bad(
+                    row.size, f"{row.witness} cosigned size {row.size}, whose checkpoint is gone"
+                )
+            try:
+                verify_cosignature(checkpoint, row.line + "\n", witness)
+            except NoteError:
+                return self.bad(
+                    row.size,
+                    f"the cosignature by {row.witness} does not hold over the checkpoint of size "
+                    f"{row.size}: the log was rewritten below a witnessed size",
+                )
+            seen.add(row.witness)
+            self.cosigned += 1
+        if self.entries and (silent := sorted(set(known) - seen)):
+            return self.bad(
+                self.entries,
+                f"witness {silent[0]} has cosigned nothing: run it, or the log was rewritten",
+            )
+        return None
+
+
+Node = tuple[int, int, bytes]
+"""A complete subtree as (level, idx, hash)."""
+
+
+def _push(stack: list[Node], leaf: Node) -> list[Node]:
+    """Add a leaf to the compact range of complete subtrees, merging equal levels; returns
+    the interior nodes it completed."""
+    stack.append(leaf)
+    made = []
+    while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
+        (level, _, right), (_, idx, left) = stack.pop(), stack.pop()
+        stack.append((level + 1, idx >> 1, node_hash(left, right)))
+        made.append(stack[-1])
+    return made
+
+
+def _fold(stack: list[Node]) -> bytes:
+    """The root of the leaves so far: the complete subtrees combined right to left."""
+    result = stack[-1][2]
+    for _, _, left in reversed(stack[:-1]):
+        result = node_hash(left, result)
+    return result
+
+
+def _note_text(note: str) -> str:
+    return note[: note.index("\n\n") + 1]
 
 
 def _lock(conn: Connection) -> None:
@@ -321,24 +590,6 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
     else:
         begin_immediate(conn)
-
-
-def _checkpoint_fault(
-    cp: Checkpoint, entry_hash_: str, key: Ed25519PublicKey, key_id: str
-) -> str | None:
-    if cp.key_id != key_id:
-        return f"checkpoint signed by key {cp.key_id}, not {key_id}"
-    try:
-        key.verify(bytes.fromhex(cp.signature), checkpoint_message(cp.seq, cp.hash, cp.at))
-    except (InvalidSignature, ValueError):
-        return "checkpoint signature is invalid"
-    if cp.hash != entry_hash_:
-        return "checkpoint names another hash for this entry"
-    return None
-
-
-def _checkpoint(row: Any) -> Checkpoint:
-    return Checkpoint(row.seq, row.hash, row.at, row.key_id, row.signature)
 
 
 def _entry(row: Any) -> AuditEntry:

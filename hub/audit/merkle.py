@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 
-from hub.audit.log import AuditError
+from hub.audit.errors import AuditError
 from hub.store.tables import audit_tree
 
 HASH_SIZE = 32

@@ -48,7 +48,7 @@ def verify(home: HomeOption = None) -> None:
 
 @app.command()
 def checkpoint(home: HomeOption = None) -> None:
-    """Sign the log's current head now (otherwise done every 1000 entries or 60 s)."""
+    """Sign the log's current head now (every append is checkpointed already)."""
     store, log = _open(home)
     try:
         made = log.checkpoint()
@@ -57,7 +57,7 @@ def checkpoint(home: HomeOption = None) -> None:
     if made is None:
         typer.echo("audit log is empty: nothing to sign")
     else:
-        typer.echo(f"checkpoint at entry {made.seq} ({made.hash[:16]}…) signed by {made.key_id}")
+        typer.echo(f"checkpoint of tree size {made.size}:\n{made.note}")
 
 
 def _moment(value: str | None) -> dt.datetime | None:

@@ -228,21 +228,40 @@ audit_log = Table(
     Column("seq", _Id, primary_key=True, autoincrement=False),
     Column("at", UtcDateTime(), nullable=False, index=True),
     Column("event", Text(), nullable=False),
-    Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )
-"""Append-only, hash-chained entries; ``seq`` is contiguous from 1."""
+"""Append-only entries; ``seq`` is contiguous from 1 and entry ``seq`` is leaf ``seq - 1``
+of the Merkle tree (``audit_tree``); ``hash`` is that leaf's hash, in hex."""
 
 audit_checkpoints = Table(
     "audit_checkpoints",
     metadata,
-    Column("seq", _Id, primary_key=True, autoincrement=False),
-    Column("hash", String(64), nullable=False),
+    Column("size", _Id, primary_key=True, autoincrement=False),
     Column("at", UtcDateTime(), nullable=False),
-    Column("key_id", String(16), nullable=False),
-    Column("signature", Text(), nullable=False),
+    Column("note", Text(), nullable=False),
 )
-"""Ed25519 signatures over the log's head (last entry covered and its hash)."""
+"""The log's signed tree heads: C2SP tlog-checkpoints as signed notes, by tree size."""
+
+audit_cosignatures = Table(
+    "audit_cosignatures",
+    metadata,
+    Column("size", _Id, primary_key=True, autoincrement=False),
+    Column("witness", String(128), primary_key=True),
+    Column("line", Text(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+"""Witnesses' cosignatures (C2SP tlog-cosignature) of the checkpoint of each size. No
+foreign key on purpose: a cosignature whose checkpoint is gone is evidence of tampering."""
+
+audit_witnesses = Table(
+    "audit_witnesses",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("vkey", Text(), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
+)
+"""The witnesses whose cosignatures the hub accepts (the copy ``verify`` trusts is the
+hub home's ``witnesses.json``, outside the database an attacker may rewrite)."""
 
 audit_tree = Table(
     "audit_tree",
