@@ -15,6 +15,7 @@ from contracts.kinds.work_order import NEXT_STATUSES, OrderStatus, StatusChange,
 from contracts.meta import FieldSpec, Sensitivity, field, field_specs
 from contracts.record import Record
 from contracts.registry import CONTRACTS, contract, json_schema
+from contracts.types import bare, is_structured, is_text, untyped
 
 __all__ = [
     "CONTRACTS",
@@ -43,10 +44,14 @@ __all__ = [
     "Visit",
     "VisitResult",
     "WorkOrder",
+    "bare",
     "contract",
     "field",
     "field_specs",
     "header_names",
+    "is_structured",
+    "is_text",
     "json_schema",
     "unflatten",
+    "untyped",
 ]

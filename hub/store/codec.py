@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import operator
-import types
-import typing
 from functools import cache
 from typing import Any
 
@@ -15,6 +11,7 @@ from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
 from contracts import Record
+from contracts import untyped as untyped  # re-exported: hub.store.query imports it from here
 from hub.store.keyring import Keyring
 from hub.store.tables import KindTable
 
@@ -69,17 +66,3 @@ def _retyper(model: type[Record]) -> Any:
     fields = {name: untyped(info.annotation) for name, info in model.model_fields.items()}
     adapter: TypeAdapter[Any] = TypeAdapter(TypedDict(f"{model.__name__}Stored", fields))  # type: ignore[operator]
     return adapter.validate_python
-
-
-def untyped(annotation: Any) -> Any:
-    """The type with every ``Annotated`` validator and constraint removed, nested ones too:
-    values read back (or used in queries) are re-typed, not re-judged."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return untyped(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return functools.reduce(operator.or_, (untyped(a) for a in args))
-    if origin is list:
-        return list[untyped(args[0])]  # type: ignore[misc]
-    return annotation
