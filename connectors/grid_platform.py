@@ -38,16 +38,15 @@ from connectors.sdk import (
     ConfigurationError,
     ConnectorError,
     FatalError,
-    RecordMapping,
     RetryConfig,
     Source,
     State,
     Stream,
+    StreamConfig,
     TransientError,
     parse_config,
     retrying,
 )
-from contracts import CONTRACTS
 
 TRANSIENT_STATUS = frozenset({408, 429, 502, 503, 504})
 MAX_PAGE_SIZE = 500
@@ -74,23 +73,11 @@ class OAuthConfig(BaseModel):
     auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
 
 
-class StreamConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ResourceStreamConfig(StreamConfig):
+    """A stream read from one resource of the API, always incrementally."""
 
-    name: str = Field(min_length=1)
-    kind: str
     resource: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_-]+$")
-    primary_key: str = Field(min_length=1)
     cursor_field: str = Field(default="updatedAt", min_length=1)
-    mapping: RecordMapping = Field(default_factory=RecordMapping)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.kind not in CONTRACTS:
-            raise ValueError(f"unknown kind {self.kind!r}")
-        if problems := self.mapping.check(CONTRACTS[self.kind]):
-            raise ValueError("; ".join(problems))
-        return self
 
 
 class GridPlatformConfig(BaseModel):
@@ -102,7 +89,7 @@ class GridPlatformConfig(BaseModel):
     page_size: int = Field(default=100, ge=1, le=MAX_PAGE_SIZE)
     timeout: float = Field(default=30.0, gt=0)
     retry: RetryConfig = Field(default_factory=RetryConfig)
-    streams: list[StreamConfig] = Field(min_length=1)
+    streams: list[ResourceStreamConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -204,10 +191,7 @@ class GridPlatformSource(Source):
         self._client: httpx.Client | None = None
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream(c.name, c.kind, c.primary_key, c.cursor_field, c.mapping)
-            for c in self.settings.streams
-        ]
+        return [config.to_stream() for config in self.settings.streams]
 
     def read(self, stream: Stream, state: State | None, batch_size: int) -> Iterator[Batch]:
         config = self._configs.get(stream.name)
@@ -247,7 +231,7 @@ class GridPlatformSource(Source):
             self._client = None
 
     def _fetch(
-        self, config: StreamConfig, position: tuple[str, Key] | None, limit: int
+        self, config: ResourceStreamConfig, position: tuple[str, Key] | None, limit: int
     ) -> tuple[list[dict[str, Any]], tuple[str, Key] | None]:
         """One page, retried; errors carry the source, stream and attempts made."""
         params: dict[str, Any] = {"limit": limit}
@@ -316,7 +300,9 @@ class GridPlatformSource(Source):
             return "the token endpoint refused them: check oauth.client_id and client_secret"
         return "check the OAuth client's access to this resource"
 
-    def _decode_state(self, config: StreamConfig, state: State | None) -> tuple[str, Key] | None:
+    def _decode_state(
+        self, config: ResourceStreamConfig, state: State | None
+    ) -> tuple[str, Key] | None:
         if not state:
             return None
         since, after = state.get("updated_since"), state.get("after")
@@ -326,7 +312,7 @@ class GridPlatformSource(Source):
         return since, after
 
     def _error(
-        self, kind: type[ConnectorError], config: StreamConfig, message: str
+        self, kind: type[ConnectorError], config: ResourceStreamConfig, message: str
     ) -> ConnectorError:
         return kind(message, source=self.source_id, stream=config.name)
 

@@ -22,40 +22,30 @@ from connectors.sdk import (
     ConfigurationError,
     ConnectorError,
     FatalError,
-    RecordMapping,
     RetryConfig,
     Source,
     State,
     Stream,
+    StreamConfig,
     TransientError,
     parse_config,
     retrying,
 )
-from contracts import CONTRACTS
 
 Position = tuple[Any, Any]
 """(cursor value, primary key) of the last row handed out."""
 
 
-class StreamConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TableStreamConfig(StreamConfig):
+    """A stream read from one table, or from the rows of one query."""
 
-    name: str = Field(min_length=1)
-    kind: str
     table: str | None = Field(default=None, min_length=1)
     query: str | None = Field(default=None, min_length=1)
-    primary_key: str = Field(min_length=1)
-    cursor_field: str | None = None
-    mapping: RecordMapping = Field(default_factory=RecordMapping)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
+    def _table_or_query(self) -> Self:
         if (self.table is None) == (self.query is None):
             raise ValueError("a stream takes exactly one of 'table' and 'query'")
-        if self.kind not in CONTRACTS:
-            raise ValueError(f"unknown kind {self.kind!r}")
-        if problems := self.mapping.check(CONTRACTS[self.kind]):
-            raise ValueError("; ".join(problems))
         return self
 
 
@@ -63,7 +53,7 @@ class PoliceDbConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str
-    streams: list[StreamConfig] = Field(min_length=1)
+    streams: list[TableStreamConfig] = Field(min_length=1)
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
     @model_validator(mode="after")
@@ -89,10 +79,7 @@ class PoliceDbSource(Source):
         self._configs = {stream.name: stream for stream in self.settings.streams}
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream(c.name, c.kind, c.primary_key, c.cursor_field, c.mapping)
-            for c in self.settings.streams
-        ]
+        return [config.to_stream() for config in self.settings.streams]
 
     def read(self, stream: Stream, state: State | None, batch_size: int) -> Iterator[Batch]:
         config = self._configs.get(stream.name)
@@ -122,7 +109,7 @@ class PoliceDbSource(Source):
         self.engine.dispose()
 
     def _open(
-        self, config: StreamConfig, after: Position | None, batch_size: int
+        self, config: TableStreamConfig, after: Position | None, batch_size: int
     ) -> tuple[ExitStack, Iterator[list[dict[str, Any]]]]:
         """Connect, run the select and fetch its first batch: the part worth retrying."""
         with ExitStack() as opened, self._translated(config):
@@ -135,14 +122,14 @@ class PoliceDbSource(Source):
             return opened.pop_all(), self._batches(config, first, partitions)
 
     def _batches(
-        self, config: StreamConfig, partition: Any, rest: Iterator[Any]
+        self, config: TableStreamConfig, partition: Any, rest: Iterator[Any]
     ) -> Iterator[list[dict[str, Any]]]:
         while partition:
             yield [dict(row) for row in partition]
             with self._translated(config):
                 partition = next(rest, None)
 
-    def _from(self, conn: sa.Connection, config: StreamConfig) -> sa.FromClause:
+    def _from(self, conn: sa.Connection, config: TableStreamConfig) -> sa.FromClause:
         source: sa.FromClause
         if config.table is not None:
             schema, _, name = config.table.rpartition(".")
@@ -161,7 +148,7 @@ class PoliceDbSource(Source):
         return source
 
     @contextmanager
-    def _translated(self, config: StreamConfig) -> Iterator[None]:
+    def _translated(self, config: TableStreamConfig) -> Iterator[None]:
         try:
             yield
         except sa_exc.SQLAlchemyError as exc:
@@ -171,7 +158,7 @@ class PoliceDbSource(Source):
                 message = str(exc.orig)
             raise self._error(_classify(exc), config, message) from exc
 
-    def _encode_state(self, config: StreamConfig, after: Position) -> State:
+    def _encode_state(self, config: TableStreamConfig, after: Position) -> State:
         try:
             state = {"key": _encode(after[1])}
             if config.cursor_field is not None:
@@ -180,7 +167,7 @@ class PoliceDbSource(Source):
             raise self._error(ConfigurationError, config, f"cannot checkpoint a {exc}") from None
         return state
 
-    def _decode_state(self, config: StreamConfig, state: State | None) -> Position | None:
+    def _decode_state(self, config: TableStreamConfig, state: State | None) -> Position | None:
         if not state:
             return None
         try:
@@ -192,7 +179,7 @@ class PoliceDbSource(Source):
         return cursor, key
 
     def _error(
-        self, kind: type[ConnectorError], config: StreamConfig, message: str
+        self, kind: type[ConnectorError], config: TableStreamConfig, message: str
     ) -> ConnectorError:
         return kind(message, source=self.source_id, stream=config.name)
 
@@ -211,7 +198,9 @@ def _classify(exc: sa_exc.SQLAlchemyError) -> type[ConnectorError]:
     return FatalError
 
 
-def _select(source: sa.FromClause, config: StreamConfig, after: Position | None) -> sa.Select[Any]:
+def _select(
+    source: sa.FromClause, config: TableStreamConfig, after: Position | None
+) -> sa.Select[Any]:
     key = source.c[config.primary_key]
     if config.cursor_field is None:
         query = sa.select(source).order_by(key)

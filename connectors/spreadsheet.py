@@ -39,9 +39,10 @@ from connectors.sdk import (
     Source,
     State,
     Stream,
+    StreamConfig,
     parse_config,
 )
-from contracts import CONTRACTS, Record
+from contracts import Record
 
 FILE = "_file"
 ROW = "_row"
@@ -72,14 +73,13 @@ def header(value: Any) -> str:
     return "" if value is None else "".join(str(value).split())
 
 
-class StreamConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FileStreamConfig(StreamConfig):
+    """A stream of the files matching ``pattern``; each file is read whole, once, so the
+    stream takes no cursor."""
 
-    name: str = Field(min_length=1)
-    kind: str
     pattern: str = Field(min_length=1)
-    primary_key: str = Field(min_length=1)
     header_row: int = Field(default=1, ge=1)
+    cursor_field: None = None
     mapping: SpreadsheetMapping = Field(default_factory=SpreadsheetMapping)
 
     @field_validator("primary_key")
@@ -90,11 +90,7 @@ class StreamConfig(BaseModel):
         return header(value)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.kind not in CONTRACTS:
-            raise ValueError(f"unknown kind {self.kind!r}")
-        if problems := self.mapping.check(CONTRACTS[self.kind]):
-            raise ValueError("; ".join(problems))
+    def _relative_pattern(self) -> Self:
         pattern = PurePosixPath(self.pattern.replace("\\", "/"))
         if pattern.is_absolute() or ".." in pattern.parts:
             raise ValueError("pattern must be relative to the folder")
@@ -107,7 +103,7 @@ class SpreadsheetConfig(BaseModel):
     folder: Path
     timezone: str = "Asia/Shanghai"
     """Excel date-times carry no zone; they are taken as wall-clock time here."""
-    streams: list[StreamConfig] = Field(min_length=1)
+    streams: list[FileStreamConfig] = Field(min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -139,9 +135,7 @@ class SpreadsheetSource(Source):
         self._configs = {stream.name: stream for stream in self.settings.streams}
 
     def streams(self) -> list[Stream]:
-        return [
-            Stream(c.name, c.kind, c.primary_key, None, c.mapping) for c in self.settings.streams
-        ]
+        return [config.to_stream() for config in self.settings.streams]
 
     def read(self, stream: Stream, state: State | None, batch_size: int) -> Iterator[Batch]:
         config = self._configs.get(stream.name)
@@ -185,7 +179,7 @@ class SpreadsheetSource(Source):
                 stream=config.name,
             )
 
-    def _files(self, config: StreamConfig, current: str | None) -> list[tuple[Path, str]]:
+    def _files(self, config: FileStreamConfig, current: str | None) -> list[tuple[Path, str]]:
         """Files matching the pattern by name, the half-imported one first: a file that
         sorts before it must not take over ``current`` before it is finished."""
         folder = self.settings.folder
@@ -203,7 +197,7 @@ class SpreadsheetSource(Source):
         return [(path, name) for name, path in found]
 
     def _rows(
-        self, config: StreamConfig, path: Path, name: str, data: bytes, start: int
+        self, config: FileStreamConfig, path: Path, name: str, data: bytes, start: int
     ) -> Iterator[Row]:
         suffix = path.suffix.lower()
         if suffix in CSV_SUFFIXES:
@@ -237,7 +231,7 @@ class SpreadsheetSource(Source):
             yield row
 
     def _decode_state(
-        self, config: StreamConfig, state: State | None
+        self, config: FileStreamConfig, state: State | None
     ) -> tuple[list[str], str | None, int]:
         if not state:
             return [], None, 0

@@ -16,6 +16,7 @@ from contracts.meta import FieldSpec, Sensitivity, field, field_specs
 from contracts.record import Record
 from contracts.registry import CONTRACTS, contract, json_schema
 from contracts.relations import RELATIONS, Relation
+from contracts.types import bare, is_structured, is_text, untyped
 
 __all__ = [
     "CONTRACTS",
@@ -46,10 +47,14 @@ __all__ = [
     "Visit",
     "VisitResult",
     "WorkOrder",
+    "bare",
     "contract",
     "field",
     "field_specs",
     "header_names",
+    "is_structured",
+    "is_text",
     "json_schema",
     "unflatten",
+    "untyped",
 ]

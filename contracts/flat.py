@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import types
-import typing
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
-
 from contracts.record import Record
+from contracts.types import is_structured
 
 _YES_NO = {"是": True, "否": False}
 
@@ -38,21 +35,12 @@ def unflatten(model: type[Record], row: Mapping[str, Any]) -> dict[str, Any]:
             continue
         info = model.model_fields.get(name)
         if info is not None and isinstance(cell, str):
-            if _is_structured(info.annotation):
+            if is_structured(info.annotation):
                 cell = _parse_structured(cell)
             elif info.annotation is bool:
                 cell = _YES_NO.get(cell.strip(), cell)
         result[name] = cell
     return result
-
-
-def _is_structured(annotation: Any) -> bool:
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_structured(arg) for arg in typing.get_args(annotation))
-    return origin in (list, dict) or (
-        isinstance(annotation, type) and issubclass(annotation, BaseModel)
-    )
 
 
 def _parse_structured(cell: str) -> Any:

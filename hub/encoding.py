@@ -1,4 +1,4 @@
-"""base64url without padding (RFC 4648 §5), as tokens, keys and sealed values use it."""
+"""base64url without padding (RFC 4648 §5, as JOSE writes it), for keys, salts and sealed values."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str) -> bytes:
+    """The bytes of ``text``, padded or not (binascii.Error, a ValueError, if malformed)."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from contracts import CONTRACTS, FieldSpec, Sensitivity
+from contracts import CONTRACTS, FieldSpec, Sensitivity, bare, is_text
 from policies.errors import PolicyInvalid, Problem
 from policies.model import KindGrant, Policy, Treatment
 
@@ -100,28 +99,14 @@ def _misfit(spec: FieldSpec, treatment: Treatment, *, police: bool) -> str | Non
         return None
     if spec.sensitivity is Sensitivity.POLICE_ONLY and not police:
         return f"{spec.name} is police_only: only a police policy may grant it"
-    bare = _bare(spec.info.annotation)
+    scalar = bare(spec.info.annotation)
     if treatment is Treatment.YEAR_ONLY and not (
-        isinstance(bare, type) and issubclass(bare, dt.date)
+        isinstance(scalar, type) and issubclass(scalar, dt.date)
     ):
         return f"year_only needs a date field; {spec.name} is not one"
-    if treatment in (Treatment.MASK, Treatment.HASH) and not _is_text(bare):
+    if treatment in (Treatment.MASK, Treatment.HASH) and not is_text(spec.info.annotation):
         return f"{treatment.value} needs a text field (or a list of text); {spec.name} is not one"
     return None
-
-
-def _bare(annotation: Any) -> Any:
-    origin = typing.get_origin(annotation)
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if origin is typing.Annotated or (origin is not None and origin is not list and len(args) == 1):
-        return _bare(args[0])
-    return annotation
-
-
-def _is_text(annotation: Any) -> bool:
-    if typing.get_origin(annotation) is list:
-        return _is_text(_bare(typing.get_args(annotation)[0]))
-    return isinstance(annotation, type) and issubclass(annotation, str)
 
 
 def load_policies(folder: Path) -> dict[str, Policy]:

@@ -1,6 +1,6 @@
 """The connector SDK: a `Source` declares `Stream`s and reads them in `Batch`es."""
 
-from connectors.sdk.config import RetryConfig, parse_config
+from connectors.sdk.config import RetryConfig, StreamConfig, parse_config
 from connectors.sdk.errors import ConfigurationError, ConnectorError, FatalError, TransientError
 from connectors.sdk.mapping import CODE_TABLES, FieldMapping, RecordMapping
 from connectors.sdk.retry import retrying
@@ -27,6 +27,7 @@ __all__ = [
     "Source",
     "State",
     "Stream",
+    "StreamConfig",
     "TransientError",
     "available_connectors",
     "load_source",

@@ -1,13 +1,17 @@
-"""What every connector's config shares: validation that never echoes values, retries."""
+"""What every connector's config shares: validation that never echoes values, retries, and
+the fields of a stream."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from connectors.sdk.errors import ConfigurationError
+from connectors.sdk.mapping import RecordMapping
+from connectors.sdk.source import Stream
+from contracts import CONTRACTS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -21,6 +25,34 @@ class RetryConfig(BaseModel):
     initial: float = Field(default=0.2, ge=0)
     maximum: float = Field(default=5.0, ge=0)
     deadline: float = Field(default=60.0, gt=0)
+
+
+class StreamConfig(BaseModel):
+    """One entry of a source's ``streams``: the fields every connector shares.
+
+    A connector's stream config extends it with where its rows come from (a table, an API
+    resource, a file pattern) and may narrow a field (a default cursor, a mapping with
+    other defaults); ``to_stream()`` gives the SDK's ``Stream``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: str
+    primary_key: str = Field(min_length=1)
+    cursor_field: str | None = None
+    mapping: RecordMapping = Field(default_factory=RecordMapping)
+
+    @model_validator(mode="after")
+    def _known_kind_and_fields(self) -> Self:
+        if self.kind not in CONTRACTS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+        if problems := self.mapping.check(CONTRACTS[self.kind]):
+            raise ValueError("; ".join(problems))
+        return self
+
+    def to_stream(self) -> Stream:
+        return Stream(self.name, self.kind, self.primary_key, self.cursor_field, self.mapping)
 
 
 def parse_config(model: type[M], config: Mapping[str, Any], source_id: str) -> M:

@@ -27,7 +27,7 @@ class Unit(Record):
     name: Text = field("单位名称", S.PUBLIC)
     unit_type: UnitType = field("单位类型", S.PUBLIC)
     legal_representative: Text | None = field("法定代表人", S.PERSONAL, default=None)
-    phone: Phone | None = field("联系电话", S.PERSONAL, default=None)
+    phone: Phone | None = field("联系电话", S.SENSITIVE_PERSONAL, default=None)
     address_code: Code = field("标准地址编码", S.INTERNAL)
     key_unit: bool = field("重点单位", S.INTERNAL, default=False)
     grid_code: Code = field("网格编码", S.INTERNAL)

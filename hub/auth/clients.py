@@ -8,7 +8,6 @@ keeps an scrypt hash with a per-client salt.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import functools
 import hashlib
@@ -27,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.errors import ClientRejected, UnknownClient
 from hub.auth.scopes import scope_problems
+from hub.encoding import b64url_decode, b64url_encode
 from hub.store import Store
 from hub.store.tables import clients, used_assertions
 
@@ -40,18 +40,11 @@ RESERVED_CLAIMS = frozenset(
 """Claim names a jurisdiction claim may not take: the token's own claims."""
 
 
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(secret.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64e(salt)}${_b64e(digest)}"
+    params = f"{_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}"
+    return f"scrypt${params}${b64url_encode(salt)}${b64url_encode(digest)}"
 
 
 def secret_matches(secret: str, stored: str) -> bool:
@@ -59,9 +52,14 @@ def secret_matches(secret: str, stored: str) -> bool:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
-        expected = _b64d(digest)
+        expected = b64url_decode(digest)
         actual = hashlib.scrypt(
-            secret.encode(), salt=_b64d(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+            secret.encode(),
+            salt=b64url_decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
         )
     except ValueError:
         return False

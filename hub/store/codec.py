@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import operator
-import types
-import typing
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
@@ -15,7 +11,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
 
-from contracts import Record
+from contracts import Record, untyped
 from hub.store.keyring import Keyring
 from hub.store.tables import KindTable
 
@@ -82,17 +78,3 @@ def _retyper(model: type[Record]) -> Any:
     stored = TypedDict(f"{model.__name__}Stored", fields, total=False)  # type: ignore[misc]
     adapter: TypeAdapter[Any] = TypeAdapter(stored)
     return adapter.validate_python
-
-
-def untyped(annotation: Any) -> Any:
-    """The type with every ``Annotated`` validator and constraint removed, nested ones too:
-    values read back (or used in queries) are re-typed, not re-judged."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin is typing.Annotated:
-        return untyped(args[0])
-    if origin in (typing.Union, types.UnionType):
-        return functools.reduce(operator.or_, (untyped(a) for a in args))
-    if origin is list:
-        return list[untyped(args[0])]  # type: ignore[misc]
-    return annotation

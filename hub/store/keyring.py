@@ -17,7 +17,6 @@ holding only the public key can tell which checkpoints it should verify.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -31,17 +30,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from hub.encoding import b64url_decode, b64url_encode
 from hub.errors import KeyringError
 
 _NONCE_BYTES = 12
-
-
-def _b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _new_key_id() -> str:
@@ -100,14 +92,14 @@ class Keyring:
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode(), context.encode())
-        return f"{self.active}.{_b64e(nonce + sealed)}"
+        return f"{self.active}.{b64url_encode(nonce + sealed)}"
 
     def decrypt(self, token: str, context: str) -> str:
         kid, _, body = token.partition(".")
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise KeyringError(f"value for {context} was encrypted with unknown key {kid!r}")
-        raw = _b64d(body)
+        raw = b64url_decode(body)
         try:
             clear = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
         except InvalidTag:
@@ -123,11 +115,11 @@ class Keyring:
         document = {
             "format": 1,
             "active": self.active,
-            "data_keys": {kid: _b64e(key) for kid, key in self.data_keys.items()},
-            "index_key": _b64e(self.index_key),
+            "data_keys": {kid: b64url_encode(key) for kid, key in self.data_keys.items()},
+            "index_key": b64url_encode(self.index_key),
         }
         if self.audit_key is not None:
-            document["audit_key"] = _b64e(self.audit_key)
+            document["audit_key"] = b64url_encode(self.audit_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -140,10 +132,10 @@ class Keyring:
         try:
             document = json.loads(path.read_text())
             return cls(
-                {kid: _b64d(key) for kid, key in document["data_keys"].items()},
+                {kid: b64url_decode(key) for kid, key in document["data_keys"].items()},
                 document["active"],
-                _b64d(document["index_key"]),
-                _b64d(document["audit_key"]) if "audit_key" in document else None,
+                b64url_decode(document["index_key"]),
+                b64url_decode(document["audit_key"]) if "audit_key" in document else None,
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None

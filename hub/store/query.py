@@ -14,9 +14,9 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 
-from hub.store.codec import untyped
+from contracts import untyped
 from hub.store.store import Store, StoredRecord, kind_table
 from hub.store.tables import FieldColumn, KindTable
 from policies import Match, RowScope
@@ -78,17 +78,16 @@ def _typed(kt: KindTable, column: FieldColumn, value: Any) -> Any:
     return typed
 
 
-def _escape_like(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _starts_with(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]:
+    """Exact and case-sensitive on every backend (SQLite's LIKE ignores ASCII case), with
+    no wildcard to escape."""
+    return func.substr(column, 1, len(prefix)) == prefix
 
 
 def _match(kt: KindTable, match: Match) -> ColumnElement[bool]:
     column = kt.table.c[match.field]
     if match.op == "prefix":
-        return or_(
-            false(),
-            *(column.like(_escape_like(str(p)) + "%", escape="\\") for p in match.values),
-        )
+        return or_(false(), *(_starts_with(column, str(p)) for p in match.values))
     return column.in_(list(match.values))
 
 
@@ -118,7 +117,7 @@ def filter_clause(store: Store, kt: KindTable, item: Filter) -> ColumnElement[bo
     if item.op == "prefix":
         if not isinstance(typed[0], str):
             raise QueryError(item.field, "prefix needs a text field")
-        return sql.like(_escape_like(typed[0]) + "%", escape="\\")
+        return _starts_with(sql, typed[0])
     if not isinstance(typed[0], int | float | dt.date):
         raise QueryError(item.field, "ranges need a number, date or time field")
     return sql >= typed[0] if item.op == "gte" else sql <= typed[0]

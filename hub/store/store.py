@@ -207,25 +207,6 @@ class Store:
             row = conn.execute(query).first()
         return None if row is None else self.stored(kt, row)
 
-    def find(self, kind: str, **equals: Any) -> list[StoredRecord]:
-        """Records whose fields equal the given values; encrypted fields via their blind index."""
-        kt = kind_table(kind)
-        query = select(kt.table).order_by(kt.table.c.id)
-        for name, value in equals.items():
-            column = next((c for c in kt.fields if c.name == name), None)
-            if column is None:
-                raise KeyError(f"{kind} has no field {name!r}")
-            if column.indexed:
-                query = query.where(
-                    kt.table.c[column.index_column] == self.keyring.blind_index(str(value))
-                )
-            elif column.encrypted or column.structured:
-                raise ValueError(f"{kind}.{name} cannot be searched by equality")
-            else:
-                query = query.where(kt.table.c[name] == value)
-        with self.engine.connect() as conn:
-            return [self.stored(kt, row) for row in conn.execute(query)]
-
     def records(self, kind: str, source_system: str | None = None) -> Iterator[StoredRecord]:
         """Every stored record of ``kind`` (of one source system if given), decrypted, by id."""
         kt = kind_table(kind)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import types
 import typing
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from contracts import CONTRACTS, FieldSpec, Record
+from contracts import CONTRACTS, FieldSpec, Record, bare, is_structured
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -94,45 +93,28 @@ metadata = MetaData()
 _Id = BigInteger().with_variant(Integer, "sqlite")
 
 
-def _bare(annotation: Any) -> Any:
-    """The annotation without Optional and Annotated wrappers."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            annotation = args[0] if len(args) == 1 else annotation
-            if len(args) != 1:
-                return annotation
-        else:
-            return annotation
-
-
 def _column_type(annotation: Any) -> Any:
-    bare = _bare(annotation)
-    if typing.get_origin(bare) is typing.Literal:
+    if is_structured(annotation):
+        return JSON()
+    scalar = bare(annotation)
+    if typing.get_origin(scalar) is typing.Literal:
         return Text()
-    if bare is AwareDatetime:
+    if scalar is AwareDatetime:
         return UtcDateTime()
-    if isinstance(bare, type):
-        if issubclass(bare, bool):
+    if isinstance(scalar, type):
+        if issubclass(scalar, bool):
             return Boolean()
-        if issubclass(bare, int) and not issubclass(bare, enum.Enum):
+        if issubclass(scalar, int) and not issubclass(scalar, enum.Enum):
             return BigInteger()
-        if issubclass(bare, float):
+        if issubclass(scalar, float):
             return Float()
-        if issubclass(bare, dt.datetime):
+        if issubclass(scalar, dt.datetime):
             return UtcDateTime()
-        if issubclass(bare, dt.date):
+        if issubclass(scalar, dt.date):
             return Date()
-        if issubclass(bare, str):
+        if issubclass(scalar, str):
             return Text()
-    return JSON()
-
-
-def _is_structured(annotation: Any) -> bool:
-    return isinstance(_column_type(annotation), JSON)
+    raise TypeError(f"no column type for a field annotated {annotation!r}")
 
 
 def _kind_table(model: type[Record]) -> KindTable:
@@ -148,7 +130,7 @@ def _kind_table(model: type[Record]) -> KindTable:
     ]
     fields = []
     for spec in model.specs():
-        structured = _is_structured(spec.info.annotation)
+        structured = is_structured(spec.info.annotation)
         encrypted = spec.sensitivity.encrypted_at_rest
         indexed = encrypted and not structured
         fields.append(FieldColumn(spec, encrypted, indexed, structured))

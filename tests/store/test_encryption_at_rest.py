@@ -10,9 +10,12 @@ from sqlalchemy import text
 from contracts import Person, Record
 from hub.errors import KeyringError
 from hub.store import KIND_TABLES, Keyring, Store
+from hub.store.query import Filter, select_records
+from policies import RowScope
 from tests.data import ID_NUMBERS
 
-SECRETS = [*ID_NUMBERS[:2], "13812345678", "重点关注", "双方曾有冲突记录"]
+SECRETS = [*ID_NUMBERS[:2], "13812345678", "025-84561234", "重点关注", "双方曾有冲突记录"]
+"""ID numbers, a person's and a unit's phone, police tags, case notes."""
 
 
 def _fill(store: Store, records: dict[str, Record]) -> None:
@@ -95,3 +98,15 @@ def test_key_file_is_private_and_reloads(tmp_path: Path) -> None:
     reloaded = Keyring.load(path)
     assert reloaded.decrypt(keyring.encrypt("x", "a.b"), "a.b") == "x"
     assert reloaded.blind_index("abc") == keyring.blind_index("ABC ")
+
+
+def test_a_units_phone_is_sealed_and_found_by_its_blind_index(
+    store: Store, records: dict[str, Record]
+) -> None:
+    phone = next(c for c in KIND_TABLES["unit"].fields if c.name == "phone")
+    assert phone.encrypted
+    assert phone.indexed
+    _fill(store, records)
+    everything = RowScope(unrestricted=True, any_of=(), all_of=())
+    [found] = select_records(store, "unit", everything, [Filter("phone", "eq", "025-84561234")])
+    assert found.record == records["unit"]
