@@ -2,12 +2,14 @@
 
 from hub.audit.entry import AuditEntry, AuditEvent, Outcome, Treatment, canonical_json
 from hub.audit.log import AuditError, AuditLog, Checkpoint, VerifyResult
+from hub.audit.search import AuditQuery
 
 __all__ = [
     "AuditEntry",
     "AuditError",
     "AuditEvent",
     "AuditLog",
+    "AuditQuery",
     "Checkpoint",
     "Outcome",
     "Treatment",

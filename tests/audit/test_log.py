@@ -25,7 +25,7 @@ from hub.cli import app
 from hub.config import load_config, open_store
 from hub.store import Keyring, Store
 from hub.store.keyring import ed25519_key_id
-from hub.store.tables import audit_checkpoints, audit_log
+from hub.store.tables import audit_checkpoints, audit_log, audit_records
 
 KEY = Ed25519PrivateKey.generate()
 EVERY = 20
@@ -73,6 +73,10 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], list[
 def seeded(store: Store, template: tuple[list[Any], list[Any]]) -> AuditLog:
     with store.engine.begin() as conn:
         conn.execute(insert(audit_log), template[0])
+        conn.execute(
+            insert(audit_records),
+            [{"record_id": f"r{s}", "seq": q} for q in range(1, ENTRIES + 1) for s in (q, q + 1)],
+        )
         conn.execute(insert(audit_checkpoints), template[1])
     return make_log(store)
 
