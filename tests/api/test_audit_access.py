@@ -23,7 +23,7 @@ from tests.data import make_records
 
 
 @dataclass(frozen=True)
-class Person_:
+class Resident:
     id_number: str
     records: frozenset[str]
     """What the log calls the person's records: both sources' persons and the house."""
@@ -43,7 +43,7 @@ def _ok(answer: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def person(hub: Hub) -> Person_:
+def person(hub: Hub) -> Resident:
     """An auditor client, and one resident of the police beat and the grid, known to the
     police and the grid platform both, owning a house; the police and the grid read them."""
     [chosen] = [p for p in hub.world.people if (p["grid_code"], p["beat_code"]) == (GRID, BEAT)][:1]
@@ -72,11 +72,11 @@ def person(hub: Hub) -> Person_:
     _ok(hub.get("police", "/v1/records/person", purpose="社区警务", id_number=number))
     _ok(hub.get("police", "/v1/records/house", purpose="社区警务", limit=500))
     records = frozenset({*(f"person/{i}" for i in linked), f"house/{owned.id}"})
-    return Person_(number, records)
+    return Resident(number, records)
 
 
 def test_a_partner_sees_its_own_entries_only_and_may_not_ask_for_others(
-    hub: Hub, person: Person_
+    hub: Hub, person: Resident
 ) -> None:
     police = hub.partners["police"].client_id
     found = _ok(hub.get("police", "/v1/audit", limit=1000))
@@ -99,7 +99,7 @@ def test_a_partner_sees_its_own_entries_only_and_may_not_ask_for_others(
 
 
 def test_an_auditor_sees_every_entry_and_each_search_is_in_the_log(
-    hub: Hub, person: Person_
+    hub: Hub, person: Resident
 ) -> None:
     before = _entries(hub)
     found = _ok(hub.get("audit", "/v1/audit", limit=1000, order="newest"))
@@ -127,7 +127,7 @@ def test_an_auditor_sees_every_entry_and_each_search_is_in_the_log(
 
 
 def test_subject_access_finds_every_entry_of_the_persons_records_and_nothing_else(
-    hub: Hub, person: Person_
+    hub: Hub, person: Resident
 ) -> None:
     page = _ok(
         hub.get("audit", "/v1/records/person", purpose="个人信息查阅", id_number=person.id_number)
@@ -157,7 +157,7 @@ def test_subject_access_finds_every_entry_of_the_persons_records_and_nothing_els
 
 
 def test_the_cli_subject_query_is_audited_and_keeps_the_number_out_of_the_log(
-    hub: Hub, person: Person_
+    hub: Hub, person: Resident
 ) -> None:
     home = str(hub.config.home)
     spaced = f"{person.id_number[:6]} {person.id_number[6:]}"
