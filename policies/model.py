@@ -91,6 +91,7 @@ class Rows(BaseModel):
 
 
 Action = Literal["read", "write"]
+Role = Literal["partner", "auditor"]
 
 
 def _read_only() -> list[Action]:
@@ -117,13 +118,19 @@ class Policy(BaseModel):
     title: str
     police: bool = False
     """Only a police policy may grant ``police_only`` fields."""
+    role: Role = "partner"
+    """``auditor``: its clients search the whole audit log and answer subject access
+    requests; a ``partner``'s clients see the entries of their own requests only."""
     purposes: list[str] = Field(min_length=1)
     kinds: dict[str, KindGrant] = Field(default_factory=dict)
 
     @property
     def digest(self) -> str:
         """A short digest of the content: two documents with one version number differ here."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        content = self.model_dump(mode="json")
+        if self.role == "partner":
+            del content["role"]  # the default: the digests recorded before roles existed hold
+        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
     @property

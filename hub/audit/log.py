@@ -55,6 +55,7 @@ from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.audit.errors import AuditError, NoteError
 from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
 from hub.audit.note import Signer, Verifier, add_signatures
+from hub.audit.search import AuditQuery, index_records, indexed_columns, search_entries
 from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
 from hub.store.store import begin_immediate
@@ -179,11 +180,21 @@ class AuditLog:
             if head is not None:
                 first, at = head.seq + 1, max(at, head.at)
             rows, leaves = [], []
-            for seq, body in enumerate(bodies, first):
+            for seq, (event, body) in enumerate(zip(events, bodies, strict=True), first):
                 leaf = leaf_hash(entry_bytes(seq, at, body))
-                rows.append({"seq": seq, "at": at, "event": body, "hash": leaf.hex()})
+                rows.append(
+                    {
+                        "seq": seq,
+                        "at": at,
+                        "event": body,
+                        "hash": leaf.hex(),
+                        **indexed_columns(event),
+                    }
+                )
                 leaves.append(leaf)
             conn.execute(insert(audit_log), rows)
+            for seq, event in enumerate(events, first):
+                index_records(conn, seq, event)
             self.tree.extend(conn, leaves, first - 1)
             last = first + len(bodies) - 1
             if self._checkpoint_due(conn, last, at):
@@ -368,38 +379,32 @@ class AuditLog:
         until: dt.datetime | None = None,
         limit: int = 100,
         chunk: int = 1000,
+        request_id: str | None = None,
+        outcome: str | None = None,
+        after_seq: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries in ``seq`` order, at or after ``since`` and before ``until``, matching
-        every filter given.
+        """Entries matching every filter given, at or after ``since`` and before ``until``,
+        oldest first (or ``newest_first``), after ``after_seq`` in that order: ``find``."""
+        query = AuditQuery(
+            client_id=client_id,
+            kind=kind,
+            purpose=purpose,
+            request_id=request_id,
+            action=action,
+            outcome=outcome,
+            record_ids=None if record_id is None else (record_id,),
+            since=since,
+            until=until,
+            after_seq=after_seq,
+            newest_first=newest_first,
+            limit=limit,
+        )
+        return self.find(query, chunk=chunk)
 
-        The time range is a SQL condition; the other filters are applied in Python to the
-        decoded events, because JSON functions (SQLite ``json_extract``/``json_each``,
-        PostgreSQL ``->>``/``?``) differ between the two backends.
-        """
-        wanted = {"client_id": client_id, "kind": kind, "purpose": purpose, "action": action}
-        wanted = {name: value for name, value in wanted.items() if value is not None}
-        found: list[AuditEntry] = []
-        last = 0
-        with self.engine.connect() as conn:
-            while len(found) < limit:
-                query = select(audit_log).where(audit_log.c.seq > last)
-                if since is not None:
-                    query = query.where(audit_log.c.at >= since)
-                if until is not None:
-                    query = query.where(audit_log.c.at < until)
-                rows = conn.execute(query.order_by(audit_log.c.seq).limit(chunk)).all()
-                for row in rows:
-                    entry = _entry(row)
-                    if all(getattr(entry.event, k) == v for k, v in wanted.items()) and (
-                        record_id is None or record_id in entry.event.record_ids
-                    ):
-                        found.append(entry)
-                        if len(found) == limit:
-                            break
-                if len(rows) < chunk:
-                    break
-                last = rows[-1].seq
-        return found
+    def find(self, query: AuditQuery, *, chunk: int = 1000) -> list[AuditEntry]:
+        """The entries ``query`` selects, filtered in SQL (``hub.audit.search``)."""
+        return search_entries(self.engine, query, _entry, chunk=chunk)
 
 
 class _Walk:

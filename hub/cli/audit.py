@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from hub.audit import AuditLog
 from hub.cli.options import HomeOption
 from hub.config import load_config, open_store
 from hub.errors import HubError
+from hub.sharing.auditing import subject_by_id_number
 from hub.store import Store
 
 app = typer.Typer(help="The audit log: verify it is intact, checkpoint it, search it.")
@@ -79,10 +81,14 @@ def search(
     action: Annotated[str | None, typer.Option(help="e.g. token.issued, records.query")] = None,
     since: Annotated[str | None, typer.Option(help="ISO date or time (UTC if no zone).")] = None,
     until: Annotated[str | None, typer.Option(help="ISO date or time, exclusive.")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Request id.")] = None,
+    outcome: Annotated[str | None, typer.Option(help="allowed, denied or error")] = None,
+    after: Annotated[int | None, typer.Option(help="Entries after this seq (paging).")] = None,
+    newest: Annotated[bool, typer.Option("--newest", help="Newest first.")] = False,
     limit: Annotated[int, typer.Option(min=1)] = 100,
     home: HomeOption = None,
 ) -> None:
-    """Print matching entries, oldest first, as JSON lines."""
+    """Print matching entries, oldest first (or --newest), as JSON lines."""
     start, end = _moment(since), _moment(until)
     store, log = _open(home)
     try:
@@ -95,7 +101,40 @@ def search(
             since=start,
             until=end,
             limit=limit,
+            request_id=request_id,
+            outcome=outcome,
+            after_seq=after,
+            newest_first=newest,
         )
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    for entry in entries:
+        typer.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+
+
+@app.command()
+def subject(
+    id_number: Annotated[
+        str,
+        typer.Option(
+            "--id-number", help="The person's citizen ID number.", prompt=True, hide_input=True
+        ),
+    ],
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+    home: HomeOption = None,
+) -> None:
+    """Subject access (PIPL art. 45): every entry naming a record of the person with this
+    ID number (each source's, the houses they own), newest first, as JSON lines.
+
+    The number is looked up by its blind index and never stored or printed; the query is
+    itself audited, as yours (``cli:<user>``).
+    """
+    store, log = _open(home)
+    try:
+        entries = subject_by_id_number(store, log, getpass.getuser(), id_number, limit=limit)
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -24,6 +24,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -90,6 +91,8 @@ class KindTable:
 
 
 metadata = MetaData()
+AUDIT_INDEXED = ("client_id", "kind", "purpose", "request_id", "action", "outcome")
+"""The audit event's fields that ``audit_log`` also keeps as indexed columns."""
 _Id = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -211,9 +214,22 @@ audit_log = Table(
     Column("at", UtcDateTime(), nullable=False, index=True),
     Column("event", Text(), nullable=False),
     Column("hash", String(64), nullable=False),
+    # What audit search filters on, copied from the event at append (hub/audit/search.py);
+    # not hashed: the entry is ``event``, these only find it.
+    *(Column(name, String(128)) for name in AUDIT_INDEXED),
+    *(Index(f"ix_audit_log_{name}", name, "seq") for name in AUDIT_INDEXED),
 )
 """Append-only entries; ``seq`` is contiguous from 1 and entry ``seq`` is leaf ``seq - 1``
 of the Merkle tree (``audit_tree``); ``hash`` is that leaf's hash, in hex."""
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("record_id", String(128), primary_key=True),
+    Column("seq", _Id, primary_key=True, autoincrement=False),
+)
+"""One row per record id an entry names (``kind/<database id>``), written with the entry:
+"who accessed this record" by the primary key's index. No foreign key, like checkpoints."""
 
 audit_checkpoints = Table(
     "audit_checkpoints",

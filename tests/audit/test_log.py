@@ -29,14 +29,20 @@ from hub.cli import app
 from hub.config import load_config, open_store
 from hub.store import Keyring, Store
 from hub.store.keyring import ed25519_key_id
-from hub.store.tables import audit_checkpoints, audit_cosignatures, audit_log, audit_tree
+from hub.store.tables import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_log,
+    audit_records,
+    audit_tree,
+)
 
 KEY = Ed25519PrivateKey.generate()
 ENTRIES = 300
 BATCH = 4
 """The template log is appended four entries a transaction: a checkpoint every 4."""
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = (audit_log, audit_tree, audit_checkpoints, audit_cosignatures)
+TABLES = (audit_log, audit_records, audit_tree, audit_checkpoints, audit_cosignatures)
 
 
 def event(i: int) -> AuditEvent:

@@ -32,7 +32,7 @@ def minimal(**kinds: Any) -> dict[str, Any]:
 
 
 def test_examples_load_and_fit_the_contracts(policies: dict[str, Policy]) -> None:
-    assert set(policies) == {"grid-platform", "police-station", "street-analyst"}
+    assert set(policies) == {"audit-office", "grid-platform", "police-station", "street-analyst"}
 
 
 @pytest.mark.parametrize(
@@ -176,6 +176,7 @@ def test_value_conditions_join_the_scope(policies: dict[str, Policy]) -> None:
 def test_explain_names_who_sees_a_field_and_how(policies: dict[str, Policy]) -> None:
     grants = {g.policy_id: g for g in explain(policies.values(), "person.id_number")}
     assert {k: g.treatment for k, g in grants.items()} == {
+        "audit-office": Treatment.ALLOW,
         "grid-platform": Treatment.MASK,
         "police-station": Treatment.ALLOW,
         "street-analyst": Treatment.HASH,
