@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := contracts policies connectors hub
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast lint install clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: install
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+# The inner loop: no lint, no slow or PostgreSQL tests (CI runs them all through `make test`).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not postgres" -p no:cacheprovider $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) hub-data .pytest_cache .mypy_cache .ruff_cache

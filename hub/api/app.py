@@ -21,7 +21,7 @@ from hub.api.limits import (
     too_large_handler,
 )
 from hub.api.ratelimit import RateLimiter
-from hub.api.routes import audit, profiles, records
+from hub.api.routes import audit, profiles, records, transparency
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
@@ -97,4 +97,5 @@ def create_app(
     app.include_router(records.router)
     app.include_router(profiles.router)
     app.include_router(audit.router)
+    app.include_router(transparency.router)
     return app

@@ -2,7 +2,10 @@
 
 AuditError                 the log cannot do what was asked: no signing key, an entry that
  │                         does not decode, a proof asked for beyond the tree
- └── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
+ ├── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
+ ├── WitnessAlarm          a witness found the log is not what it cosigned: truncated, forked,
+ │                         a proof that fails, a checkpoint not the log's; ``reason`` a word
+ └── UnknownWitness        a cosignature from a witness the hub has not registered
 
 NoteError                  signed notes, checkpoints and cosignatures (``hub.audit.note``,
                            ``hub.audit.checkpoint``); every one carries ``reason``, a stable word
@@ -35,6 +38,20 @@ if TYPE_CHECKING:
 
 class AuditError(HubError):
     """The log cannot do what was asked: no signing key, an entry that does not decode."""
+
+
+class WitnessAlarm(AuditError):
+    """What a witness must not cosign; it keeps its state and exits non-zero."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class UnknownWitness(AuditError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no witness {name!r} is registered")
 
 
 class NoteError(HubError):

@@ -32,7 +32,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, Self
 
 from cryptography.exceptions import InvalidSignature as _BadSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -253,7 +253,7 @@ class Signer:
         self.key_id = note_key_id(name, self.algorithm, _raw_public(private_key.public_key()))
 
     @classmethod
-    def parse(cls, skey: str) -> Signer:
+    def parse(cls, skey: str) -> Self:
         """A signer from its ``PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`` string.
 
         Checked: the prefix, a valid name, 8 lowercase hex digits, base64 of 0x01 and a

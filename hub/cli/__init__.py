@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, clients, contracts, policy, quarantine
+from hub.cli import audit, clients, contracts, policy, quarantine, transparency
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.sync import report, sync
@@ -21,6 +21,10 @@ app.command()(sync)
 app.command()(report)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")
+audit.app.command("key")(transparency.key)
+audit.app.command("prove")(transparency.prove_entry)
+audit.app.command("check-proof")(transparency.check)
+audit.app.add_typer(transparency.witness_app, name="witness")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(clients.app, name="clients")

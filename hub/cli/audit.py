@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from hub.audit import AuditLog
+from hub.audit.witnesses import trusted_witnesses
 from hub.cli.options import HomeOption
 from hub.config import load_config, open_store
 from hub.errors import HubError
@@ -30,18 +31,25 @@ def _open(home: HomeOption) -> tuple[Store, AuditLog]:
 
 @app.command()
 def verify(home: HomeOption = None) -> None:
-    """Check every entry's hash and chain link and every checkpoint's signature.
+    """Recompute every entry's leaf and the root at every checkpoint, check every
+    checkpoint's signature and chain, and every witness's cosignatures (the witnesses the
+    hub home names must have cosigned).
 
     Exits 0 when the log is intact, 1 with the first bad position when it is not.
     """
     store, log = _open(home)
     try:
-        result = log.verify()
+        witnesses = trusted_witnesses(load_config(home).home)
+        result = log.verify(witnesses=witnesses)
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     finally:
         store.close()
     if result.ok:
         typer.echo(
-            f"audit log intact: {result.entries} entries, {result.checkpoints} signed checkpoints"
+            f"audit log intact: {result.entries} entries, {result.checkpoints} signed "
+            f"checkpoints, {result.cosignatures} cosignatures by {len(witnesses)} witnesses"
         )
         return
     typer.echo(f"audit log BROKEN at entry {result.first_bad}: {result.reason}")
