@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 from typing import Annotated
 
@@ -10,7 +9,7 @@ from rich.console import Console
 
 from hub.audit import AuditLog
 from hub.audit.witnesses import trusted_witnesses
-from hub.cli.options import HomeOption
+from hub.cli.options import HomeOption, operator
 from hub.config import load_config, open_store
 from hub.errors import HubError
 from hub.sharing.auditing import subject_by_id_number
@@ -142,7 +141,7 @@ def subject(
     """
     store, log = _open(home)
     try:
-        entries = subject_by_id_number(store, log, getpass.getuser(), id_number, limit=limit)
+        entries = subject_by_id_number(store, log, operator(), id_number, limit=limit)
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

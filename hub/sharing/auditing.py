@@ -195,7 +195,8 @@ def subject_by_id_number(
     store: Store, audit: AuditLog, operator: str, id_number: str, *, limit: int
 ) -> list[AuditEntry]:
     """Subject access at the hub's own console (``hub audit subject``), newest first; the
-    query is audited as ``cli:<operator>``'s, the number in it as its blind index only."""
+    query is audited as ``operator``'s (``cli:<login name>``), the number in it as its
+    blind index only."""
     number = id_number.replace(" ", "").upper()
     records = person_records(store, number)
     query = AuditQuery(record_ids=records, newest_first=True, limit=limit)
@@ -205,7 +206,7 @@ def subject_by_id_number(
         AuditEvent(
             action="audit.subject",
             outcome="allowed",
-            subject=f"cli:{operator}",
+            subject=operator,
             filters=filters,
             detail={"returned": len(found), "records": len(records)},
         )
