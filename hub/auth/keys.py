@@ -120,7 +120,7 @@ class SigningKeys:
         if kid is None:  # auto_kid makes it the RFC 7638 thumbprint
             raise RuntimeError("joserfc made a key without a kid")
         created = SigningKey(kid, key, self._moment(), None)
-        sealed = self.store.keyring.encrypt(json.dumps(key.as_dict(private=True)), _context(kid))
+        sealed = self.store.seal(json.dumps(key.as_dict(private=True)), _context(kid))
         with self.store.engine.begin() as conn:
             conn.execute(
                 signing_keys.insert().values(
@@ -173,5 +173,5 @@ class SigningKeys:
             self._loaded_at = self.now()
 
     def _unseal(self, kid: str, row: Any) -> ECKey:
-        clear = self.store.keyring.decrypt(row["private_jwk"], _context(kid))
+        clear = self.store.unseal(row["private_jwk"], _context(kid))
         return ECKey.import_key(json.loads(clear))
