@@ -1,11 +1,17 @@
+"""Records of one real person from two sources share a ``link_key``: the one linking
+mechanism, which profiles (``linked`` section) and subject access read."""
+
 from __future__ import annotations
 
 from contracts import Record
 from hub.store import Store
-from hub.store.linking import linked_record
+from hub.store.query import select_rows
+from policies import RowScope
+
+EVERY_ROW = RowScope(True, (), ())
 
 
-def test_one_person_from_police_and_grid_is_one_linked_record(
+def test_one_person_from_police_and_grid_shares_a_link_key(
     store: Store, records: dict[str, Record]
 ) -> None:
     police = records["person"]
@@ -13,15 +19,16 @@ def test_one_person_from_police_and_grid_is_one_linked_record(
     with store.begin() as tx:
         tx.upsert("police_db", [("R1", police)])
         tx.upsert("grid_platform", [("100001", grid)])
-    linked = linked_record(store, "person", police.id_number.lower())  # type: ignore[attr-defined]
-    assert linked is not None
-    assert linked.sources == ["grid_platform", "police_db"]
-    assert linked.agreed("name") == police.name  # type: ignore[attr-defined]
-    assert linked.agreed("phone") is None
-    phones = {(a.value, a.source_system) for a in linked.fields["phone"]}
-    assert phones == {("13812345678", "police_db"), ("13700002222", "grid_platform")}
-    assert [a.source_system for a in linked.fields["police_tags"]] == ["police_db"]
+    key = store.link_key(police.natural_key())
+    assert key == store.link_key(police.natural_key().lower())
+    found = select_rows(store, "person", EVERY_ROW, ["name", "phone"], link_key=key)
+    assert {(row.source_system, row.values["phone"]) for row in found} == {
+        ("police_db", "13812345678"),
+        ("grid_platform", "13700002222"),
+    }
+    assert {row.values["name"] for row in found} == {police.name}  # type: ignore[attr-defined]
 
 
-def test_unknown_key_links_nothing(store: Store) -> None:
-    assert linked_record(store, "person", "320104199003071231") is None
+def test_an_unknown_key_links_nothing(store: Store) -> None:
+    key = store.link_key("320104199003071231")
+    assert select_rows(store, "person", EVERY_ROW, ["name"], link_key=key) == []
