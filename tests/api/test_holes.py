@@ -112,6 +112,7 @@ REFUSED_WRITES: dict[str, tuple[dict[str, Any], int, str]] = {
     ),
     "oversized-record": (_incident("L8", description="长" * 40_000), 413, "too_large"),
     "nul-in-text": (_incident("L9", description="噪音\x00纠纷"), 200, ""),
+    "nul-in-source-key": (_incident("L10\x00"), 400, "invalid_request"),
 }
 
 
@@ -131,7 +132,9 @@ def test_a_write_is_judged_on_what_would_be_stored(hub: Hub, store: Store, case:
     assert _counts(store) == before
     entry = _entry(store, answer)
     assert entry.event.outcome == "denied"
-    assert entry.event.action == "records.write"
+    assert entry.event.action == (
+        "request.refused" if code == "invalid_request" else "records.write"
+    )
     if code == "denied_write":
         assert entry.event.detail["fields"]
         assert set(entry.event.detail["fields"]) <= {"case_notes", "party_id_numbers"}

@@ -48,7 +48,8 @@ class RecordPage(BaseModel):
 
 
 class PushedRecord(BaseModel):
-    source_key: str = Field(min_length=1, max_length=200)
+    source_key: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    """The record's key in the partner's own system: printable text."""
     record: dict[str, Any]
 
 
