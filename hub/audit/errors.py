@@ -2,7 +2,10 @@
 
 AuditError                 the log cannot do what was asked: no signing key, an entry that
  │                         does not decode, a proof asked for beyond the tree
- └── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
+ ├── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
+ └── ArchiveError          (hub.audit.archive) archiving refused or failed; nothing was removed
+      ├── RetentionError   the cut is within the retention period (180 days)
+      └── ArchiveInvalid   an archive file that does not verify; ``reason`` says why
 
 NoteError                  signed notes, checkpoints and cosignatures (``hub.audit.note``,
                            ``hub.audit.checkpoint``); every one carries ``reason``, a stable word
@@ -35,6 +38,22 @@ if TYPE_CHECKING:
 
 class AuditError(HubError):
     """The log cannot do what was asked: no signing key, an entry that does not decode."""
+
+
+class ArchiveError(AuditError):
+    """Archiving was refused or failed before anything was removed from the database."""
+
+
+class RetentionError(ArchiveError):
+    """The cut asked for would archive entries younger than the retention period."""
+
+
+class ArchiveInvalid(ArchiveError):
+    """An archive file that does not verify; ``reason`` says why, in a sentence."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class NoteError(HubError):
