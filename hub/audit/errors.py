@@ -5,7 +5,10 @@ AuditError                 the log cannot do what was asked: no signing key, an 
  ├── MerkleError           (hub.audit.merkle) a size, index or hash a tree operation refuses
  ├── WitnessAlarm          a witness found the log is not what it cosigned: truncated, forked,
  │                         a proof that fails, a checkpoint not the log's; ``reason`` a word
- └── UnknownWitness        a cosignature from a witness the hub has not registered
+ ├── UnknownWitness        a cosignature from a witness the hub has not registered
+ └── ArchiveError          (hub.audit.archive) archiving refused or failed; nothing was removed
+      ├── RetentionError   the cut is within the retention period (180 days)
+      └── ArchiveInvalid   an archive file that does not verify; ``reason`` says why
 
 NoteError                  signed notes, checkpoints and cosignatures (``hub.audit.note``,
                            ``hub.audit.checkpoint``); every one carries ``reason``, a stable word
@@ -52,6 +55,22 @@ class UnknownWitness(AuditError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no witness {name!r} is registered")
+
+
+class ArchiveError(AuditError):
+    """Archiving was refused or failed before anything was removed from the database."""
+
+
+class RetentionError(ArchiveError):
+    """The cut asked for would archive entries younger than the retention period."""
+
+
+class ArchiveInvalid(ArchiveError):
+    """An archive file that does not verify; ``reason`` says why, in a sentence."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
 class NoteError(HubError):

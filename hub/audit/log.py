@@ -28,7 +28,12 @@ themselves, and checks:
   entries whose checkpoints were deleted, are caught;
 - the stored tree's root equals the recomputed one (proofs served from it do not lie);
 - every stored cosignature holds over the checkpoint of its size, and every witness the
-  verifier names has cosigned at least once.
+  verifier names has cosigned at least once;
+- archived ranges (``hub.audit.archive``) only as recorded: each ``audit_archives`` row
+  continues the one before from entry 1, ends on a checkpointed size with the root it
+  records, and is stated word for word by the ``audit.archived`` entry it names; no entry
+  of the archived prefix is left in ``audit_log``; and the prefix's leaf hashes, kept in
+  the tree, stand in for its entries in every check above.
 
 What no check of the database alone can catch: the newest entries removed *together
 with* their checkpoints, or the whole database rewritten and re-signed by someone holding
@@ -44,7 +49,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
@@ -76,6 +81,8 @@ class VerifyResult:
     reason: str | None = None
     checkpoints: int = 0
     cosignatures: int = 0
+    archived: int = 0
+    """Entries 1..archived are in archive files; their leaves were checked, not their text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,16 +433,21 @@ class _Walk:
         self.checkpoints: dict[int, Checkpoint] = {}
         self.entries = 0
         self.cosigned = 0
+        self.archived = 0
 
     def bad(self, position: int, reason: str) -> VerifyResult:
         return VerifyResult(False, self.entries, position, reason, len(self.checkpoints))
 
     def run(self) -> VerifyResult:
-        broken = self._checkpoints() or self._entries() or self._cosignatures()
+        broken = self._checkpoints() or self._archives() or self._entries() or self._cosignatures()
         if broken is not None:
             return broken
         return VerifyResult(
-            True, self.entries, checkpoints=len(self.checkpoints), cosignatures=self.cosigned
+            True,
+            self.entries,
+            checkpoints=len(self.checkpoints),
+            cosignatures=self.cosigned,
+            archived=self.archived,
         )
 
     def _checkpoints(self) -> VerifyResult | None:
@@ -461,22 +473,30 @@ class _Walk:
             prev = row.size
         return None
 
+    def _archives(self) -> VerifyResult | None:
+        """The archived prefix 1..n, once its records hold (``archived_prefix``)."""
+        from hub.audit.archive import archived_prefix  # hub.audit.archive imports this module
+
+        found = archived_prefix(self.conn, self.checkpoints)
+        if isinstance(found, tuple):
+            return self.bad(*found)
+        self.archived = found
+        return None
+
     def _entries(self) -> VerifyResult | None:
         stack: list[Node] = []
         covered = 0
         expected = 1
         while True:
-            rows = self.conn.execute(
-                select(audit_log.c.seq, audit_log.c.at, audit_log.c.event, audit_log.c.hash)
-                .where(audit_log.c.seq >= expected)
-                .order_by(audit_log.c.seq)
-                .limit(self.chunk)
-            ).all()
+            rows = self._rows(expected)
             stored = self._nodes(expected - 1, expected - 1 + len(rows))
             for row in rows:
                 if row.seq != expected:
                     return self.bad(expected, f"entry {expected} is missing (next is {row.seq})")
-                leaf = leaf_hash(entry_bytes(row.seq, row.at, row.event))
+                if row.event is None:  # archived: the leaf hash kept in the tree stands in
+                    leaf = bytes.fromhex(row.hash)
+                else:
+                    leaf = leaf_hash(entry_bytes(row.seq, row.at, row.event))
                 if leaf.hex() != row.hash or stored.get((0, row.seq - 1)) != leaf:
                     return self.bad(row.seq, "the entry does not hash to its leaf: entry modified")
                 for level, idx, hash_ in _push(stack, (0, row.seq - 1, leaf)):
@@ -512,6 +532,29 @@ class _Walk:
                 "entries forged",
             )
         return None
+
+    def _rows(self, expected: int) -> list[Any]:
+        """Up to ``chunk`` entries from ``expected`` on, by ``seq``: in the archived prefix
+        its leaves as stored in the tree (``_ArchivedEntry``), then rows of the log."""
+        rows: list[Any] = []
+        if expected <= self.archived:
+            t = audit_tree.c
+            end = min(self.archived, expected + self.chunk - 1)
+            leaves = self.conn.execute(
+                select(t.idx, t.hash)
+                .where(t.level == 0, t.idx.between(expected - 1, end - 1))
+                .order_by(t.idx)
+            )
+            rows = [_ArchivedEntry(int(idx) + 1, bytes(hash_).hex()) for idx, hash_ in leaves]
+            expected = self.archived + 1
+        log = audit_log.c
+        rows += self.conn.execute(
+            select(log.seq, log.at, log.event, log.hash)
+            .where(log.seq >= expected)
+            .order_by(log.seq)
+            .limit(self.chunk - len(rows))
+        ).all()
+        return rows
 
     def _nodes(self, start: int, end: int) -> dict[tuple[int, int], bytes]:
         """The stored nodes completed by leaves ``start`` to ``end - 1``: node (k, i) is
@@ -562,6 +605,15 @@ class _Walk:
 
 Node = tuple[int, int, bytes]
 """A complete subtree as (level, idx, hash)."""
+
+
+class _ArchivedEntry(NamedTuple):
+    """An archived entry as ``_Walk`` sees it: its position and stored leaf hash only."""
+
+    seq: int
+    hash: str
+    at: None = None
+    event: None = None
 
 
 def _push(stack: list[Node], leaf: Node) -> list[Node]:

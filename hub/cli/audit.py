@@ -2,16 +2,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from hub.audit import AuditLog
+from hub.audit.archive import archive as archive_log
+from hub.audit.archive import verify_archive as check_archive
 from hub.audit.witnesses import trusted_witnesses
 from hub.cli.options import HomeOption, operator
 from hub.config import load_config, open_store
 from hub.errors import HubError
+from hub.files import private_dir
 from hub.sharing.auditing import subject_by_id_number
 from hub.store import Store
 
@@ -46,9 +50,10 @@ def verify(home: HomeOption = None) -> None:
     finally:
         store.close()
     if result.ok:
+        archived = f" ({result.archived} archived)" if result.archived else ""
         typer.echo(
-            f"audit log intact: {result.entries} entries, {result.checkpoints} signed "
-            f"checkpoints, {result.cosignatures} cosignatures by {len(witnesses)} witnesses"
+            f"audit log intact: {result.entries} entries{archived}, {result.checkpoints} "
+            f"signed checkpoints, {result.cosignatures} cosignatures by {len(witnesses)} witnesses"
         )
         return
     typer.echo(f"audit log BROKEN at entry {result.first_bad}: {result.reason}")
@@ -149,3 +154,59 @@ def subject(
         store.close()
     for entry in entries:
         typer.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+
+
+@app.command()
+def archive(
+    before: Annotated[str, typer.Option(help="ISO date or time (UTC if no zone), 180+ days ago.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Archive file; default under the hub home's archive/.")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Move entries older than --before (to the last checkpoint at or below the cut) to an
+    archive file with their signed checkpoint and proofs; the database keeps their leaf
+    hashes. Audited as ``audit.archived``. Nothing is removed unless the file verifies."""
+    cut = _moment(before) or dt.datetime.max  # never None: --before is required
+    store, log = _open(home)
+    try:
+        if out is None:
+            folder = private_dir(load_config(home).home / "archive")
+            out = folder / f"audit-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%fZ}.json"
+        result = archive_log(log, cut, out, subject=operator())
+    except HubError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    record = result.record
+    typer.echo(
+        f"archived entries {record.first}..{record.last} to {result.path}\n"
+        f"sha256 {record.sha256}, signed root {record.root}, recorded as entry {record.entry}"
+    )
+
+
+@app.command("verify-archive")
+def verify_archive(
+    file: Annotated[Path, typer.Argument(help="An archive file written by `hub audit archive`.")],
+    log_key: Annotated[
+        str | None, typer.Option(help="The log's verifier key (`hub audit key`).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Verify an archive file alone: every entry against the signed root of its range, and
+    that range against the newer checkpoint. Without --log-key, the hub home's key.
+
+    Exits 0 when it verifies, 1 with the reason when it does not."""
+    if log_key is None:
+        store, log = _open(home)
+        store.close()
+        log_key = log.verifier.vkey()
+    result = check_archive(file, log_key)
+    if not result.ok:
+        typer.echo(f"archive BROKEN: {result.reason}")
+        raise typer.Exit(1)
+    typer.echo(
+        f"archive intact: entries {result.first}..{result.last}, consistent with the "
+        f"checkpoint of size {result.latest}; sha256 {result.sha256}"
+    )

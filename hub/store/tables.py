@@ -273,6 +273,22 @@ audit_tree = Table(
 ``level`` and ``idx``. Level 0 holds the leaf hashes; node (k, i) is the hash of leaves
 [i·2^k, (i+1)·2^k). Written only by ``hub.audit.merkle.MerkleTree``, append-only."""
 
+audit_archives = Table(
+    "audit_archives",
+    metadata,
+    Column("first", _Id, primary_key=True, autoincrement=False),
+    Column("last", _Id, nullable=False),
+    Column("file", Text(), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("entry", _Id, nullable=False),
+    Column("archived_at", UtcDateTime(), nullable=False),
+)
+"""Ranges of the audit log moved to an archive file (``hub.audit.archive``): entries
+``first``..``last`` are deleted from ``audit_log`` (their leaves stay in ``audit_tree``);
+``last`` is a checkpointed size whose root (hex) is ``root``; ``sha256`` is the file's
+digest; ``entry`` is the ``audit.archived`` entry that states this very record."""
+
 # The authorization server's tables (hub/auth owns their use).
 clients = Table(
     "clients",
