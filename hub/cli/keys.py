@@ -82,6 +82,15 @@ def rotate(
                 start_rotation(store, config.key_file)
             except HubError as exc:
                 raise _fail(str(exc)) from None
+            started = {"new_key": store.keyring.active, "old_keys": old}
+            log.append(
+                AuditEvent(
+                    action="keys.rotation_started",
+                    outcome="allowed",
+                    subject=operator(),
+                    detail=started,
+                )
+            )
             typer.echo(f"new data key {store.keyring.active} saved to {config.key_file}")
         new = store.keyring.active
         report = drain(store, batch_size, _progress)
