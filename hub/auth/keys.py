@@ -24,7 +24,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import select, update
 
 from hub.store import Store
-from hub.store.tables import signing_keys
+from hub.store.tables import signing_key_context, signing_keys
 
 ALG = "ES256"
 
@@ -39,7 +39,7 @@ class SigningKey:
 
 
 def _context(kid: str) -> str:
-    return f"signing_keys.private_jwk:{kid}"
+    return signing_key_context(kid)
 
 
 class SigningKeys:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, clients, contracts, policy, quarantine, transparency
+from hub.cli import audit, clients, contracts, keys, policy, quarantine, transparency
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.sync import report, sync
@@ -28,6 +28,7 @@ audit.app.add_typer(transparency.witness_app, name="witness")
 app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(clients.app, name="clients")
+app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:

@@ -8,7 +8,11 @@ associated data (``kind.field``): a value copied into another column does not de
 The blind index is HMAC-SHA256 over the normalised clear value, with one key and no
 per-column domain, on purpose: equal ID numbers in ``person.id_number`` and
 ``house.owner_id_number`` must index equal, because that is how records are linked.
-Rotating the index key means re-indexing every row; it is not done here.
+Rotating the index key means re-indexing every row; it is not done yet.
+
+Data keys are rotated by ``hub.store.rotation``: ``rotate()`` adds the new active key,
+every sealed value is moved to it, and only then ``retire()`` removes the old key's
+material from the key file, keeping its id (and when) under ``retired``.
 
 The audit key (optional, so older key files still load) is the raw Ed25519 private key
 that signs the audit log's checkpoints; its id is a digest of the public key, so anyone
@@ -17,12 +21,13 @@ holding only the public key can tell which checkpoints it should verify.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -51,6 +56,8 @@ class Keyring:
     active: str
     index_key: bytes
     audit_key: bytes | None = None
+    retired: dict[str, str] = field(default_factory=dict)
+    """Ids of data keys that were retired (their material is gone), with when (ISO UTC)."""
 
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
@@ -89,6 +96,28 @@ class Keyring:
         self.active = kid
         return kid
 
+    @property
+    def draining(self) -> list[str]:
+        """Data keys still held that are not the active one: a rotation that has not yet
+        moved every value off them (or an older keyring that was never rotated fully)."""
+        return sorted(kid for kid in self.data_keys if kid != self.active)
+
+    def key_id_of(self, token: str) -> str:
+        """The id of the key a sealed value names (no decryption)."""
+        return token.partition(".")[0]
+
+    def retire(self, kid: str, at: dt.datetime | None = None) -> None:
+        """Forget data key ``kid``: values still sealed under it no longer open, so call
+        this only once none is left (``hub.store.rotation`` checks by a full scan)."""
+        if kid == self.active:
+            raise KeyringError("the active key cannot be retired")
+        if kid not in self.data_keys:
+            raise KeyringError(f"no data key {kid!r} to retire")
+        del self.data_keys[kid]
+        del self._ciphers[kid]
+        moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        self.retired[kid] = moment.isoformat(timespec="seconds")
+
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode(), context.encode())
@@ -120,12 +149,9 @@ class Keyring:
         }
         if self.audit_key is not None:
             document["audit_key"] = b64url_encode(self.audit_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(document, out, indent=2)
-        os.replace(tmp, path)
+        if self.retired:
+            document["retired"] = dict(sorted(self.retired.items()))
+        _write_atomically(path, json.dumps(document, indent=2))
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
@@ -136,8 +162,28 @@ class Keyring:
                 document["active"],
                 b64url_decode(document["index_key"]),
                 b64url_decode(document["audit_key"]) if "audit_key" in document else None,
+                {str(kid): str(at) for kid, at in document.get("retired", {}).items()},
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None
-        except (KeyError, ValueError, TypeError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise KeyringError(f"key file {path} is not readable: {exc}") from None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` all at once (a crash leaves the old file or the new
+    one, never half of either), mode 0600 from its first byte, flushed to disk."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # a stale one from a crash may have another mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -327,3 +327,8 @@ signing_keys = Table(
     Column("retired_at", UtcDateTime()),
 )
 """The hub's token signing keys; ``private_jwk`` sealed with the keyring (AES-GCM)."""
+
+
+def signing_key_context(kid: str) -> str:
+    """The associated data ``signing_keys.private_jwk`` of key ``kid`` is sealed with."""
+    return f"signing_keys.private_jwk:{kid}"

@@ -1,0 +1,203 @@
+"""``hub keys``: rotate the data keys (re-encrypting every sealed value) and the token
+signing keys, and show which keys there are. Key material is never printed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from hub.audit import AuditEvent, AuditLog
+from hub.auth.keys import SigningKeys
+from hub.cli.options import HomeOption, operator
+from hub.config import HubConfig, load_config, open_store
+from hub.errors import HubError
+from hub.store import Store
+from hub.store.rotation import (
+    DEFAULT_BATCH,
+    DrainReport,
+    Progress,
+    drain,
+    remaining,
+    retire_drained,
+    start_rotation,
+)
+from hub.store.tables import signing_keys
+
+app = typer.Typer(help="Keys: rotate data and signing keys, show key ids.")
+err = Console(stderr=True)
+
+MAX_LISTED = 20
+"""Unreadable values listed one by one; the rest are counted."""
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]{message}[/red]", highlight=False)
+    return typer.Exit(2)
+
+
+def _open(home: HomeOption) -> tuple[HubConfig, Store]:
+    try:
+        config = load_config(home)
+        return config, open_store(config)
+    except HubError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def rotate(
+    home: HomeOption = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted rotation; adds no key.")
+    ] = False,
+    signing: Annotated[
+        bool,
+        typer.Option("--signing", help="Rotate the token signing key instead of the data key."),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows re-encrypted per transaction.")
+    ] = DEFAULT_BATCH,
+) -> None:
+    """Add a new data key and re-encrypt every sealed value under it, in batches; the old
+    key is retired once a scan finds no value left under it.
+
+    The key file is saved with the new key before any value moves. A killed rotation is
+    finished with ``--resume`` (a plain ``rotate`` refuses while one is unfinished).
+    Restart ``hub serve`` and running syncs after a rotation: they read the key file at
+    start. Exits 0 when the old key is retired, 1 when values that open under no key
+    keep it from being retired (they are listed by table, column and row id).
+    """
+    if signing:
+        if resume:
+            raise _fail("--resume is for data keys; a signing-key rotation is one step")
+        _rotate_signing(home)
+        return
+    config, store = _open(home)
+    try:
+        log = AuditLog.for_store(store)
+        old = store.keyring.draining if resume else sorted(store.keyring.data_keys)
+        if not resume:
+            try:
+                start_rotation(store, config.key_file)
+            except HubError as exc:
+                raise _fail(str(exc)) from None
+            started = {"new_key": store.keyring.active, "old_keys": old}
+            log.append(
+                AuditEvent(
+                    action="keys.rotation_started",
+                    outcome="allowed",
+                    subject=operator(),
+                    detail=started,
+                )
+            )
+            typer.echo(f"new data key {store.keyring.active} saved to {config.key_file}")
+        new = store.keyring.active
+        report = drain(store, batch_size, _progress)
+        retired, left = retire_drained(store, config.key_file)
+        log.append(_rotated_event(new, old, report, retired, left, resume))
+    finally:
+        store.close()
+    _summary(report, retired, left)
+    if left:
+        raise typer.Exit(1)
+
+
+def _progress(progress: Progress) -> None:
+    typer.echo(f"moved {progress.total} values ({progress.table}: {progress.moved})")
+
+
+def _rotated_event(
+    new: str,
+    old: list[str],
+    report: DrainReport,
+    retired: list[str],
+    left: dict[str, int],
+    resumed: bool,
+) -> AuditEvent:
+    detail: dict[str, Any] = {
+        "new_key": new,
+        "old_keys": old,
+        "resumed": resumed,
+        "moved": report.moved,
+        "unreadable": len(report.unreadable),
+        "left": left,
+        "retired": retired,
+    }
+    return AuditEvent(action="keys.rotated", outcome="allowed", subject=operator(), detail=detail)
+
+
+def _summary(report: DrainReport, retired: list[str], left: dict[str, int]) -> None:
+    typer.echo(f"moved {report.total} values to the active key")
+    for item in report.unreadable[:MAX_LISTED]:
+        err.print(
+            f"[red]unreadable: {item.table}.{item.column} row {item.row}: {item.reason}[/red]",
+            highlight=False,
+        )
+    if len(report.unreadable) > MAX_LISTED:
+        err.print(f"[red]… and {len(report.unreadable) - MAX_LISTED} more unreadable[/red]")
+    if left:
+        where = ", ".join(f"{name}: {count}" for name, count in sorted(left.items()))
+        err.print(
+            f"[red]values still not under the active key ({where}): old keys kept[/red]",
+            highlight=False,
+        )
+    elif retired:
+        typer.echo(f"retired: {', '.join(retired)}")
+    else:
+        typer.echo("no key to retire")
+
+
+def _rotate_signing(home: HomeOption) -> None:
+    _config, store = _open(home)
+    try:
+        keys = SigningKeys(store)
+        with store.engine.connect() as conn:
+            query = signing_keys.select().where(signing_keys.c.retired_at.is_(None))
+            before = sorted(row.kid for row in conn.execute(query))
+        created = keys.rotate()
+        AuditLog.for_store(store).append(
+            AuditEvent(
+                action="keys.signing_rotated",
+                outcome="allowed",
+                subject=operator(),
+                detail={"new_key": created.kid, "retired": before},
+            )
+        )
+    finally:
+        store.close()
+    typer.echo(f"new token signing key {created.kid}")
+    if before:
+        typer.echo(
+            f"retired (still verifies tokens it signed until they expire): {', '.join(before)}"
+        )
+
+
+@app.command()
+def show(home: HomeOption = None) -> None:
+    """The key ids: data keys (active, draining, retired), the audit key, the token
+    signing keys; and how many values are not yet under the active data key."""
+    _config, store = _open(home)
+    try:
+        keyring = store.keyring
+        left = remaining(store)
+        with store.engine.connect() as conn:
+            query = signing_keys.select().order_by(signing_keys.c.created_at)
+            signing = [row._mapping for row in conn.execute(query)]
+    finally:
+        store.close()
+    typer.echo(f"data key {keyring.active}: active")
+    for kid in keyring.draining:
+        typer.echo(f"data key {kid}: draining (rotation unfinished: hub keys rotate --resume)")
+    for kid, at in sorted(keyring.retired.items(), key=lambda item: item[1]):
+        typer.echo(f"data key {kid}: retired {at}")
+    typer.echo(f"values not under the active key: {sum(left.values())}")
+    if keyring.audit_key_id is not None:
+        typer.echo(f"audit key {keyring.audit_key_id}: signs checkpoints")
+    for row in signing:
+        state = (
+            "active"
+            if row["retired_at"] is None
+            else f"retired {row['retired_at']:%Y-%m-%dT%H:%M:%SZ}"
+        )
+        typer.echo(f"signing key {row['kid']}: {state}")
