@@ -193,8 +193,8 @@ def redact_url(url: str) -> str:
         name: (REDACTED if any(w in name.lower() for w in _SECRET_WORDS) else value)
         for name, value in parsed.query.items()
     }
-    hidden = parsed.set(password=REDACTED if parsed.password else None, query=query)
-    return hidden.render_as_string(hide_password=False)
+    hidden = parsed.set(query=query).render_as_string(hide_password=True)
+    return hidden.replace("%2A%2A%2A", REDACTED)
 
 
 def open_store(config: HubConfig, keyring: Keyring | None = None) -> Store:

@@ -14,6 +14,7 @@ seconds, then exits.
 
 from __future__ import annotations
 
+import logging.config
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from hub.metrics import MULTIPROCESS_ENV
 
 FACTORY = "hub.api.app:app_from_environment"
 err = Console(stderr=True)
+log = logging.getLogger("hub.serve")
 
 
 def public_url_for(host: str, port: int) -> str:
@@ -79,7 +81,8 @@ def serve(
     os.environ["HUB_HOME"] = str(config.home)
     os.environ["HUB_ISSUER"] = url
     metrics_dir = _metrics_dir() if workers > 1 else None
-    err.print(f"serving the hub at {url} ({workers} worker(s)) on {host}:{port}", highlight=False)
+    logging.config.dictConfig(logging_config(log_level))
+    log.info("serving", extra={"public_url": url, "bind": f"{host}:{port}", "workers": workers})
     try:
         uvicorn.run(
             FACTORY,
