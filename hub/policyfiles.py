@@ -175,6 +175,10 @@ class PolicyRegistry:
             self.refresh()
         return self._policies.get(policy_id)
 
+    def ids(self) -> list[str]:
+        """The ids of the policies in force."""
+        return sorted(self._policies)
+
     def refresh(self) -> None:
         with self._lock:
             self._checked = self._clock()

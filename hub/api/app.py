@@ -1,14 +1,14 @@
-"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, audit search."""
+"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, audit search, and the
+operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
-
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
-from hub import __version__
+from hub import __version__, metrics
 from hub.api import problems
 from hub.api.deps import HubServices
 from hub.api.limits import (
@@ -20,9 +20,9 @@ from hub.api.limits import (
     RefusalLimits,
     too_large_handler,
 )
+from hub.api.observability import CountingAuditLog, Observe, readiness
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import audit, profiles, records, transparency
-from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
 from hub.auth.keys import SigningKeys
@@ -30,7 +30,7 @@ from hub.auth.router import auth_router
 from hub.auth.settings import AuthSettings
 from hub.auth.throttle import TokenLimits
 from hub.auth.verify import TokenVerifier
-from hub.config import HubConfig, open_store
+from hub.config import HubConfig, load_config, open_store
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
 
@@ -38,6 +38,11 @@ from hub.sharing import Sharing
 class Health(BaseModel):
     status: str
     version: str
+
+
+class Ready(BaseModel):
+    status: str
+    checks: dict[str, str]
 
 
 def create_app(
@@ -54,9 +59,11 @@ def create_app(
     defaults for one hub serving a few dozen partner systems."""
     store = open_store(config)
     store.create_schema()
-    log = AuditLog.for_store(store)
+    log = CountingAuditLog.for_store(store)
     policies = PolicyRegistry(log, config.home / POLICIES_DIR)
-    settings = AuthSettings(issuer=config.issuer, audience=config.audience)
+    settings = AuthSettings(
+        issuer=config.issuer, audience=config.audience, external=config.external_idp
+    )
     registry = ClientRegistry(store)
     keys = SigningKeys(store, token_lifetime=settings.token_lifetime, leeway=settings.leeway)
     verifier = TokenVerifier(settings, keys, registry)
@@ -80,18 +87,25 @@ def create_app(
     limiter = RefusalLimiter(refusal_limits or RefusalLimits())
     app.add_middleware(RefusalGuard, limiter=limiter, audit=log.append)
 
-    @app.middleware("http")
-    async def request_ids(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(Observe)
 
     @app.get("/health", tags=["operations"])
     def health() -> Health:
+        """The process is up (it looks at nothing else: see ``/ready``)."""
         return Health(status="ok", version=__version__)
+
+    @app.get("/ready", tags=["operations"], responses={503: {"model": Ready}})
+    async def ready() -> JSONResponse:
+        """Database reachable, keys loaded, policies in force, audit log writable; 503
+        names the check that failed."""
+        result = await run_in_threadpool(readiness, store, keys, policies, log)
+        body = Ready(status="ready" if result.ready else "not ready", checks=result.checks)
+        return JSONResponse(body.model_dump(), status_code=200 if result.ready else 503)
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def scrape() -> Response:
+        """Prometheus text format: every worker's samples under ``hub serve --workers``."""
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
 
     app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)
@@ -99,3 +113,9 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(transparency.router)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory ``hub serve`` gives uvicorn: each worker process opens the hub at
+    ``$HUB_HOME`` with the ``HUB_*`` settings (``hub.config``) the server set for it."""
+    return create_app(load_config())

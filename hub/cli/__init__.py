@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, clients, contracts, keys, policy, quarantine, transparency
+from hub.cli import audit, clients, config, contracts, keys, policy, quarantine, transparency
 from hub.cli.demo import demo
 from hub.cli.init import init
+from hub.cli.serve import serve
 from hub.cli.sync import report, sync
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app.command()(init)
 app.command()(demo)
 app.command()(sync)
 app.command()(report)
+app.command()(serve)
+app.add_typer(config.app, name="config")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")
 audit.app.command("key")(transparency.key)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from connectors.sdk import ConnectorError
+from hub import metrics
 from hub.ingest.report import RunReport, SourceReport
 from hub.ingest.sources import SourceSpec
 from hub.ingest.sync import StreamReport, new_run_id, sync_stream
@@ -69,6 +70,7 @@ def run_sources(
                     result.error = redact(result.error, secrets)
                 _call(on_progress, result)
                 report.streams.append(result)
+                metrics.count_stream(spec.id, stream.name, result.stored, result.quarantined)
         finally:
             source.close()
     if expectations and report.streams:

@@ -1,0 +1,60 @@
+"""The hub's Prometheus metrics (prometheus-client), one set per process.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set before this module is first imported (``hub serve
+--workers N`` sets it for its workers), every process writes its samples to files there
+and a scrape of any worker adds up all of them; without it, the process's own registry is
+served. Labels are names the hub chose (route templates, policy ids, audit actions, source
+and stream ids from ``sources.yaml``), never a value from a request.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_ENV))
+"""Decided at import, as prometheus-client decides how its values are kept."""
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+REQUESTS = Counter("hub_http_requests", "HTTP requests answered.", ["method", "route", "status"])
+LATENCY = Histogram(
+    "hub_http_request_duration_seconds",
+    "Time to answer an HTTP request.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+DECISIONS = Counter(
+    "hub_policy_decisions",
+    "Audited decisions made under a sharing policy.",
+    ["policy", "action", "outcome"],
+)
+AUDIT_ENTRIES = Counter("hub_audit_entries", "Audit log entries appended.", ["action"])
+ROWS_SYNCED = Counter("hub_sync_rows_stored", "Rows stored by syncs.", ["source", "stream"])
+ROWS_QUARANTINED = Counter(
+    "hub_sync_rows_quarantined", "Rows quarantined by syncs.", ["source", "stream"]
+)
+
+
+def render() -> bytes:
+    """The scrape: every process's samples in multiprocess mode, else this process's."""
+    if MULTIPROCESS:
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def count_stream(source: str, stream: str, stored: int, quarantined: int) -> None:
+    """A finished stream's rows (``hub.ingest.run.run_sources`` reports each one here)."""
+    ROWS_SYNCED.labels(source, stream).inc(stored)
+    ROWS_QUARANTINED.labels(source, stream).inc(quarantined)
