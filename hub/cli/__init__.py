@@ -8,6 +8,7 @@ from hub.cli import audit, clients, contracts, policy, quarantine, transparency
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.sync import report, sync
+from hub.cli.worker import worker
 
 app = typer.Typer(
     help="Police–community data-sharing hub.",
@@ -19,6 +20,7 @@ app.command()(init)
 app.command()(demo)
 app.command()(sync)
 app.command()(report)
+app.command()(worker)
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")
 audit.app.command("key")(transparency.key)
