@@ -24,7 +24,7 @@ from hub.ingest import StreamReport
 from hub.ingest.report import RunReport, SourceReport, report_path
 from hub.ingest.run import run_sources
 from hub.ingest.sources import SourceSpec, load_sources
-from hub.ingest.worker import WorkerOptions, record_run
+from hub.ingest.worker import DEFAULT_POLL, WorkerOptions, record_run
 from hub.store import Store
 
 err = Console(stderr=True)
@@ -63,7 +63,9 @@ def sync(
         raise typer.Exit(2)
     chosen = [s for s in specs if not sources or s.id in sources]
     if interval is not None:
-        run_worker(config, chosen, WorkerOptions(override_every=interval, batch_size=batch_size))
+        poll = min(DEFAULT_POLL, interval)
+        options = WorkerOptions(override_every=interval, poll=poll, batch_size=batch_size)
+        run_worker(config, chosen, options)
         return
     store = open_store(config)
     try:

@@ -103,9 +103,13 @@ def load(home: HomeOption) -> tuple[HubConfig, list[SourceSpec]]:
 
 
 def _logging() -> None:
+    """The hub's own INFO lines on stderr; other libraries' (great-expectations is chatty)
+    from WARNING up only."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("hub").setLevel(logging.INFO)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 @contextmanager
