@@ -9,6 +9,7 @@ from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.serve import serve
 from hub.cli.sync import report, sync
+from hub.cli.worker import worker
 
 app = typer.Typer(
     help="Police–community data-sharing hub.",
@@ -21,6 +22,7 @@ app.command()(demo)
 app.command()(sync)
 app.command()(report)
 app.command()(serve)
+app.command()(worker)
 app.add_typer(config.app, name="config")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")

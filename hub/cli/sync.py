@@ -17,12 +17,14 @@ from rich.text import Text
 
 from connectors.sdk import ConnectorError
 from hub.cli.options import HomeOption
+from hub.cli.worker import duration, run_worker
 from hub.config import load_config, open_store
 from hub.errors import HubError
 from hub.ingest import StreamReport
 from hub.ingest.report import RunReport, SourceReport, report_path
 from hub.ingest.run import run_sources
 from hub.ingest.sources import SourceSpec, load_sources
+from hub.ingest.worker import DEFAULT_POLL, WorkerOptions, record_run
 from hub.store import Store
 
 err = Console(stderr=True)
@@ -33,13 +35,22 @@ def sync(
         list[str] | None, typer.Argument(help="Source ids to sync; default every source.")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep syncing, every stream this often (e.g. 5m): the `hub worker` loop in"
+            " this process, for these sources, whatever their schedule:."
+        ),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Sync sources into the hub: every row stored or quarantined, then a validation report.
 
     Exits 0 when every source opened and every stream ran to its end, 1 when one did not
     (the report says which and why), 2 when the hub or its sources.yaml cannot be read.
+    With ``--every`` it runs until SIGTERM/SIGINT (exit 0), one report per stream run.
     """
+    interval = duration(every)
     try:
         config = load_config(home)
         specs = load_sources(config.home)
@@ -50,9 +61,16 @@ def sync(
     if unknown:
         err.print(Text(f"unknown sources: {', '.join(sorted(unknown))}", style="red"))
         raise typer.Exit(2)
+    chosen = [s for s in specs if not sources or s.id in sources]
+    if interval is not None:
+        poll = min(DEFAULT_POLL, interval)
+        options = WorkerOptions(override_every=interval, poll=poll, batch_size=batch_size)
+        run_worker(config, chosen, options)
+        return
     store = open_store(config)
     try:
-        report = run_sync(store, [s for s in specs if not sources or s.id in sources], batch_size)
+        report = run_sync(store, chosen, batch_size)
+        record_run(store, report)
     finally:
         store.close()
     path = report.save(config.home)

@@ -3,8 +3,10 @@
 
 IngestError (HubError)
  ├── NoSuchEntry        no quarantine entry with that id
- └── CannotResubmit     the entry's source or stream cannot be found to run it through
-                        again (source not in sources.yaml, stream gone, source fails to open)
+ ├── CannotResubmit     the entry's source or stream cannot be found to run it through
+ │                      again (source not in sources.yaml, stream gone, source fails to open)
+ └── ClaimLost          a worker's lease on a stream lapsed and another worker holds it now:
+                        the batch in flight is rolled back, the stream left to the other
 """
 
 from __future__ import annotations
@@ -27,3 +29,14 @@ class CannotResubmit(IngestError):
         self.entry_id = entry_id
         self.reason = reason
         super().__init__(f"cannot re-submit entry {entry_id}: {reason}")
+
+
+class ClaimLost(IngestError):
+    def __init__(self, source: str, stream: str, worker: str) -> None:
+        self.source = source
+        self.stream = stream
+        self.worker = worker
+        super().__init__(
+            f"{source}/{stream}: worker {worker} no longer holds the claim (its lease lapsed);"
+            " the batch in flight was rolled back"
+        )

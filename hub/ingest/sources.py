@@ -4,6 +4,7 @@ sources:
   - id: police                 # the source system's name in provenance and reports
     connector: police_db       # an entry point of the group hub.connectors
     config: {url: ..., streams: [...]}
+    schedule: {every: 5m}      # optional: `hub worker` syncs it this often (hub.ingest.schedule)
 
 Secrets need not be written in the file: any string in a source's ``config`` may hold
 ``${NAME}`` references, replaced by the environment variable ``NAME`` when the source is
@@ -22,10 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer
 
 from connectors.sdk import ConfigurationError, Source, load_source
 from hub.files import write_private
+from hub.ingest.schedule import Schedule, format_duration
 
 SOURCES_FILE = "sources.yaml"
 
@@ -40,6 +42,12 @@ class SourceSpec(BaseModel):
     connector: str
     config: dict[str, Any] = Field(default_factory=dict)
     """As written in ``sources.yaml``: ``${NAME}`` references not yet expanded."""
+    schedule: Schedule | None = None
+    """How often ``hub worker`` syncs the source's streams; None: only when asked."""
+
+    @field_serializer("schedule")
+    def _schedule(self, schedule: Schedule | None) -> dict[str, str] | None:
+        return None if schedule is None else {"every": format_duration(schedule.every)}
 
     def resolved_config(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         """The config with every ``${NAME}`` replaced from ``environ`` (default the process
@@ -97,9 +105,16 @@ def load_sources(home: Path) -> list[SourceSpec]:
 
 def save_sources(home: Path, specs: list[SourceSpec]) -> None:
     """Write ``sources.yaml`` (mode 0600: it may hold a partner's key in clear)."""
-    document = {"sources": [spec.model_dump() for spec in specs]}
+    document = {"sources": [_dumped(spec) for spec in specs]}
     text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
     write_private(home / SOURCES_FILE, text)
+
+
+def _dumped(spec: SourceSpec) -> dict[str, Any]:
+    document = spec.model_dump()
+    if document["schedule"] is None:
+        del document["schedule"]
+    return document
 
 
 def _expand(value: Any, source_id: str, environ: Mapping[str, str]) -> Any:

@@ -162,12 +162,21 @@ def sync_stream(
     run_id: str,
     batch_size: int = 1000,
     on_batch: Callable[[StreamReport], None] | None = None,
+    in_batch: AuditHook | None = None,
 ) -> StreamReport:
+    """Read ``stream`` from its saved state on, admitting batch after batch.
+
+    ``on_batch`` sees the report after each committed batch; ``in_batch`` runs inside each
+    batch's transaction (the worker renews its claim there, so a batch commits only while
+    the worker still holds the stream, and raises to roll the batch back if it does not).
+    """
     report = StreamReport(source.source_id, stream.name, stream.kind)
     state = store.load_state(source.source_id, stream.name)
     try:
         for batch in source.read(stream, state, batch_size):
-            admitted = admit_rows(store, source.source_id, stream, batch.rows, run_id, batch.state)
+            admitted = admit_rows(
+                store, source.source_id, stream, batch.rows, run_id, batch.state, in_batch
+            )
             report.read += len(batch.rows)
             report.counts += admitted.counts
             report.quarantined += len(admitted.quarantined)

@@ -173,6 +173,24 @@ sync_state = Table(
 )
 """Each stream's checkpoint, written in the same transaction as the batch it follows."""
 
+sync_claims = Table(
+    "sync_claims",
+    metadata,
+    Column("source_system", String(64), primary_key=True),
+    Column("stream", String(128), primary_key=True),
+    Column("due_at", UtcDateTime(), nullable=False, index=True),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", UtcDateTime()),
+    Column("last_run_at", UtcDateTime()),
+    Column("last_run_id", String(64)),
+    Column("last_success_at", UtcDateTime()),
+    Column("last_error", Text()),
+    Column("runs", Integer, nullable=False, default=0),
+)
+"""Each stream's schedule and lease (hub/ingest/worker.py owns its use): the stream is due
+at ``due_at``; ``claimed_by`` holds it until ``claimed_until``, a lease renewed in the
+transaction of every batch, so a dead worker's claim lapses and a live one's never does."""
+
 quarantine = Table(
     "quarantine",
     metadata,
