@@ -39,7 +39,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 from hub.audit.checkpoint import Checkpoint, open_checkpoint
 from hub.audit.entry import AuditEvent, iso_utc
 from hub.audit.errors import ArchiveError, ArchiveInvalid, NoteError, RetentionError
-from hub.audit.log import AuditLog, Node, _fold, _push, entry_bytes
+from hub.audit.log import AuditLog, entry_bytes, fold, push_leaf
 from hub.audit.merkle import HASH_SIZE, leaf_hash, verify_consistency
 from hub.audit.note import Verifier
 from hub.files import write_private
@@ -260,11 +260,11 @@ def _open(data: bytes, verifier: Verifier) -> _Opened:
     nodes = _prefix_nodes(first - 1)
     if len(prefix) != len(nodes):
         raise ArchiveInvalid(f"the archive's prefix is not the subtrees of {first - 1} leaves")
-    stack: list[Node] = [(lv, i, h) for (lv, i), h in zip(nodes, prefix, strict=True)]
+    stack = list(prefix)
     leaves = []
     for expected, item in enumerate(entries, first):
         leaf = _leaf(item, expected)
-        _push(stack, (0, expected - 1, leaf))
+        push_leaf(stack, expected - 1, leaf)
         leaves.append(leaf)
     if len(leaves) != last - first + 1:
         raise ArchiveInvalid(
@@ -273,7 +273,7 @@ def _open(data: bytes, verifier: Verifier) -> _Opened:
         )
     size_k = _checkpoint(signed, verifier, "the archived range's")
     newest = _checkpoint(latest, verifier, "the newest")
-    root = _fold(stack)
+    root = fold(stack)
     if size_k.size != last or size_k.root != root:
         raise ArchiveInvalid(
             f"entries {first}..{last} do not hash to the root signed at size {last}: "

@@ -112,7 +112,18 @@ def canonical_json(value: Any) -> str:
     )
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    # Exact types first (no subclass is an enum or a datetime): the common case, cheaply.
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
+        return {str(k): _plain(v) for k, v in value.items()}
+    if kind is list:
+        return [_plain(v) for v in value]
     if isinstance(value, dt.datetime):
         return iso_utc(value)
     if isinstance(value, enum.Enum):

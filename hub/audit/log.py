@@ -45,6 +45,7 @@ rewrite below a witnessed size breaks the cosignatures ``verify`` checks.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,11 +61,17 @@ from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.audit.errors import AuditError, NoteError
 from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
 from hub.audit.note import Signer, Verifier, add_signatures
-from hub.audit.search import AuditQuery, index_records, indexed_columns, search_entries
+from hub.audit.search import AuditQuery, indexed_columns, record_rows, search_entries
 from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
 from hub.store.store import begin_immediate
-from hub.store.tables import audit_checkpoints, audit_cosignatures, audit_log, audit_tree
+from hub.store.tables import (
+    audit_checkpoints,
+    audit_cosignatures,
+    audit_log,
+    audit_records,
+    audit_tree,
+)
 
 _PG_LOCK = 0x6875625F61756474
 """The advisory lock key appenders share on PostgreSQL ("hub_audt")."""
@@ -186,7 +193,7 @@ class AuditLog:
             first, at = 1, self._clock()
             if head is not None:
                 first, at = head.seq + 1, max(at, head.at)
-            rows, leaves = [], []
+            rows, leaves, names = [], [], []
             for seq, (event, body) in enumerate(zip(events, bodies, strict=True), first):
                 leaf = leaf_hash(entry_bytes(seq, at, body))
                 rows.append(
@@ -199,9 +206,10 @@ class AuditLog:
                     }
                 )
                 leaves.append(leaf)
+                names += record_rows(seq, event)
             conn.execute(insert(audit_log), rows)
-            for seq, event in enumerate(events, first):
-                index_records(conn, seq, event)
+            if names:
+                conn.execute(insert(audit_records), names)
             self.tree.extend(conn, leaves, first - 1)
             last = first + len(bodies) - 1
             if self._checkpoint_due(conn, last, at):
@@ -484,32 +492,44 @@ class _Walk:
         return None
 
     def _entries(self) -> VerifyResult | None:
-        stack: list[Node] = []
+        stack: list[bytes] = []
+        """The hashes of the complete subtrees of the leaves so far, largest first."""
         covered = 0
         expected = 1
+        at_last: dt.datetime | None = None
+        at_text = ""
         while True:
             rows = self._rows(expected)
             stored = self._nodes(expected - 1, expected - 1 + len(rows))
             for row in rows:
-                if row.seq != expected:
-                    return self.bad(expected, f"entry {expected} is missing (next is {row.seq})")
+                seq = row.seq
+                if seq != expected:
+                    return self.bad(expected, f"entry {expected} is missing (next is {seq})")
                 if row.event is None:  # archived: the leaf hash kept in the tree stands in
                     leaf = bytes.fromhex(row.hash)
                 else:
-                    leaf = leaf_hash(entry_bytes(row.seq, row.at, row.event))
-                if leaf.hex() != row.hash or stored.get((0, row.seq - 1)) != leaf:
-                    return self.bad(row.seq, "the entry does not hash to its leaf: entry modified")
-                for level, idx, hash_ in _push(stack, (0, row.seq - 1, leaf)):
+                    if row.at != at_last:  # entries appended together share their time
+                        at_last, at_text = row.at, iso_utc(row.at)
+                    leaf = hashlib.sha256(f"\0{seq}\n{at_text}\n{row.event}".encode()).digest()
+                if leaf.hex() != row.hash or stored.get((0, seq - 1)) != leaf:
+                    return self.bad(seq, "the entry does not hash to its leaf: entry modified")
+                # The compact range of complete subtrees: leaf ``seq - 1`` completes one
+                # parent per trailing 1 bit of its index, each checked against the store.
+                level, idx, hash_ = 0, seq - 1, leaf
+                while idx & 1:
+                    hash_ = node_hash(stack.pop(), hash_)
+                    level, idx = level + 1, idx >> 1
                     if stored.get((level, idx)) != hash_:
                         return self.bad(
-                            row.seq,
+                            seq,
                             f"the stored Merkle tree differs from the entries at node "
                             f"({level}, {idx}): proofs served from it would not verify",
                         )
+                stack.append(hash_)
                 self.entries = expected
                 checkpoint = self.checkpoints.get(expected)
                 if checkpoint is not None:
-                    if _fold(stack) != checkpoint.root:
+                    if fold(stack) != checkpoint.root:
                         return self.bad(
                             covered + 1,
                             f"entries up to {expected} do not hash to the root signed at that "
@@ -567,8 +587,8 @@ class _Walk:
             low, high = -(-(start + 1) // (1 << level)) - 1, end // (1 << level) - 1
             if low <= high:
                 ranges.append(and_(t.level == level, t.idx.between(low, high)))
-        query = select(t.level, t.idx, t.hash).where(or_(*ranges))
-        return {(int(lv), int(i)): bytes(h) for lv, i, h in self.conn.execute(query)}
+        rows = self.conn.execute(select(t.level, t.idx, t.hash).where(or_(*ranges))).all()
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
 
     def _cosignatures(self) -> VerifyResult | None:
         known = {w.name: w for w in self.witnesses}
@@ -603,10 +623,6 @@ class _Walk:
         return None
 
 
-Node = tuple[int, int, bytes]
-"""A complete subtree as (level, idx, hash)."""
-
-
 class _ArchivedEntry(NamedTuple):
     """An archived entry as ``_Walk`` sees it: its position and stored leaf hash only."""
 
@@ -616,22 +632,20 @@ class _ArchivedEntry(NamedTuple):
     event: None = None
 
 
-def _push(stack: list[Node], leaf: Node) -> list[Node]:
-    """Add a leaf to the compact range of complete subtrees, merging equal levels; returns
-    the interior nodes it completed."""
-    stack.append(leaf)
-    made = []
-    while len(stack) > 1 and stack[-1][0] == stack[-2][0]:
-        (level, _, right), (_, idx, left) = stack.pop(), stack.pop()
-        stack.append((level + 1, idx >> 1, node_hash(left, right)))
-        made.append(stack[-1])
-    return made
+def push_leaf(stack: list[bytes], index: int, leaf: bytes) -> None:
+    """Add leaf ``index`` to ``stack``, the hashes of the complete subtrees of the leaves
+    before it (largest first): it completes one parent per trailing 1 bit of its index."""
+    hash_ = leaf
+    while index & 1:
+        hash_ = node_hash(stack.pop(), hash_)
+        index >>= 1
+    stack.append(hash_)
 
 
-def _fold(stack: list[Node]) -> bytes:
+def fold(stack: list[bytes]) -> bytes:
     """The root of the leaves so far: the complete subtrees combined right to left."""
-    result = stack[-1][2]
-    for _, _, left in reversed(stack[:-1]):
+    result = stack[-1]
+    for left in reversed(stack[:-1]):
         result = node_hash(left, result)
     return result
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, false, insert, select
+from sqlalchemy import Engine, Select, false, select
 
 from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.store.tables import AUDIT_INDEXED, audit_log, audit_records
@@ -41,11 +41,11 @@ def indexed_columns(event: AuditEvent) -> dict[str, str | None]:
     return {name: None if v is None else column_value(v) for name, v in values.items()}
 
 
-def index_records(conn: Connection, seq: int, event: AuditEvent) -> None:
-    """One ``audit_records`` row per distinct record id the entry at ``seq`` names."""
-    ids = sorted({column_value(r) for r in event.record_ids})
-    if ids:
-        conn.execute(insert(audit_records), [{"record_id": r, "seq": seq} for r in ids])
+def record_rows(seq: int, event: AuditEvent) -> list[dict[str, object]]:
+    """The ``audit_records`` rows of the entry at ``seq``: one per distinct record id."""
+    return [
+        {"record_id": r, "seq": seq} for r in sorted({column_value(r) for r in event.record_ids})
+    ]
 
 
 @dataclass(frozen=True, slots=True)
