@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts import Record, RecordInvalid, contract, header_names
+from hub.audit import AuditEvent
 from hub.ingest.sync import Admitted, admit_rows, push_stream
 from hub.sharing.errors import Denied, InvalidRequest, TooLarge
 from hub.sharing.service import Asked, Sharing
@@ -51,12 +52,11 @@ def push(
         mapped = stream.mapping.apply(model, row)
         refused = sorted(set(mapped) - decision.writable)
         if refused:
-            event = sharing.event(
+            event = _refusal(
+                sharing,
                 asked,
-                "records.write",
-                "denied",
-                decision=decision,
-                detail={"reason": "write_fields", "source_key": key, "fields": refused},
+                decision,
+                {"reason": "write_fields", "source_key": key, "fields": refused},
             )
             raise Denied(
                 "write", f"fields not granted for writing: {', '.join(refused)}", event,
@@ -69,12 +69,8 @@ def push(
         if not admits(decision.scope, values):
             outside.append(key)
     if outside:
-        event = sharing.event(
-            asked,
-            "records.write",
-            "denied",
-            decision=decision,
-            detail={"reason": "out_of_scope", "source_keys": outside},
+        event = _refusal(
+            sharing, asked, decision, {"reason": "out_of_scope", "source_keys": outside}
         )
         raise Denied("scope", "records outside your scope", event, source_keys=outside)
     source_id = f"partner:{asked.access.client_id}"
@@ -122,17 +118,20 @@ def push(
     ]
 
 
+def _refusal(
+    sharing: Sharing, asked: Asked, decision: Decision, detail: dict[str, Any]
+) -> AuditEvent:
+    """The audit event of a refused write."""
+    return sharing.event(asked, "records.write", "denied", decision=decision, detail=detail)
+
+
 def _no_duplicates(
     sharing: Sharing, asked: Asked, decision: Decision, rows: Sequence[tuple[str, Any]]
 ) -> None:
     twice = sorted(key for key, n in Counter(key for key, _ in rows).items() if n > 1)
     if twice:
-        event = sharing.event(
-            asked,
-            "records.write",
-            "denied",
-            decision=decision,
-            detail={"reason": "duplicate_source_key", "source_keys": twice},
+        event = _refusal(
+            sharing, asked, decision, {"reason": "duplicate_source_key", "source_keys": twice}
         )
         raise InvalidRequest(
             "duplicate_source_key", "a source key appears twice in the push", event,
@@ -149,23 +148,13 @@ def _check_shape(
     row: dict[str, Any],
 ) -> None:
     def refuse(code: str, message: str, **about: Any) -> InvalidRequest:
-        event = sharing.event(
-            asked,
-            "records.write",
-            "denied",
-            decision=decision,
-            detail={"reason": code, "source_key": key, **about},
-        )
+        event = _refusal(sharing, asked, decision, {"reason": code, "source_key": key, **about})
         return InvalidRequest(code, message, event, source_key=key, **about)
 
     size = len(json.dumps(row, ensure_ascii=False, default=str).encode())
     if size > MAX_RECORD_BYTES:
-        event = sharing.event(
-            asked,
-            "records.write",
-            "denied",
-            decision=decision,
-            detail={"reason": "too_large", "source_key": key, "bytes": size},
+        event = _refusal(
+            sharing, asked, decision, {"reason": "too_large", "source_key": key, "bytes": size}
         )
         raise TooLarge(f"record {key} is {size} bytes; at most {MAX_RECORD_BYTES}", event)
     names = header_names(model)
