@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from hub.audit import AuditLog
+from hub.audit import AuditEntry, AuditLog
 from hub.audit.archive import archive as archive_log
 from hub.audit.archive import verify_archive as check_archive
 from hub.audit.witnesses import trusted_witnesses
@@ -102,9 +103,9 @@ def search(
 ) -> None:
     """Print matching entries, oldest first (or --newest), as JSON lines."""
     start, end = _moment(since), _moment(until)
-    store, log = _open(home)
-    try:
-        entries = log.search(
+    _print_found(
+        home,
+        lambda store, log: log.search(
             client_id=client,
             kind=kind,
             purpose=purpose,
@@ -117,14 +118,8 @@ def search(
             outcome=outcome,
             after_seq=after,
             newest_first=newest,
-        )
-    except HubError as exc:
-        err.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
-    for entry in entries:
-        typer.echo(json.dumps(entry.as_json(), ensure_ascii=False))
+        ),
+    )
 
 
 @app.command()
@@ -144,9 +139,17 @@ def subject(
     The number is looked up by its blind index and never stored or printed; the query is
     itself audited, as yours (``cli:<user>``).
     """
+    _print_found(
+        home,
+        lambda store, log: subject_by_id_number(store, log, operator(), id_number, limit=limit),
+    )
+
+
+def _print_found(home: Path | None, find: Callable[[Store, AuditLog], list[AuditEntry]]) -> None:
+    """Run an audit query and print its entries as JSON lines; exit 2 on a hub error."""
     store, log = _open(home)
     try:
-        entries = subject_by_id_number(store, log, operator(), id_number, limit=limit)
+        entries = find(store, log)
     except HubError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

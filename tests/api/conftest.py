@@ -35,6 +35,21 @@ GENEROUS = {
 """Limits the attack suite's ~130 refusals from loopback stay within."""
 
 
+def pushed_incident(key: str, prefix: str, **changes: Any) -> dict[str, Any]:
+    """One incident in the grid client's grid as a push names it, with ``changes``."""
+    record = {
+        "incident_id": f"{prefix}{key}",
+        "incident_type": "矛盾纠纷",
+        "reported_at": "2025-05-01T10:00:00+08:00",
+        "channel": "居民上报",
+        "address_code": "3201040101100001",
+        "grid_code": GRID,
+        "beat_code": BEAT,
+        "description": "邻里噪音纠纷",
+    }
+    return {"source_key": key, "record": record | changes}
+
+
 @dataclass(frozen=True)
 class Partner:
     client_id: str

@@ -37,7 +37,7 @@ from hub.store.query import select_records
 from hub.store.store import kind_table
 from hub.store.tables import quarantine
 from policies import RowScope
-from tests.api.conftest import BEAT, GRID, Hub, Partner
+from tests.api.conftest import BEAT, GRID, Hub, Partner, pushed_incident
 
 PROBLEM = "application/problem+json"
 PEOPLE = "/v1/records/person"
@@ -712,17 +712,7 @@ def test_a_profile_of_a_person_in_another_grid_is_not_found(attack: Attack) -> N
 
 
 def _incident(key: str, **changes: Any) -> dict[str, Any]:
-    record = {
-        "incident_id": f"E{key}",
-        "incident_type": "矛盾纠纷",
-        "reported_at": "2025-05-01T10:00:00+08:00",
-        "channel": "居民上报",
-        "address_code": "3201040101100001",
-        "grid_code": GRID,
-        "beat_code": BEAT,
-        "description": "邻里噪音纠纷",
-    }
-    return {"source_key": key, "record": record | changes}
+    return pushed_incident(key, "E", **changes)
 
 
 def _stored(store: Store) -> tuple[int, int]:

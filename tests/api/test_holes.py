@@ -21,7 +21,7 @@ from hub.config import open_store
 from hub.store import Store
 from hub.store.store import kind_table
 from hub.store.tables import audit_log, quarantine
-from tests.api.conftest import BEAT, GRID, Hub
+from tests.api.conftest import BEAT, GRID, Hub, pushed_incident
 
 SERVICE = "网格服务"
 ELSEWHERE = "G32010601011"
@@ -37,17 +37,7 @@ def store(hub: Hub) -> Iterator[Store]:
 
 
 def _incident(key: str, **changes: Any) -> dict[str, Any]:
-    record = {
-        "incident_id": f"H{key}",
-        "incident_type": "矛盾纠纷",
-        "reported_at": "2025-05-01T10:00:00+08:00",
-        "channel": "居民上报",
-        "address_code": "3201040101100001",
-        "grid_code": GRID,
-        "beat_code": BEAT,
-        "description": "邻里噪音纠纷",
-    }
-    return {"source_key": key, "record": record | changes}
+    return pushed_incident(key, "H", **changes)
 
 
 def _push(hub: Hub, records: list[dict[str, Any]], **params: str) -> httpx.Response:
