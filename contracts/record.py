@@ -47,6 +47,9 @@ class Record(BaseModel):
     kind: ClassVar[str]
     version: ClassVar[int]
     label: ClassVar[str]
+    owned_by_hub: ClassVar[bool] = False
+    """Records the hub itself keeps (work orders, visits): no source or push writes them;
+    partners act on them through the hub's own routes, which hold their rules."""
 
     @model_validator(mode="before")
     @classmethod

@@ -7,7 +7,15 @@ from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
 from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide
 from policies.explain import FieldGrant, explain
 from policies.loader import check_policy, load_policies, load_policy, parse_policy
-from policies.model import Condition, Jurisdiction, KindGrant, Policy, Rows, Treatment
+from policies.model import (
+    Condition,
+    Jurisdiction,
+    KindGrant,
+    Policy,
+    Rows,
+    Treatment,
+    WorkOrderGrant,
+)
 from policies.transform import mask, pseudonym, treat
 
 __all__ = [
@@ -26,6 +34,7 @@ __all__ = [
     "RowScope",
     "Rows",
     "Treatment",
+    "WorkOrderGrant",
     "admits",
     "check_policy",
     "decide",

@@ -90,7 +90,9 @@ class Rows(BaseModel):
         return self
 
 
-Action = Literal["read", "write"]
+Action = Literal["read", "write", "submit", "review"]
+"""``read`` and ``write`` records; ``submit`` them for review (上报: they wait in the review
+queue, not the store); ``review`` the submissions within ``rows`` (审核入库)."""
 Role = Literal["partner", "auditor"]
 
 
@@ -108,6 +110,24 @@ class KindGrant(BaseModel):
     write: list[str] = Field(default_factory=list)
     """The fields a partner may write, when ``actions`` has ``write``: a record naming any
     other field is refused whole. Reading a field does not grant writing it."""
+    submit: list[str] = Field(default_factory=list)
+    """The fields a partner may submit for review, when ``actions`` has ``submit``."""
+
+
+class WorkOrderGrant(BaseModel):
+    """Which steps of the 派单 loop a partner takes, by its side of an order.
+
+    ``issue`` lists the steps it may take on orders it issued (派发 among them: it may
+    dispatch), ``receive`` those on orders it was sent; ``rows`` bounds the orders it may
+    issue or be sent (by their grid or beat). What each step needs and from which state it
+    may be taken is the contract's (``contracts.kinds.work_order``), not the policy's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rows: Rows
+    issue: list[str] = Field(default_factory=list)
+    receive: list[str] = Field(default_factory=list)
 
 
 class Policy(BaseModel):
@@ -123,13 +143,21 @@ class Policy(BaseModel):
     requests; a ``partner``'s clients see the entries of their own requests only."""
     purposes: list[str] = Field(min_length=1)
     kinds: dict[str, KindGrant] = Field(default_factory=dict)
+    work_orders: WorkOrderGrant | None = None
+    """The partner's part in the work-order loop; none: it takes no step."""
 
     @property
     def digest(self) -> str:
         """A short digest of the content: two documents with one version number differ here."""
         content = self.model_dump(mode="json")
+        # Defaults of what was added later are left out: the digests recorded before hold.
         if self.role == "partner":
-            del content["role"]  # the default: the digests recorded before roles existed hold
+            del content["role"]
+        if self.work_orders is None:
+            del content["work_orders"]
+        for grant in content["kinds"].values():
+            if not grant["submit"]:
+                del grant["submit"]
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -25,6 +25,7 @@ class Visit(Record):
 
     kind = "visit"
     version = 1
+    owned_by_hub = True
     label = "走访核查"
 
     visit_id: Code = field("走访编号", S.INTERNAL, key=True)

@@ -45,6 +45,7 @@ class WorkOrder(Record):
 
     kind = "work_order"
     version = 1
+    owned_by_hub = True
     label = "派单"
 
     order_id: Code = field("工单编号", S.INTERNAL, key=True)

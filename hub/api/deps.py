@@ -38,9 +38,24 @@ def request_id(request: Request) -> str:
 
 
 def required_scope(request: Request) -> str:
-    """``person.read``, ``incident.write``, ``audit.read``...: from the route's kind and method."""
+    """``person.read``, ``incident.write``, ``audit.read``...: the route's own (``scoped``),
+    or else from its kind and method."""
+    own: str | None = getattr(request.state, "scope", None)
+    if own is not None:
+        return own
     kind = request.path_params.get("kind") or request.url.path.strip("/").split("/")[1]
     return f"{kind}.{'write' if request.method == 'POST' else 'read'}"
+
+
+def scoped(scope: str | Callable[[Request], str]) -> Any:
+    """A router dependency naming the scope its routes need, where the URL does not
+    (``dependencies=[scoped("work_order.write")]``); a callable picks it per request. It
+    must come before ``AccessDep`` is resolved, so put it on the router or route."""
+
+    def name(request: Request) -> None:
+        request.state.scope = scope(request) if callable(scope) else scope
+
+    return Depends(name)
 
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /oauth/token")

@@ -42,9 +42,16 @@ def push(
 ) -> list[dict[str, Any]]:
     """Each row answered ``stored`` (with the partner's id of it) or ``quarantined`` (with
     its failures); or the whole push refused, nothing stored."""
+    model = contract(asked.kind)
+    if model.owned_by_hub:
+        event = _refusal(sharing, asked, None, {"reason": "owned_by_hub"})
+        raise Denied(
+            "owned_by_hub",
+            f"{asked.kind} records are kept by the hub: they change through its own routes",
+            event,
+        )
     decision = sharing.decide(asked, "write")
     _no_duplicates(sharing, asked, decision, rows)
-    model = contract(asked.kind)
     stream = push_stream(asked.kind)
     outside: list[str] = []
     for key, row in rows:
@@ -119,7 +126,7 @@ def push(
 
 
 def _refusal(
-    sharing: Sharing, asked: Asked, decision: Decision, detail: dict[str, Any]
+    sharing: Sharing, asked: Asked, decision: Decision | None, detail: dict[str, Any]
 ) -> AuditEvent:
     """The audit event of a refused write."""
     return sharing.event(asked, "records.write", "denied", decision=decision, detail=detail)

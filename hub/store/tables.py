@@ -222,6 +222,22 @@ policy_versions = Table(
 """Every version of every policy that was ever in force, so that the ``policy_version`` an
 audit entry names can always be read back (``hub policy show ID@VERSION``)."""
 
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", _Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("type", String(64), nullable=False, index=True),
+    Column("kind", String(32)),
+    Column("record_id", _Id),
+    Column("data", JSON, nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+"""Events, written in the transaction of the change they tell of (``hub.events.emit``).
+An event names what changed (``kind``, ``record_id``), it does not copy it: each
+subscriber's payload is read at delivery, through that subscriber's policy. ``data`` holds
+only what no policy guards (step names, a review's decision), never a record's fields."""
+
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.
 # Checkpoints deliberately have no foreign key to the log: they are independent evidence.

@@ -127,7 +127,7 @@ def test_cli_refuses_what_the_policy_does_not_grant_and_a_changed_policy(tmp_pat
     base = ["clients", "add", "网格", "--policy", str(policy), "--home", str(home)]
     beyond = runner.invoke(app, [*base, "--scope", "person.write"])
     assert beyond.exit_code == 2
-    assert "not granted by policy grid-platform@v2" in beyond.output
+    assert "not granted by policy grid-platform@v3" in beyond.output
 
     assert runner.invoke(app, [*base, "--scope", "audit.read"]).exit_code == 0
     changed = tmp_path / "grid.yaml"

@@ -42,7 +42,7 @@ def test_policy_and_client_changes_are_in_the_audit_log(tmp_path: Path) -> None:
     )
     assert explained.exit_code == 0
     assert "网格2" in explained.output
-    assert "grid-platform@v2" in explained.output
+    assert "grid-platform@v3" in explained.output
     assert runner.invoke(app, ["clients", "revoke", client_id, "--home", home]).exit_code == 0
     store = open_store(load_config(Path(home)))
     try:

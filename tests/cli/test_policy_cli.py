@@ -32,7 +32,7 @@ def test_explain_lists_the_policies_that_serve_a_field() -> None:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0
-    assert "police-station@v2" in result.output
+    assert "police-station@v3" in result.output
     assert "grid-platform" not in result.output
     unknown = runner.invoke(app, ["policy", "explain", "person.ghost", "--policies", str(EXAMPLES)])
     assert unknown.exit_code == 2
