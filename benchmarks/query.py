@@ -62,10 +62,9 @@ from hub.config import HubConfig, load_config, open_store, sqlite_url
 from hub.policyfiles import PolicyRegistry
 from hub.reference.world import BIRTHPLACES, ETHNICITIES, TAGS, citizen_id, grids
 from hub.sharing import Asked, Sharing
-from hub.store import Store
+from hub.store import Store, schema
 from hub.store.query import Filter, filter_clause, scope_clause, select_rows
 from hub.store.store import kind_table
-from hub.store.tables import metadata
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "policies" / "examples"
@@ -180,7 +179,7 @@ def prepare(folder: Path, count: int, database_url: str | None) -> HubConfig:
     marker.unlink(missing_ok=True)
     if (home / "config.json").exists():
         old = open_store(load_config(home))
-        metadata.drop_all(old.engine)
+        schema.drop(old.engine)
         old.close()
     for name in ("hub.db", "hub.db-wal", "hub.db-shm"):
         (home / name).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from contracts import Record
-from hub.store import Keyring, Store, metadata
+from hub.store import Keyring, Store, schema
 from tests.data import make_records
 
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
@@ -68,5 +68,5 @@ def store(database_url: str) -> Iterator[Store]:
     try:
         yield store
     finally:
-        metadata.drop_all(store.engine)
+        schema.drop(store.engine)
         store.close()

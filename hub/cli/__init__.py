@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from hub.cli import audit, clients, config, contracts, keys, policy, quarantine, transparency
+from hub.cli import (
+    audit,
+    clients,
+    config,
+    contracts,
+    db,
+    keys,
+    policy,
+    quarantine,
+    transparency,
+)
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.serve import serve
@@ -34,6 +44,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(policy.app, name="policy")
 app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

@@ -17,9 +17,10 @@ from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func
 from sqlalchemy.engine import make_url
 
 from contracts import Record, contract
+from hub.store import schema
 from hub.store.codec import content_hash, decode, decode_values, encode
 from hub.store.keyring import Keyring
-from hub.store.tables import KIND_TABLES, KindTable, metadata, quarantine, sync_state
+from hub.store.tables import KIND_TABLES, KindTable, quarantine, sync_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ class Store:
         return cls(engine_for(url), keyring)
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Bring the database to the head revision of the migrations (``hub.store.schema``)."""
+        schema.upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -136,12 +136,12 @@ def test_cli_refuses_what_the_policy_does_not_grant_and_a_changed_policy(tmp_pat
     assert conflict.exit_code == 2
     assert "higher version" in conflict.output
 
-    bumped = tmp_path / "grid-v2.yaml"
-    bumped.write_text(changed.read_text("utf-8").replace("version: 2", "version: 3"), "utf-8")
+    bumped = tmp_path / "grid-v4.yaml"
+    bumped.write_text(changed.read_text("utf-8").replace("version: 3", "version: 4"), "utf-8")
     assert (
         runner.invoke(app, [*base[:3], "--policy", str(bumped), "--home", str(home)]).exit_code == 0
     )
-    assert "version: 3" in (home / "policies" / "grid-platform.yaml").read_text("utf-8")
+    assert "version: 4" in (home / "policies" / "grid-platform.yaml").read_text("utf-8")
 
 
 def test_cli_jwks_client_gets_no_secret(tmp_path: Path) -> None:

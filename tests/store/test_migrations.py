@@ -1,0 +1,95 @@
+"""The migrations build exactly the schema the models describe, on both backends; a
+database made before migrations is taken up at the baseline with its rows kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, inspect, select
+from typer.testing import CliRunner
+
+from hub.cli import app as cli
+from hub.store import Keyring, Store, schema
+from hub.store.store import kind_table
+from tests.data import make_records
+
+
+def test_a_new_database_is_at_head_and_matches_the_models(database_url: str) -> None:
+    store = Store.open(database_url, Keyring.generate())
+    try:
+        store.create_schema()
+        assert schema.current(store.engine) == schema.head()
+        assert schema.differences(store.engine) == []
+        store.create_schema()  # at head: nothing to do, nothing breaks
+        assert schema.current(store.engine) == schema.head()
+    finally:
+        schema.drop(store.engine)
+        store.close()
+
+
+def test_the_differences_check_sees_a_column_the_migrations_lack(database_url: str) -> None:
+    store = Store.open(database_url, Keyring.generate())
+    try:
+        store.create_schema()
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE outbox ADD COLUMN stray TEXT")
+        assert any("stray" in str(d) for d in schema.differences(store.engine))
+    finally:
+        schema.drop(store.engine)
+        store.close()
+
+
+def test_an_unversioned_database_is_stamped_at_the_baseline_and_upgraded(
+    database_url: str,
+) -> None:
+    """What ``metadata.create_all`` made before migrations: the baseline, no revision."""
+    store = Store.open(database_url, Keyring.generate())
+    person = make_records()["person"]
+    try:
+        schema.upgrade(store.engine, schema.BASELINE)
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE alembic_version")
+        with store.begin() as tx:
+            tx.upsert("police_db", [("R1", person)], dt.datetime.now(dt.UTC))
+        assert "outbox" not in inspect(store.engine).get_table_names()
+        store.create_schema()
+        assert schema.current(store.engine) == schema.head()
+        assert schema.differences(store.engine) == []
+        table = kind_table("person").table
+        with store.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1
+        [kept] = list(store.records("person"))
+        assert kept.record == person
+    finally:
+        schema.drop(store.engine)
+        store.close()
+
+
+def test_every_revision_downgrades_and_upgrades_again(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        schema.upgrade(engine)
+        schema.downgrade(engine, "base")
+        assert schema.current(engine) is None
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        schema.upgrade(engine)
+        assert schema.differences(engine) == []
+    finally:
+        schema.drop(engine)
+        engine.dispose()
+
+
+def test_the_db_commands(tmp_path: Path) -> None:
+    home = str(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--home", home]).exit_code == 0
+    current = runner.invoke(cli, ["db", "current", "--home", home])
+    assert current.exit_code == 0, current.output
+    assert f"database {schema.head()}; head {schema.head()}" in current.output
+    upgraded = runner.invoke(cli, ["db", "upgrade", "--home", home])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"schema at {schema.head()}" in upgraded.output
+    checked = runner.invoke(cli, ["db", "check", "--home", home])
+    assert checked.exit_code == 0, checked.output
+    assert "schema matches the models" in checked.output
