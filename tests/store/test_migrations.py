@@ -4,11 +4,14 @@ database made before migrations is taken up at the baseline with its rows kept."
 from __future__ import annotations
 
 import datetime as dt
+import json
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, inspect, select
 from typer.testing import CliRunner
 
+from hub.audit import AuditLog
 from hub.cli import app as cli
 from hub.store import Keyring, Store, schema
 from hub.store.store import kind_table
@@ -93,3 +96,43 @@ def test_the_db_commands(tmp_path: Path) -> None:
     checked = runner.invoke(cli, ["db", "check", "--home", home])
     assert checked.exit_code == 0, checked.output
     assert "schema matches the models" in checked.output
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RELEASE = "release-5dbbc28"
+"""A database the last release without migrations made (``.sqlite.sql``, its dump), the
+keyring it was sealed with, and every record as that release read it back."""
+
+
+def test_the_previous_release_database_is_upgraded_and_every_record_reads_back(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hub.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript((FIXTURES / f"{RELEASE}.sqlite.sql").read_text("utf-8"))
+    store = Store.open(f"sqlite:///{path}", Keyring.load(FIXTURES / f"{RELEASE}.keys.json"))
+    try:
+        assert schema.current(store.engine) is None
+        store.create_schema()
+        assert schema.current(store.engine) == schema.head()
+        assert schema.differences(store.engine) == []
+        expected = json.loads((FIXTURES / f"{RELEASE}.records.json").read_text("utf-8"))
+        for kind, old in expected.items():
+            now = [s.record.model_dump(mode="json") for s in store.records(kind)]
+            assert len(now) == len(old), kind
+            for before in old:
+                assert any(_holds(after, before) for after in now), (kind, before)
+        verified = AuditLog.for_store(store).verify()
+        assert verified.ok, verified.reason
+        assert verified.entries == 1
+    finally:
+        store.close()
+
+
+def _holds(after: object, before: object) -> bool:
+    """``after`` says everything ``before`` said: a newer contract version may add fields."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return all(k in after and _holds(after[k], v) for k, v in before.items())
+    if isinstance(before, list) and isinstance(after, list):
+        return len(before) == len(after) and all(map(_holds, after, before))
+    return after == before
