@@ -10,6 +10,7 @@ and stream ids from ``sources.yaml``), never a value from a request.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +21,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.registry import Collector
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MULTIPROCESS = bool(os.environ.get(MULTIPROCESS_ENV))
@@ -45,13 +47,17 @@ ROWS_QUARANTINED = Counter(
 )
 
 
-def render() -> bytes:
-    """The scrape: every process's samples in multiprocess mode, else this process's."""
+def render(read_at_scrape: Iterable[Collector] = ()) -> bytes:
+    """The scrape: every process's samples in multiprocess mode, else this process's; and
+    the series ``read_at_scrape`` reads from the database, which no process counts (sync lag,
+    webhook backlog: a worker or another machine changes them)."""
+    fresh = CollectorRegistry()
+    for collector in read_at_scrape:
+        fresh.register(collector)
     if MULTIPROCESS:
-        registry = CollectorRegistry()
-        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+        _multiprocess.MultiProcessCollector(fresh)  # type: ignore[no-untyped-call]
+        return generate_latest(fresh)
+    return generate_latest(REGISTRY) + generate_latest(fresh)
 
 
 def count_stream(source: str, stream: str, stored: int, quarantined: int) -> None:

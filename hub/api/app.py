@@ -3,6 +3,8 @@ operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
 
 from __future__ import annotations
 
+import math
+
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -20,7 +22,7 @@ from hub.api.limits import (
     RefusalLimits,
     too_large_handler,
 )
-from hub.api.observability import CountingAuditLog, Observe, readiness
+from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import audit, profiles, records, transparency
 from hub.auth.clients import ClientRegistry
@@ -43,6 +45,8 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: str
     checks: dict[str, str]
+    sync_lag: dict[str, float | None]
+    """Seconds since each stream's last successful sync (``source/stream``); null: never."""
 
 
 def create_app(
@@ -88,6 +92,7 @@ def create_app(
     app.add_middleware(RefusalGuard, limiter=limiter, audit=log.append)
 
     app.add_middleware(Observe)
+    gauges = StoreGauges(store)
 
     @app.get("/health", tags=["operations"])
     def health() -> Health:
@@ -97,15 +102,22 @@ def create_app(
     @app.get("/ready", tags=["operations"], responses={503: {"model": Ready}})
     async def ready() -> JSONResponse:
         """Database reachable, keys loaded, policies in force, audit log writable; 503
-        names the check that failed."""
+        names the check that failed. The sync lag of each stream is reported beside."""
         result = await run_in_threadpool(readiness, store, keys, policies, log)
-        body = Ready(status="ready" if result.ready else "not ready", checks=result.checks)
+        body = Ready(
+            status="ready" if result.ready else "not ready",
+            checks=result.checks,
+            sync_lag={
+                f"{source}/{stream}": None if math.isinf(seconds) else round(seconds, 1)
+                for (source, stream), seconds in sorted(result.sync_lag.items())
+            },
+        )
         return JSONResponse(body.model_dump(), status_code=200 if result.ready else 503)
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def scrape() -> Response:
         """Prometheus text format: every worker's samples under ``hub serve --workers``."""
-        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+        return Response(metrics.render([gauges]), media_type=metrics.CONTENT_TYPE)
 
     app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)

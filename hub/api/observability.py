@@ -13,6 +13,9 @@ every request, readiness checks, and the audit appends counted.
   after its entry was written) and is not uncounted.
 - ``readiness``: the database answers, the keys are loaded, policies are in force, and the
   audit log can be appended to (its head read, write permission checked: nothing written).
+  It also reports each sync stream's lag, which does not make the API unready: a source
+  that is down is the worker's trouble, and the hub still serves what it holds.
+- ``StoreGauges``: series read from the database at each scrape (sync lag per stream).
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import metrics
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.keys import SigningKeys
+from hub.ingest.worker import sync_lag
 from hub.policyfiles import PolicyRegistry
 from hub.store import Store
 from hub.store.tables import audit_log
@@ -136,10 +142,30 @@ class CountingAuditLog(AuditLog):
         return appended
 
 
+class StoreGauges(Collector):
+    """Series read from the database at each scrape: the lag of every sync stream (seconds
+    since the start of its last successful run; +Inf for one that never succeeded)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "hub_sync_lag_seconds",
+            "Seconds since the start of the stream's last successful sync.",
+            labels=["source", "stream"],
+        )
+        for (source, stream), seconds in sorted(sync_lag(self.store).items()):
+            lag.add_metric([source, stream], seconds)
+        yield lag
+
+
 @dataclass(frozen=True)
 class Readiness:
     checks: dict[str, str]
     """Check name -> ``ok`` or why it failed (no exception text: it may name a secret)."""
+    sync_lag: dict[tuple[str, str], float]
+    """Reported, not checked: see the module's docstring."""
 
     @property
     def ready(self) -> bool:
@@ -161,7 +187,11 @@ def readiness(
             results[name] = check() or "ok"
         except Exception as exc:  # a probe reports, it never raises
             results[name] = f"failed ({type(exc).__name__})"
-    return Readiness(results)
+    try:
+        lag = sync_lag(store)
+    except Exception:  # the database check has said why
+        lag = {}
+    return Readiness(results, lag)
 
 
 def _database(store: Store) -> str | None:

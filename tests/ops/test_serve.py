@@ -5,6 +5,7 @@ request in flight finish."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ from hub.auth import ClientRegistry
 from hub.cli import app as cli
 from hub.config import load_config, open_store
 from hub.reference.world import generate
+from hub.store.tables import sync_claims
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
 HUB = Path(sys.executable).parent / "hub"
@@ -70,6 +72,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     jwks = {"keys": [KEY.as_dict(private=False)]}
     claims = {"beat_codes": ["B3201040101"]}
     added = ClientRegistry(store).add("派出所", "police-station", ["person.read"], claims, jwks)
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    with store.begin() as tx:  # two streams as a worker leaves them: one synced, one never
+        for stream, success in (("people", an_hour_ago), ("houses", None)):
+            tx.conn.execute(
+                sync_claims.insert().values(
+                    source_system="police_db",
+                    stream=stream,
+                    due_at=an_hour_ago,
+                    last_success_at=success,
+                    runs=1,
+                )
+            )
     store.close()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUB_", "PROMETHEUS_"))}
@@ -124,10 +138,13 @@ def _samples(http: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]],
 def test_two_workers_serve_the_hub_at_the_port_they_bind(served: Served) -> None:
     with httpx.Client(base_url=served.url) as http:
         ready = http.get("/ready").json()
+        lag = ready.pop("sync_lag")
         assert ready == {
             "status": "ready",
             "checks": {"database": "ok", "keys": "ok", "policies": "ok", "audit": "ok"},
         }
+        assert lag["police_db/houses"] is None
+        assert 3600 <= lag["police_db/people"] < 3600 + 600
         meta = http.get("/.well-known/oauth-authorization-server").json()
         assert meta["issuer"] == served.url
         assert meta["token_endpoint"] == f"{served.url}/oauth/token"
@@ -172,6 +189,9 @@ def test_two_workers_serve_the_hub_at_the_port_they_bind(served: Served) -> None
     ]
     assert reads, "the sharing service's decisions are counted"
     assert value("hub_audit_entries_total", action="token.issued") == 3
+    people = value("hub_sync_lag_seconds", source="police_db", stream="people")
+    assert 3600 <= people < 3600 + 600
+    assert value("hub_sync_lag_seconds", source="police_db", stream="houses") == float("inf")
     for (name, labels), _ in samples.items():
         assert id_number not in name + repr(sorted(labels))
 
