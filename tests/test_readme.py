@@ -32,7 +32,8 @@ def _blocks(language: str) -> list[str]:
 
 
 def _hub_lines() -> list[str]:
-    """Each ``hub …`` line of the shell blocks, comments and continuations joined."""
+    """Each ``hub …`` line of the shell blocks, comments and continuations joined, and the
+    command of each ``Exec…=`` line of the systemd units."""
     lines = []
     for block in _blocks("sh"):
         joined = block.replace("\\\n", " ")
@@ -40,6 +41,8 @@ def _hub_lines() -> list[str]:
             line = line.split("  #")[0].strip()
             if line.startswith("hub "):
                 lines.append(line)
+    for block in _blocks("ini"):  # systemd units: the hub command each Exec line runs
+        lines += [f"hub {m}" for m in re.findall(r"^Exec\w*=\S*/hub (.+)$", block, re.M)]
     return lines
 
 

@@ -7,9 +7,13 @@ for the developer writing a migration.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import make_url
 
 from hub.cli.options import HomeOption
 from hub.config import load_config, open_store
@@ -71,3 +75,26 @@ def revision(
         schema.revision(store.engine, message)
     finally:
         store.close()
+
+
+@app.command()
+def backup(
+    to: Annotated[Path, typer.Argument(help="The backup file to write (0600).")],
+    home: HomeOption = None,
+) -> None:
+    """An online copy of an SQLite hub, consistent while the hub runs (SQLite's backup
+    API). PostgreSQL is backed up with its own tools (``pg_dump``). The key file is not in
+    the copy: back it up apart, for the copy is unreadable without it and the key must not
+    sit beside it."""
+    config = load_config(home)
+    url = make_url(config.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        typer.echo("the database is not an SQLite file: back it up with pg_dump", err=True)
+        raise typer.Exit(2)
+    if to.exists():
+        typer.echo(f"{to} exists: name a new file", err=True)
+        raise typer.Exit(2)
+    to.touch(mode=0o600)
+    with closing(sqlite3.connect(url.database)) as source, closing(sqlite3.connect(to)) as copy:
+        source.backup(copy)
+    typer.echo(f"backed up to {to}; the key file {config.key_file} is to be kept apart")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from hub.audit import AuditLog
 from hub.cli import app as cli
+from hub.config import load_config, open_store
 from hub.store import Keyring, Store, schema
 from hub.store.store import kind_table
 from tests.data import make_records
@@ -136,3 +137,27 @@ def _holds(after: object, before: object) -> bool:
     if isinstance(before, list) and isinstance(after, list):
         return len(before) == len(after) and all(map(_holds, after, before))
     return after == before
+
+
+def test_db_backup_copies_a_running_sqlite_hub_readably(tmp_path: Path) -> None:
+    home = tmp_path / "hub"
+    assert CliRunner().invoke(cli, ["init", "--home", str(home)]).exit_code == 0
+    store = open_store(load_config(home))
+    person = make_records()["person"]
+    with store.begin() as tx:
+        tx.upsert("police_db", [("R1", person)])
+    try:  # the hub's own connection stays open: the copy is taken online
+        copy = tmp_path / "backup.db"
+        done = CliRunner().invoke(cli, ["db", "backup", str(copy), "--home", str(home)])
+        assert done.exit_code == 0, done.output
+        assert copy.stat().st_mode & 0o077 == 0
+        again = CliRunner().invoke(cli, ["db", "backup", str(copy), "--home", str(home)])
+        assert again.exit_code == 2
+    finally:
+        store.close()
+    restored = Store.open(f"sqlite:///{copy}", Keyring.load(load_config(home).key_file))
+    try:
+        [kept] = list(restored.records("person"))
+        assert kept.record == person
+    finally:
+        restored.close()
