@@ -69,6 +69,9 @@ class ExternalIdPEnv(BaseModel):
     refetch_interval: float | None = None
     timeout: float | None = None
     require_at_jwt: bool | None = None
+    client_claims: tuple[str, ...] | None = None
+    scope_claims: tuple[str, ...] | None = None
+    subject_claim: str | None = None
 
 
 class HubEnv(BaseSettings):

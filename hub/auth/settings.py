@@ -17,7 +17,11 @@ the very public key a forger can download."""
 class ExternalIdP(BaseModel):
     """A trusted identity provider: its tokens are accepted when they carry its issuer and
     our audience, are signed by a key of its JWKS, and name a registered, unrevoked client
-    in ``client_id`` (or ``azp``)."""
+    in ``client_id`` or ``azp`` (or the claims ``client_claims`` names).
+
+    What the token's claims may say is who is asking and which scopes it asks for; what
+    it may then do and see (policy, jurisdiction, scopes at most those registered) is the
+    hub's registry's, never a claim of the provider's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -33,6 +37,13 @@ class ExternalIdP(BaseModel):
     timeout: float = Field(default=5.0, gt=0)
     require_at_jwt: bool = True
     """RFC 9068 ``typ: at+jwt``; some providers still label access tokens ``JWT``."""
+    client_claims: tuple[str, ...] = Field(default=("client_id", "azp"), min_length=1)
+    """The claims naming the registered client, the first present wins (Azure AD: ``appid``)."""
+    scope_claims: tuple[str, ...] = Field(default=("scope", "scp"), min_length=1)
+    """The claims holding the scopes asked for, a space-separated string or a list (some
+    providers put them in ``roles``); the first present wins."""
+    subject_claim: str = "sub"
+    """The claim audited as the person or service acting (``preferred_username``…)."""
 
     @model_validator(mode="after")
     def _asymmetric_only(self) -> Self:

@@ -145,7 +145,7 @@ class TokenVerifier:
         self._check_claims(claims, external)
         if external is None:
             return self._hub_context(claims)
-        return self._external_context(claims)
+        return self._external_context(claims, external)
 
     __call__ = verify_access_token
 
@@ -249,17 +249,17 @@ class TokenVerifier:
             jurisdiction=jurisdiction,
         )
 
-    def _external_context(self, claims: dict[str, Any]) -> AccessContext:
+    def _external_context(self, claims: dict[str, Any], idp: ExternalIdP) -> AccessContext:
         """The provider vouches for who the client is; what it may do and see (scopes
         within its registration, policy, jurisdiction) comes from our registry."""
-        client = self._client(claims.get("client_id") or claims.get("azp"))
-        granted = claims.get("scope", claims.get("scp", ""))
+        client = self._client(_first(claims, idp.client_claims))
+        granted = _first(claims, idp.scope_claims) or ""
         if isinstance(granted, str):
             granted = granted.split()
         asked = {s for s in granted if isinstance(s, str)} if isinstance(granted, list) else set()
         return AccessContext(
             client_id=client.client_id,
-            subject=str(claims["sub"]),
+            subject=str(claims.get(idp.subject_claim) or claims["sub"]),
             scopes=frozenset(asked & client.scopes),
             claims=claims,
             policy_id=client.policy_id,
@@ -268,6 +268,11 @@ class TokenVerifier:
             expires_at=int(claims["exp"]),
             jurisdiction=dict(client.claims),
         )
+
+
+def _first(claims: dict[str, Any], names: tuple[str, ...]) -> Any:
+    """The value of the first of ``names`` the claims hold (and not empty)."""
+    return next((claims[name] for name in names if claims.get(name)), None)
 
 
 def _parse(token: str) -> tuple[Any, dict[str, Any], dict[str, Any]]:

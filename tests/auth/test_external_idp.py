@@ -167,3 +167,37 @@ def test_provider_hmac_and_unavailable_jwks_are_refused(
     with pytest.raises(TokenInvalid) as caught:
         offline.verify_access_token(provider.token(client_id=cid))
     assert caught.value.reason == "jwks_unavailable"
+
+
+def test_a_provider_naming_clients_and_scopes_in_its_own_claims_is_mapped(
+    hub: Hub, provider: Provider, http: httpx.Client
+) -> None:
+    """Azure-AD-like tokens: the client in ``appid``, scopes as a ``roles`` list, the
+    person in ``preferred_username``. The mapping chooses claims; it never lets a claim
+    widen what the registration grants."""
+    verifier = verifier_for(
+        hub,
+        provider,
+        http,
+        client_claims=("appid",),
+        scope_claims=("roles",),
+        subject_claim="preferred_username",
+    )
+    client = keyed_client(hub, "police-station", claims={"beat_codes": ["B7"]})
+    token = provider.token(
+        appid=client.client_id,
+        roles=["person.read", "audit.read"],
+        scope="",
+        preferred_username="officer-li",
+        beat_codes=["B1", "B2"],
+        policy="street-analyst",
+    )
+    ctx = verifier.verify_access_token(token)
+    assert ctx.client_id == client.client_id
+    assert ctx.subject == "officer-li"
+    assert ctx.scopes == {"person.read"}
+    assert ctx.policy_id == "police-station"
+    assert ctx.jurisdiction == {"beat_codes": ("B7",)}
+    with pytest.raises(TokenInvalid) as caught:  # client_id is no longer where it looks
+        verifier.verify_access_token(provider.token(client_id=client.client_id))
+    assert caught.value.reason == "unknown_client"
