@@ -36,7 +36,7 @@ from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
 from hub.sharing.ids import RecordIds
 from hub.store import Store
-from hub.store.tables import audit_log, verification_tasks
+from hub.store.tables import audit_log, outbox, verification_tasks
 from tests.api.conftest import BEAT, EXAMPLES, GENEROUS, GRID
 from tests.conftest import fresh_postgres_database
 
@@ -155,6 +155,10 @@ class Loop:
 
     def get(self, partner: str, path: str, **params: Any) -> httpx.Response:
         return self.http.get(path, params=params, headers=self.headers(partner))
+
+
+def _fields(person: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in person.items() if name != "n"}
 
 
 def _person_row(person: dict[str, Any]) -> dict[str, str]:
@@ -369,9 +373,13 @@ def test_the_grid_visit_of_its_own_copy_counts_for_the_police(loop: Loop) -> Non
     store = loop.store()
     try:
         visits = [s for s in store.records("visit") if s.record.visitor == "网格员陈静"]
+        with store.engine.connect() as conn:
+            events = conn.execute(select(outbox).where(outbox.c.type == "visit.recorded")).all()
     finally:
         store.close()
     [stored] = visits
+    [told] = [e for e in events if e.record_id == stored.id]
+    assert (told.kind, told.data) == ("visit", {})
     assert stored.provenance.source_system == "hub"
     visit = stored.record.model_dump()
     assert visit["side"] == "网格"
@@ -379,6 +387,32 @@ def test_the_grid_visit_of_its_own_copy_counts_for_the_police(loop: Loop) -> Non
     assert (visit["grid_code"], visit["beat_code"]) == (GRID, BEAT)
     assert visit["visitor_org"] == loop.clients["grid"]
     assert visit["note"] == "三口之家"
+
+
+def test_a_visit_outside_the_callers_visit_rows_counts_but_is_not_shown(loop: Loop) -> None:
+    """The police's copy of a person places them in a neighbouring grid of the same beat:
+    its visit lies in that grid, outside the grid client's visit rows. It still takes the
+    person off the grid's due list (a visit is a visit), but its facts are not shown."""
+    person = loop.people[6]
+    store = loop.store()
+    try:
+        elsewhere = Person.parse(_fields(person) | {"grid_code": "G32010401012"})
+        with store.begin() as tx:
+            tx.upsert("police_db", [(f"R{person['n']}", elsewhere)])
+    finally:
+        store.close()
+    grid_copy = loop.ref("grid", "person", loop.db_id("person", "grid_platform", f"g{person['n']}"))
+    assert [item for item in loop.due("grid") if item["id"] == grid_copy]
+    loop.verify_person("police", person)
+    assert not [item for item in loop.due("grid") if item["id"] == grid_copy]
+    view = loop.get("grid", f"/v1/records/person/{grid_copy}", purpose=SERVICE).json()
+    assert view["verification"] is None
+    police_copy = loop.db_id("person", "police_db", f"R{person['n']}")
+    police_view = loop.get(
+        "police", f"/v1/records/person/{loop.ref('police', 'person', police_copy)}",
+        purpose=POLICE_WORK,
+    ).json()  # fmt: skip
+    assert police_view["verification"]["side"] == "公安"
 
 
 def test_a_record_outside_the_callers_scope_cannot_be_verified_nor_is_ever_due(
