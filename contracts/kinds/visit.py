@@ -55,7 +55,9 @@ class Visit(Record):
     visit_id: Code = field("走访编号", S.INTERNAL, key=True)
     record_kind: VerifiedKind = field("核查对象类型", S.INTERNAL)
     record_key: Text = field("核查对象标识", S.SENSITIVE_PERSONAL)
-    side: VisitorSide = field("走访方", S.INTERNAL)
+    side: VisitorSide | None = field("走访方", S.INTERNAL, default=None)
+    """Set on every visit the hub records; None only on a visit kept before contract v2,
+    which did not say, and of which the hub will not guess."""
     visitor: Text = field("走访人", S.PERSONAL)
     visitor_org: Text = field("走访单位", S.INTERNAL)
     visited_at: AwareDatetime = field("走访时间", S.INTERNAL)

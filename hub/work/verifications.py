@@ -114,7 +114,9 @@ class Verifications:
             raise InvalidRequest("not_verified_kind", f"{kind} records are not verified", event)
         target = self._target(asked, kind, ref, write)
         now = self.clock()
-        visit = self._visit(asked, write, kind, target, stated, now)
+        policy = self.sharing.policies.get(asked.access.policy_id)
+        side = VisitorSide.POLICE if policy is not None and policy.police else VisitorSide.GRID
+        visit = self._visit(asked, write, kind, target, stated, side, now)
         if not admits(write.scope, visit.model_dump()):
             event = self._refusal(asked, write, "out_of_scope", record_id=ref)
             raise Denied("scope", "the visit would lie outside your visit rows", event)
@@ -130,7 +132,7 @@ class Verifications:
             detail = {
                 "verified": f"{kind}/{target.id}",
                 "visit_id": visit.visit_id,
-                "side": visit.side.value,
+                "side": side.value,
                 "result": visit.result.value,
                 "tasks_closed": closed,
             }
@@ -148,7 +150,7 @@ class Verifications:
             id=self.sharing.ids.encode(client, "visit", stored[0]),
             kind=kind,
             record_id=ref,
-            side=visit.side.value,
+            side=side.value,
             visited_at=visit.visited_at,
             result=visit.result.value,
         )
@@ -177,10 +179,10 @@ class Verifications:
         kind: str,
         target: FoundRow,
         stated: Stated,
+        side: VisitorSide,
         now: dt.datetime,
     ) -> Visit:
-        policy = self.sharing.policies.get(asked.access.policy_id)
-        side = VisitorSide.POLICE if policy is not None and policy.police else VisitorSide.GRID
+        """The visit as it will be stored, judged by its contract and the clock."""
         keys = contract(kind).natural_key_fields()
         row = {
             "visit_id": f"V{now:%Y%m%d}-{secrets.token_hex(6)}",
