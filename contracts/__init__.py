@@ -10,7 +10,13 @@ from contracts.kinds.house import House, HouseUse
 from contracts.kinds.incident import Channel, Incident, IncidentStatus, IncidentType, RiskLevel
 from contracts.kinds.person import HouseholdType, Person
 from contracts.kinds.unit import Unit, UnitType
-from contracts.kinds.visit import Visit, VisitResult
+from contracts.kinds.visit import (
+    VERIFIED_KINDS,
+    VerifiedKind,
+    Visit,
+    VisitorSide,
+    VisitResult,
+)
 from contracts.kinds.work_order import NEXT_STATUSES, OrderStatus, StatusChange, WorkOrder
 from contracts.meta import FieldSpec, Sensitivity, field, field_specs
 from contracts.record import Record
@@ -22,6 +28,7 @@ __all__ = [
     "CONTRACTS",
     "NEXT_STATUSES",
     "RELATIONS",
+    "VERIFIED_KINDS",
     "Address",
     "Channel",
     "ContractError",
@@ -44,8 +51,10 @@ __all__ = [
     "Unit",
     "UnitType",
     "UnknownKind",
+    "VerifiedKind",
     "Visit",
     "VisitResult",
+    "VisitorSide",
     "WorkOrder",
     "bare",
     "contract",

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from contracts import CONTRACTS, FieldSpec, Sensitivity, bare, is_text
+from contracts import CONTRACTS, FieldSpec, Sensitivity, Visit, bare, is_text
 from policies.errors import PolicyInvalid, Problem
 from policies.model import KindGrant, Policy, Treatment
 
@@ -91,6 +91,9 @@ def _write_problems(
             problems.append(
                 Problem(where, f"{name} is police_only: only a police policy writes it")
             )
+        elif kind == Visit.kind and name not in Visit.STATED:
+            stated = ", ".join(sorted(Visit.STATED))
+            problems.append(Problem(where, f"the hub fills {name}; a visitor states {stated}"))
     return problems
 
 

@@ -119,6 +119,7 @@ def make_records() -> dict[str, Record]:
                 "visit_id": "V20261102001",
                 "record_kind": "person",
                 "record_key": ID_NUMBERS[0],
+                "side": "网格",
                 "visitor": "陈静",
                 "visitor_org": "钞库街社区网格站",
                 "visited_at": (t0 + dt.timedelta(days=1)).isoformat(),

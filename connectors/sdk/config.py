@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from connectors.sdk.errors import ConfigurationError
 from connectors.sdk.mapping import RecordMapping
 from connectors.sdk.source import Stream
-from contracts import CONTRACTS
+from contracts import CONTRACTS, VERIFIED_KINDS
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,6 +42,8 @@ class StreamConfig(BaseModel):
     primary_key: str = Field(min_length=1)
     cursor_field: str | None = None
     mapping: RecordMapping = Field(default_factory=RecordMapping)
+    self_declared: bool = False
+    """See ``Stream.self_declared``: only of a kind that is verified door to door."""
 
     @model_validator(mode="after")
     def _known_kind_and_fields(self) -> Self:
@@ -49,10 +51,19 @@ class StreamConfig(BaseModel):
             raise ValueError(f"unknown kind {self.kind!r}")
         if problems := self.mapping.check(CONTRACTS[self.kind]):
             raise ValueError("; ".join(problems))
+        if self.self_declared and self.kind not in VERIFIED_KINDS:
+            raise ValueError(f"self_declared: {self.kind} records are not verified door to door")
         return self
 
     def to_stream(self) -> Stream:
-        return Stream(self.name, self.kind, self.primary_key, self.cursor_field, self.mapping)
+        return Stream(
+            self.name,
+            self.kind,
+            self.primary_key,
+            self.cursor_field,
+            self.mapping,
+            self_declared=self.self_declared,
+        )
 
 
 def parse_config(model: type[M], config: Mapping[str, Any], source_id: str) -> M:

@@ -32,6 +32,9 @@ class Stream:
     primary_key: str
     cursor_field: str | None = None
     mapping: RecordMapping = field(default_factory=RecordMapping)
+    self_declared: bool = False
+    """Rows are residents' own declarations (自主申报, e.g. 秦淮e家): the hub opens a task to
+    verify each record stored from them at the door."""
 
     @property
     def model(self) -> type[Record]:

@@ -3,7 +3,9 @@ operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Callable
 
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -24,7 +26,7 @@ from hub.api.limits import (
 )
 from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
-from hub.api.routes import audit, profiles, records, transparency
+from hub.api.routes import audit, profiles, records, transparency, verifications
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
 from hub.auth.keys import SigningKeys
@@ -35,6 +37,7 @@ from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, load_config, open_store
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
+from hub.work.verifications import Verifications
 
 
 class Health(BaseModel):
@@ -57,10 +60,13 @@ def create_app(
     token_limits: TokenLimits | None = None,
     body_limits: BodyLimits | None = None,
     refusal_limits: RefusalLimits | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> FastAPI:
     """The API over the hub at ``config``; each client may make ``rate`` requests a second
     (``burst`` at once). The other limits (``hub.auth.throttle``, ``hub.api.limits``) have
-    defaults for one hub serving a few dozen partner systems."""
+    defaults for one hub serving a few dozen partner systems. ``clock`` is the work loop's
+    "now" (due lists, visit times); tests inject one."""
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
     store = open_store(config)
     store.create_schema()
     log = CountingAuditLog.for_store(store)
@@ -78,12 +84,14 @@ def create_app(
         description="One query API over police and grid records, within each partner's "
         "sharing policy. Every request declares its purpose and is audited.",
     )
+    sharing = Sharing(store, log, policies)
     app.state.hub = HubServices(
-        sharing=Sharing(store, log, policies),
+        sharing=sharing,
         audit=log,
         verify=verifier.verify_access_token,
         refused=(TokenInvalid,),
         limiter=RateLimiter(rate, burst),
+        verifications=Verifications(sharing, now),
     )
     problems.install(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
@@ -124,6 +132,7 @@ def create_app(
     app.include_router(profiles.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)
+    app.include_router(verifications.router)
     return app
 
 

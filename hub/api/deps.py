@@ -15,6 +15,7 @@ from hub.api.ratelimit import RateLimiter, retry_after
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.scopes import SCOPES
 from hub.sharing import Access, Sharing
+from hub.work.verifications import Verifications
 
 
 @dataclass
@@ -25,6 +26,7 @@ class HubServices:
     """Checks an access token; raises an exception with a ``reason`` when it is refused."""
     refused: tuple[type[Exception], ...]
     limiter: RateLimiter
+    verifications: Verifications
 
 
 def services(request: Request) -> HubServices:
@@ -47,13 +49,15 @@ def required_scope(request: Request) -> str:
     return f"{kind}.{'write' if request.method == 'POST' else 'read'}"
 
 
-def scoped(scope: str | Callable[[Request], str]) -> Any:
+def scoped(scope: str | Callable[[Request], str], *also: str) -> Any:
     """A router dependency naming the scope its routes need, where the URL does not
-    (``dependencies=[scoped("work_order.write")]``); a callable picks it per request. It
-    must come before ``AccessDep`` is resolved, so put it on the router or route."""
+    (``dependencies=[scoped("work_order.write")]``); a callable picks it per request;
+    ``also``: scopes the route needs besides. It must come before ``AccessDep`` is
+    resolved, so put it on the router or route."""
 
     def name(request: Request) -> None:
         request.state.scope = scope(request) if callable(scope) else scope
+        request.state.also_scopes = also
 
     return Depends(name)
 
@@ -96,8 +100,9 @@ def access(
             code="rate_limited",
             headers={"Retry-After": retry_after(wait)},
         )
-    scope = required_scope(request)
-    if scope not in caller.scopes:
+    needed = (required_scope(request), *getattr(request.state, "also_scopes", ()))
+    scope = next((scope for scope in needed if scope not in caller.scopes), None)
+    if scope is not None:
         # The scope is made from the URL: only one of ours goes into the header, so no
         # caller-chosen text (non-Latin-1, CR/LF) reaches a response header.
         named = f' scope="{scope}"' if scope in SCOPES else ""
@@ -133,3 +138,10 @@ def sharing(request: Request) -> Sharing:
 
 SharingDep = Annotated[Sharing, Depends(sharing)]
 RequestId = Annotated[str, Depends(request_id)]
+
+
+def verifications(request: Request) -> Verifications:
+    return services(request).verifications
+
+
+VerificationsDep = Annotated[Verifications, Depends(verifications)]

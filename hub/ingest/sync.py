@@ -20,6 +20,7 @@ from typing import Any
 from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
 from contracts import Record, RecordInvalid, header_names
 from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
+from hub.work.verification_tasks import declared
 
 MAX_EXAMPLES = 3
 
@@ -126,7 +127,8 @@ def admit_rows(
     This is the one path by which rows enter the hub: syncs, re-submitted quarantine
     entries and records pushed through the API all come through here. ``audit`` writes
     the entry of a change made through a door that audits (API, CLI) in the same
-    transaction.
+    transaction. Each record a ``self_declared`` stream stores gets its verification task
+    (``hub.work.verification_tasks``) in that transaction too.
     """
     model = stream.model
     good: list[tuple[str, Record]] = []
@@ -145,6 +147,8 @@ def admit_rows(
     with store.begin() as tx:
         good = _without_duplicates(store, tx, source_id, stream, good, raw, bad)
         counts = tx.upsert(source_id, good, now)
+        if stream.self_declared:
+            declared(tx, source_id, good, now)
         tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
         tx.quarantine(run_id, bad, now)
         if state is not None:

@@ -166,6 +166,7 @@ DECLARATION_STREAMS = [
         "pattern": "person_declarations*",
         "primary_key": "公民身份号码",
         "mapping": {"passthrough": True},
+        "self_declared": True,
     },
     {
         "name": "units",
@@ -173,6 +174,7 @@ DECLARATION_STREAMS = [
         "pattern": "unit_declarations*",
         "primary_key": "统一社会信用代码",
         "mapping": {"passthrough": True},
+        "self_declared": True,
     },
 ]
 

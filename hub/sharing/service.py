@@ -9,11 +9,12 @@ and parsed before its scope and field rights are judged (``hub.sharing.push``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from contracts import RELATIONS
+from contracts import RELATIONS, VERIFIED_KINDS
 from hub.audit import AuditEvent, AuditLog
 from hub.policyfiles import PolicyRegistry
 from hub.sharing.errors import Denied, InvalidRequest, NotFound
@@ -21,10 +22,14 @@ from hub.sharing.ids import RecordIds
 from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
+from hub.store.visits import last_visits
 from policies import AccessDenied, Decision, Policy, RowScope, decide
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
+VERIFICATION_FIELDS = ("side", "visited_at", "result", "visitor", "visitor_org")
+"""What a view tells of its record's last verification (走访核查), each field as the
+caller's visit grant treats it: a field that grant withholds is left out."""
 
 
 class Access(Protocol):
@@ -56,6 +61,23 @@ class Asked:
     kind: str
     purpose: str | None
     request_id: str
+
+
+@dataclass(frozen=True)
+class LastVerifications:
+    """The last verification of each record of one page, as the caller may see it: looked
+    up for the whole page in one query, by ``link_key``, within the caller's visit rows."""
+
+    decision: Decision
+    """The caller's read decision on visits, narrowed to ``VERIFICATION_FIELDS``."""
+    last: dict[str, FoundRow]
+    """The latest visit of each record that has one, by the record's ``link_key``."""
+
+    def audited(self) -> dict[str, Any]:
+        fields: dict[str, list[str]] = {}
+        for name, treatment in self.decision.treatments.items():
+            fields.setdefault(AUDIT_TREATMENT.get(treatment, treatment), []).append(name)
+        return {"shown": len(self.last), "fields": fields}
 
 
 class Sharing:
@@ -142,9 +164,16 @@ class Sharing:
                 detail={"reason": "bad_filter", "field": exc.field},
             )
             raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+        shown = self.last_verifications(asked, found)
         self.audit.append(
             self.event(
-                asked, "records.query", "allowed", filters=filters, decision=decision, found=found
+                asked,
+                "records.query",
+                "allowed",
+                filters=filters,
+                decision=decision,
+                found=found,
+                shown=shown,
             )
         )
         more = len(found) == limit
@@ -153,15 +182,18 @@ class Sharing:
             if more
             else None
         )
-        return Page([self.view(asked, decision, row) for row in found], next_cursor)
+        return Page([self.view(asked, decision, row, shown) for row in found], next_cursor)
 
     def read(self, asked: Asked, ref: str, *, fields: Sequence[str] | None) -> dict[str, Any]:
         decision = self.decide(asked, "read", fields=fields)
         row = self._one(asked, decision, ref, list(decision.treatments), "records.read")
+        shown = self.last_verifications(asked, [row])
         self.audit.append(
-            self.event(asked, "records.read", "allowed", decision=decision, found=[row])
+            self.event(
+                asked, "records.read", "allowed", decision=decision, found=[row], shown=shown
+            )
         )
-        return self.view(asked, decision, row)
+        return self.view(asked, decision, row, shown)
 
     def profile(self, asked: Asked, ref: str) -> dict[str, Any]:
         """一人一档 / 一屋一档: the record, every source's record of the same person or house
@@ -214,10 +246,13 @@ class Sharing:
             link_key=link_key,
             limit=self.max_page,
         )
+        shown = self.last_verifications(asked, found)
         self.audit.append(
-            self.event(asked, "profile.section", "allowed", decision=decision, found=found)
+            self.event(
+                asked, "profile.section", "allowed", decision=decision, found=found, shown=shown
+            )
         )
-        return {"kind": kind, "items": [self.view(asked, decision, row) for row in found]}
+        return {"kind": kind, "items": [self.view(asked, decision, row, shown) for row in found]}
 
     def _one(
         self, asked: Asked, decision: Decision, ref: str, fields: list[str], action: str
@@ -248,19 +283,61 @@ class Sharing:
             raise InvalidRequest("bad_cursor", "the cursor is not one this hub gave out", event)
         return after
 
+    def last_verifications(
+        self, asked: Asked, rows: Sequence[FoundRow]
+    ) -> LastVerifications | None:
+        """The last verification of each of ``rows`` (records of ``asked.kind``) that the
+        caller may see; None when the kind is not verified door to door, or when the
+        token's scopes (``visit.read``) or the policy do not let the caller read visits."""
+        if asked.kind not in VERIFIED_KINDS or "visit.read" not in asked.access.scopes:
+            return None
+        policy = self.policies.get(asked.access.policy_id)
+        if policy is None:
+            return None
+        claims = asked.access.jurisdiction
+        try:
+            decision = decide(policy, claims, "visit", asked.purpose, "read")
+        except AccessDenied:
+            return None
+        granted = decision.treatments
+        treatments = {name: granted[name] for name in VERIFICATION_FIELDS if name in granted}
+        links = [row.link_key for row in rows]
+        last = last_visits(self.store, asked.kind, links, decision.scope, list(treatments))
+        return LastVerifications(dataclasses.replace(decision, treatments=treatments), last)
+
     # --- what goes out ------------------------------------------------------------------
 
-    def view(self, asked: Asked, decision: Decision, row: FoundRow) -> dict[str, Any]:
+    def view(
+        self,
+        asked: Asked,
+        decision: Decision,
+        row: FoundRow,
+        shown: LastVerifications | None = None,
+    ) -> dict[str, Any]:
         """One record as the partner sees it: its own id for it, the source (a partner's
-        pushes as ``partner``), the hour it last changed, and the treated fields."""
+        pushes as ``partner``), the hour it last changed, and the treated fields; with
+        ``shown``, also its last verification (``verification``, None if it has none the
+        caller may see; absent when the caller may not read visits)."""
         client = asked.access.client_id
+        key = self.store.partner_key(client, "pseudonym")
         source = "partner" if row.source_system.startswith("partner:") else row.source_system
-        return {
+        view = {
             "id": self.ids.encode(client, decision.kind, row.id),
             "source": source,
             "updated": row.last_updated.replace(minute=0, second=0, microsecond=0),
-            "record": decision.apply(row.values, self.store.partner_key(client, "pseudonym")),
+            "record": decision.apply(row.values, key),
         }
+        if shown is not None:
+            visit = shown.last.get(row.link_key)
+            view["verification"] = (
+                None
+                if visit is None
+                else {
+                    "id": self.ids.encode(client, "visit", visit.id),
+                    **shown.decision.apply(visit.values, key),
+                }
+            )
+        return view
 
     def event(
         self,
@@ -274,10 +351,16 @@ class Sharing:
         found: Sequence[FoundRow] = (),
         record_ids: Sequence[str] = (),
         detail: dict[str, Any] | None = None,
+        shown: LastVerifications | None = None,
     ) -> AuditEvent:
         """The audit event of one step of a request. Filter values on sealed fields are
         kept as their blind index (``bidx:…``), never in clear: "who searched for this ID
-        number" is answered by indexing the number the same way."""
+        number" is answered by indexing the number the same way. The visits whose facts
+        went out with the records (``shown``) are named among the records, and the visit
+        fields shown, and how, under ``detail.verification``."""
+        if shown is not None:
+            record_ids = [*record_ids, *(f"visit/{visit.id}" for visit in shown.last.values())]
+            detail = {**(detail or {}), "verification": shown.audited()}
         fields: dict[str, list[str]] = {}
         if decision is not None:
             for treatment, names in decision.fields_by_treatment().items():

@@ -238,6 +238,25 @@ An event names what changed (``kind``, ``record_id``), it does not copy it: each
 subscriber's payload is read at delivery, through that subscriber's policy. ``data`` holds
 only what no policy guards (step names, a review's decision), never a record's fields."""
 
+# The verification registry's tasks (hub/work/verification_tasks.py owns their use).
+verification_tasks = Table(
+    "verification_tasks",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("record_id", _Id, nullable=False),
+    Column("link_key", String(64), nullable=False),
+    Column("grid_code", String(64), nullable=False, index=True),
+    Column("reason", String(32), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("done_at", UtcDateTime()),
+    Column("done_by_visit", _Id),
+    Index("ix_verification_tasks_open", "kind", "link_key", "done_at"),
+)
+"""Records someone must go and verify: a resident's self-declaration (``self_declared``,
+自主申报) or an accepted grid submission (``submitted``) of ``kind/record_id``, open until a
+visit of the same real thing (``link_key``) made after it is recorded (``done_by_visit``)."""
+
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.
 # Checkpoints deliberately have no foreign key to the log: they are independent evidence.

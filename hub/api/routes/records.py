@@ -34,12 +34,29 @@ RecordRef = Annotated[
 ]
 
 
+class Verification(BaseModel):
+    """A record's last verification (走访核查), by either side, as your policy's visit grant
+    shows it: a field the grant withholds is absent."""
+
+    id: str
+    """Your id of the visit (``GET /v1/records/visit/{id}``)."""
+    side: str | None = None
+    """公安 or 网格."""
+    visited_at: dt.datetime | int | None = None
+    result: str | None = None
+    visitor: str | None = None
+    visitor_org: str | None = None
+
+
 class RecordView(BaseModel):
     id: str
     """Yours alone: stable, opaque, and unlike any other partner's id of the record."""
     source: str
     updated: dt.datetime
     record: dict[str, Any]
+    verification: Verification | None = None
+    """Of a person, house, unit or address, when your policy and token let you read visits:
+    its last verification, or null if it has none you may see. Absent otherwise."""
 
 
 class RecordPage(BaseModel):
@@ -74,7 +91,7 @@ def _fields(fields: str | None) -> list[str] | None:
     return None if fields is None else [f.strip() for f in fields.split(",") if f.strip()]
 
 
-def _once(request: Request) -> None:
+def once(request: Request) -> None:
     """A parameter given twice is refused: which one counts is not the caller's to guess."""
     names = [name for name, _ in request.query_params.multi_items()]
     twice = sorted({name for name in names if names.count(name) > 1})
@@ -87,7 +104,7 @@ def _once(request: Request) -> None:
 def _filters(request: Request) -> list[Filter]:
     """Every query parameter that is not reserved is a filter: ``field=value`` for
     equality, ``field__in=a,b``, ``field__gte=``, ``field__lte=``, ``field__prefix=``."""
-    _once(request)
+    once(request)
     filters = []
     for name, value in request.query_params.multi_items():
         if name in RESERVED:
@@ -105,6 +122,7 @@ def _filters(request: Request) -> list[Filter]:
 
 @router.get(
     "/{kind}",
+    response_model_exclude_unset=True,
     summary="Query records of one kind within your policy",
     description="Filters: `field=value`, `field__in=a,b`, `field__gte=`, `field__lte=` (dates, "
     "numbers), `field__prefix=` (codes). Filtering needs the field granted in clear.",
@@ -132,7 +150,11 @@ def query_records(
     )
 
 
-@router.get("/{kind}/{record_id}", summary="One record, if it exists and is within your policy")
+@router.get(
+    "/{kind}/{record_id}",
+    response_model_exclude_unset=True,
+    summary="One record, if it exists and is within your policy",
+)
 def read_record(
     request: Request,
     kind: Kind,
@@ -143,7 +165,7 @@ def read_record(
     purpose: Purpose = None,
     fields: Fields = None,
 ) -> RecordView:
-    _once(request)
+    once(request)
     asked = Asked(access, _kind(kind), purpose, request_id)
     return RecordView(**sharing.read(asked, record_id, fields=_fields(fields)))
 
@@ -161,7 +183,7 @@ def push_records(
     request_id: RequestId,
     purpose: Purpose = None,
 ) -> list[PushResult]:
-    _once(request)
+    once(request)
     rows = [(item.source_key, item.record) for item in body.records]
     results = push(sharing, Asked(access, _kind(kind), purpose, request_id), rows)
     return [PushResult(**result) for result in results]
