@@ -169,8 +169,10 @@ class Subscriptions:
         purpose: str,
     ) -> NewSubscription:
         def refused(code: str, message: str, **extra: Any) -> InvalidRequest:
-            event = self._event(access, request_id, "subscriptions.create", "denied", purpose)
-            event = event.model_copy(update={"detail": {"reason": code, **extra}})
+            detail = {"reason": code, **extra}
+            event = self._event(
+                access, request_id, "subscriptions.create", "denied", purpose, detail=detail
+            )
             return InvalidRequest(code, message, event, **extra)
 
         try:
@@ -244,12 +246,13 @@ class Subscriptions:
                     created_at=candidate.created_at,
                 )
             )
-            event = self._event(
-                access, request_id, "subscriptions.create", "allowed", purpose, policy
-            )
             detail = {"subscription": candidate.id, **candidate.as_dict()}
             detail.pop("id")
-            self.audit.append(event.model_copy(update={"detail": detail}), tx)
+            event = self._event(
+                access, request_id, "subscriptions.create", "allowed", purpose, policy,
+                detail=detail,
+            )  # fmt: skip
+            self.audit.append(event, tx)
         return NewSubscription(candidate, secret)
 
     def list(self, access: Access, request_id: str) -> list[dict[str, Any]]:
@@ -265,8 +268,10 @@ class Subscriptions:
         with self.store.engine.connect() as conn:
             found = [subscription_of(row._mapping) for row in conn.execute(query)]
         counted = delivery_counts(self.store, [s.id for s in found])
-        event = self._event(access, request_id, "subscriptions.list", "allowed", None)
-        self.audit.append(event.model_copy(update={"detail": {"found": len(found)}}))
+        detail = {"found": len(found)}
+        self.audit.append(
+            self._event(access, request_id, "subscriptions.list", "allowed", None, detail=detail)
+        )
         return [s.as_dict() | {"deliveries": counted[s.id]} for s in found]
 
     def revoke(self, access: Access, request_id: str, subscription_id: str) -> Subscription:
@@ -281,12 +286,11 @@ class Subscriptions:
                 )
             ).first()
             if row is None:
-                event = self._event(access, request_id, "subscriptions.delete", "denied", None)
-                missing = {"reason": "not_found", "subscription": subscription_id[:64]}
-                raise NotFound(
-                    f"no subscription {subscription_id[:64]}",
-                    event.model_copy(update={"detail": missing}),
+                missing = {"reason": "not_found", "subscription": subscription_id}
+                event = self._event(
+                    access, request_id, "subscriptions.delete", "denied", None, detail=missing
                 )
+                raise NotFound(f"no subscription {subscription_id}", event)
             revoked_at = self.now()
             tx.conn.execute(
                 update(subscriptions)
@@ -302,11 +306,12 @@ class Subscriptions:
                 .values(status="filtered", last_error="subscription deleted")
             ).rowcount
             found = subscription_of(row._mapping)
-            event = self._event(
-                access, request_id, "subscriptions.delete", "allowed", found.purpose
-            )
             detail = {"subscription": subscription_id, "dropped": dropped}
-            self.audit.append(event.model_copy(update={"detail": detail}), tx)
+            event = self._event(
+                access, request_id, "subscriptions.delete", "allowed", found.purpose,
+                detail=detail,
+            )  # fmt: skip
+            self.audit.append(event, tx)
         return dataclasses.replace(found, revoked_at=revoked_at)
 
     def _judge(self, access: Access, request_id: str, candidate: Subscription) -> Policy:
@@ -316,14 +321,15 @@ class Subscriptions:
                 raise AccessDenied("policy", f"no policy {access.policy_id!r} is loaded")
             check_grants(policy, access.jurisdiction, access.scopes, candidate, candidate.events)
         except AccessDenied as exc:
-            event = self._event(
-                access, request_id, "subscriptions.create", "denied", candidate.purpose, policy
-            )
             detail = {"reason": exc.reason, "message": str(exc), "events": list(candidate.events)}
+            event = self._event(
+                access, request_id, "subscriptions.create", "denied", candidate.purpose, policy,
+                kind=exc.kind, detail=detail,
+            )  # fmt: skip
             raise Denied(
                 exc.reason,
                 str(exc),
-                event.model_copy(update={"detail": detail, "kind": exc.kind}),
+                event,
                 fields=list(exc.fields),
             ) from None
         return policy
@@ -336,8 +342,13 @@ class Subscriptions:
         outcome: Outcome,
         purpose: str | None,
         policy: Policy | None = None,
+        *,
+        kind: str | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> AuditEvent:
         return AuditEvent(
+            kind=kind,
+            detail=detail or {},
             action=action,
             outcome=outcome,
             client_id=access.client_id,
