@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -20,7 +20,7 @@ from hub.events import emit, record_changed
 from hub.events.delivery import Deliverer, DeliveryResult
 from hub.ingest.sync import admit_rows, new_run_id, push_stream
 from hub.sharing.ids import RecordIds
-from hub.store.tables import deliveries, outbox
+from hub.store.tables import deliveries, outbox, subscriptions
 from tests.data import ID_NUMBERS, make_records
 from tests.events.conftest import (
     GRID,
@@ -359,3 +359,24 @@ def test_emit_refuses_what_it_does_not_know(hub: EventsHub) -> None:
             emit(tx, wrong.pop("type"), **wrong)
     with hub.store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == count
+
+
+def test_a_delivery_the_hub_cannot_render_is_retried_then_dead(hub: EventsHub) -> None:
+    rx = hub.receiver()
+    sub, _ = hub.subscribe("grid", rx.url, ["record.changed:person"], "网格服务")
+    _changed(hub, "in_grid")
+    with hub.store.begin() as tx:  # a secret that no longer opens (a lost key)
+        tx.conn.execute(
+            update(subscriptions).where(subscriptions.c.id == sub).values({"secret": "v1:broken"})
+        )
+    clock = Clock()
+    with hub.deliverer(clock, attempts=2) as (worker, _):
+        [first] = worker.run_once()
+        clock.advance(dt.timedelta(hours=1))
+        [second] = worker.run_once()
+    assert first.status == "pending"
+    assert first.error is not None
+    assert first.error.startswith("hub: ")
+    assert second.status == "dead"
+    assert hub.statuses(sub) == [("dead", 2)]
+    assert rx.arrivals == []
