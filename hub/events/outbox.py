@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 
 from hub.events.types import RECORD_CHANGED, RECORD_EVENTS, record_kind
@@ -39,13 +40,15 @@ def emit(
     """Record event ``type`` (``work_order.transitioned``, ``record.changed:person``…)
     about record ``kind/record_id``; returns its id, the ``webhook-id`` of every delivery
     of it (the receiver's idempotency key). ``data`` must hold only facts no policy
-    guards; the keys ``kind`` and ``record`` of a payload's data are the hub's."""
+    guards (times and the like are stored as JSON gives them); the keys ``kind`` and
+    ``record`` of a payload's data are the hub's."""
     named = record_kind(type)
     if (type in RECORD_EVENTS or type.startswith(RECORD_CHANGED)) and (
         kind != named or record_id is None
     ):
         raise ValueError(f"a {type} event names one {named} record: give kind and record_id")
-    [event_id] = _write(tx, type, kind, [record_id], data or {}, at, _subscribers(tx, type))
+    facts = to_jsonable_python(data or {})
+    [event_id] = _write(tx, type, kind, [record_id], facts, at, _subscribers(tx, type))
     return event_id
 
 

@@ -380,3 +380,18 @@ def test_a_delivery_the_hub_cannot_render_is_retried_then_dead(hub: EventsHub) -
     assert second.status == "dead"
     assert hub.statuses(sub) == [("dead", 2)]
     assert rx.arrivals == []
+
+
+def test_event_facts_are_sent_as_they_were_emitted(hub: EventsHub) -> None:
+    rx = hub.receiver()
+    _, secret = hub.subscribe("grid", rx.url, ["work_order.dispatched"], "网格服务")
+    due = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+    with hub.store.begin() as tx:
+        emit(tx, "work_order.dispatched", kind="work_order", record_id=hub.work_order,
+             data={"due_at": due, "priority": "高"})  # fmt: skip
+    with hub.deliverer(Clock()) as (worker, _):
+        _drain(worker)
+    [payload] = _payloads(rx, secret)
+    assert payload["data"]["due_at"] == "2026-12-03T09:00:00Z"
+    assert payload["data"]["priority"] == "高"
+    assert payload["data"]["kind"] == "work_order"
