@@ -133,7 +133,7 @@ class Renderer:
                 asked,
                 "events.sent",
                 "allowed",
-                filters=subscription.filters(),
+                filters=[] if review else subscription.filters(),
                 decision=decision,
                 found=[row],
                 detail=detail,
