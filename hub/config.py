@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -47,6 +47,11 @@ class HubConfig(BaseModel):
     audience: str = "urn:hub:api"
     external_idp: ExternalIdP | None = None
     """An identity provider whose access tokens the hub accepts besides its own."""
+    webhook_loopback: bool = False
+    """Subscriber URLs may be loopback, over plain http too (tests, the demo): never in
+    production, where a partner's receiver is https on its own host (``hub.events.urls``)."""
+    webhook_attempts: int = Field(default=8, ge=1, le=50)
+    """Attempts at a webhook delivery before it is a dead letter (``hub webhooks list``)."""
 
     @property
     def key_file(self) -> Path:
@@ -88,6 +93,8 @@ class HubEnv(BaseSettings):
     issuer: str | None = None
     audience: str | None = None
     external_idp: ExternalIdPEnv | None = None
+    webhook_loopback: bool | None = None
+    webhook_attempts: int | None = None
 
 
 def environment_overrides() -> dict[str, Any]:

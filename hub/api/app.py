@@ -27,6 +27,7 @@ from hub.api.limits import (
 from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import audit, profiles, records, transparency, verifications
+from hub.api.routes.subscriptions import subscriptions_router
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
 from hub.auth.keys import SigningKeys
@@ -35,6 +36,7 @@ from hub.auth.settings import AuthSettings
 from hub.auth.throttle import TokenLimits
 from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, load_config, open_store
+from hub.events.subscriptions import Subscriptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
 from hub.work.verifications import Verifications
@@ -133,6 +135,8 @@ def create_app(
     app.include_router(audit.router)
     app.include_router(transparency.router)
     app.include_router(verifications.router)
+    subscriptions = Subscriptions.of(app.state.hub.sharing, allow_loopback=config.webhook_loopback)
+    app.include_router(subscriptions_router(subscriptions))
     return app
 
 

@@ -11,7 +11,10 @@ from contracts import CONTRACTS
 from policies import Policy
 
 ACTIONS = ("read", "write")
-SERVICE_SCOPES = frozenset({"audit.read"})
+SUBSCRIPTION_SCOPES = frozenset({"subscriptions.read", "subscriptions.write"})
+"""Webhook subscriptions (``/v1/subscriptions``): a partner policy's clients may hold
+them, an auditor's may not (its clients search the log; they are sent no records)."""
+SERVICE_SCOPES = frozenset({"audit.read"}) | SUBSCRIPTION_SCOPES
 """Scopes of the hub's own services that an endpoint checks (``GET /v1/audit``)."""
 RECORD_SCOPES = frozenset(f"{kind}.{action}" for kind in CONTRACTS for action in ACTIONS)
 SCOPES = RECORD_SCOPES | SERVICE_SCOPES
@@ -34,4 +37,10 @@ def scope_problems(scopes: Iterable[str], policy: Policy | None = None) -> list[
             for scope in wanted
             if scope in RECORD_SCOPES and scope not in granted
         ]
+        if policy.role != "partner":
+            problems += [
+                f"scope {scope!r} is for partner policies; {policy.ref} is {policy.role}"
+                for scope in wanted
+                if scope in SUBSCRIPTION_SCOPES
+            ]
     return problems

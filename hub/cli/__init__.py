@@ -14,6 +14,7 @@ from hub.cli import (
     policy,
     quarantine,
     transparency,
+    webhooks,
 )
 from hub.cli.demo import demo
 from hub.cli.init import init
@@ -45,6 +46,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
+app.add_typer(webhooks.app, name="webhooks")
 
 
 def main() -> None:

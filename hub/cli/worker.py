@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 from rich.console import Console
@@ -79,14 +80,14 @@ def run_worker(
     worker_id: str | None = None,
 ) -> None:
     """The worker loop in this process until a signal (or, with ``once``, nothing due)."""
-    _logging()
+    worker_logging()
     store = open_store(config)
     try:
         loop = Worker(store, config.home, specs, options, worker_id)
         if not loop.specs:
             err.print(Text("no source has a schedule: (or give --every)", style="red"))
             raise typer.Exit(2)
-        with _stop_on_signals(loop):
+        with stop_on_signals(loop):
             loop.run()
     finally:
         store.close()
@@ -102,7 +103,7 @@ def load(home: HomeOption) -> tuple[HubConfig, list[SourceSpec]]:
     return config, specs
 
 
-def _logging() -> None:
+def worker_logging() -> None:
     """The hub's own INFO lines on stderr; other libraries' (great-expectations is chatty)
     from WARNING up only."""
     logging.basicConfig(
@@ -112,8 +113,15 @@ def _logging() -> None:
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
+class Stoppable(Protocol):
+    @property
+    def stop(self) -> threading.Event: ...
+
+
 @contextmanager
-def _stop_on_signals(loop: Worker) -> Iterator[None]:
+def stop_on_signals(loop: Stoppable) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``loop.stop``: the loop ends after the work in flight."""
+
     def stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("hub.worker").info(
             "%s: stopping after the batch in flight", signal.Signals(signum).name

@@ -19,6 +19,7 @@ from typing import Any
 
 from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
 from contracts import Record, RecordInvalid, header_names
+from hub.events import record_changed
 from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
 from hub.work.verification_tasks import declared
 
@@ -149,6 +150,7 @@ def admit_rows(
         counts = tx.upsert(source_id, good, now)
         if stream.self_declared:
             declared(tx, source_id, good, now)
+        record_changed(tx, counts.changed, now)
         tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
         tx.quarantine(run_id, bad, now)
         if state is not None:

@@ -8,7 +8,7 @@ import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,9 @@ class UpsertCounts:
     updated: int = 0
     unchanged: int = 0
     superseded: int = 0
+    changed: list[tuple[str, int]] = field(default_factory=list)
+    """(kind, id) of every record this one call inserted or updated (what ``record.changed``
+    tells of). ``+=`` sums the counts, not these: a sync's report would hold every id."""
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
         self.inserted += other.inserted
@@ -384,23 +387,25 @@ class Transaction:
             counts.superseded += source_key in batch
             batch[source_key] = record
         for kind, batch in by_kind.items():
-            counts += self._upsert_kind(kind_table(kind), source_system, batch, now)
+            done = self._upsert_kind(kind_table(kind), source_system, batch, now)
+            counts += done
+            counts.changed += done.changed
         return counts
 
     def _upsert_kind(
         self, kt: KindTable, source_system: str, batch: dict[str, Record], now: dt.datetime
     ) -> UpsertCounts:
         table = kt.table
-        query = select(table.c.source_key, table.c.content_hash).where(
+        query = select(table.c.source_key, table.c.id, table.c.content_hash).where(
             table.c.source_system == source_system, table.c.source_key.in_(list(batch))
         )
-        existing = {key: digest for key, digest in self.conn.execute(query)}
+        existing = {key: (record_id, digest) for key, record_id, digest in self.conn.execute(query)}
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         counts = UpsertCounts()
         for source_key, record in batch.items():
             digest = content_hash(record)
-            if existing.get(source_key) == digest:
+            if source_key in existing and existing[source_key][1] == digest:
                 counts.unchanged += 1
                 continue
             row = encode(kt, record, self.keyring)
@@ -413,11 +418,13 @@ class Transaction:
             if source_key in existing:
                 row["_source_key"] = source_key
                 updates.append(row)
+                counts.changed.append((kt.model.kind, existing[source_key][0]))
             else:
                 row.update(source_system=source_system, source_key=source_key, first_seen=now)
                 inserts.append(row)
         if inserts:
-            self.conn.execute(table.insert(), inserts)
+            inserted = self.conn.execute(table.insert().returning(table.c.id), inserts)
+            counts.changed += [(kt.model.kind, record_id) for record_id in inserted.scalars()]
             counts.inserted = len(inserts)
         if updates:
             statement = (

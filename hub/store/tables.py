@@ -257,6 +257,52 @@ verification_tasks = Table(
 自主申报) or an accepted grid submission (``submitted``) of ``kind/record_id``, open until a
 visit of the same real thing (``link_key``) made after it is recorded (``done_by_visit``)."""
 
+# The webhook subscriptions and their deliveries (hub/events owns their use).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("client_id", String(64), nullable=False, index=True),
+    Column("url", Text(), nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("filter", JSON, nullable=False),
+    Column("purpose", String(128), nullable=False),
+    Column("secret", Text(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+"""A partner's webhook: the event types it wants, a filter on the records they name, the
+purpose it reads them for; ``secret`` (its Standard Webhooks signing key) sealed with the
+keyring under ``subscription_secret_context(id)``."""
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("event_seq", _Id, nullable=False),
+    Column("subscription_id", String(40), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", Text()),
+    Column("delivered_at", UtcDateTime()),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", UtcDateTime()),
+    UniqueConstraint("event_seq", "subscription_id", name="uq_deliveries_event"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+"""One outbox event for one subscription, written with the event (``hub.events.emit``):
+``pending`` until ``delivered`` (2xx), ``filtered`` (the subscriber's policy, scope or
+filter keeps the record from it) or ``dead`` (attempts spent). ``claimed_by`` holds it
+until ``claimed_until`` while a delivery worker sends it, as ``sync_claims`` does."""
+
+
+def subscription_secret_context(subscription_id: str) -> str:
+    """The associated data a subscription's signing secret is sealed with."""
+    return f"subscriptions.secret:{subscription_id}"
+
+
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.
 # Checkpoints deliberately have no foreign key to the log: they are independent evidence.
