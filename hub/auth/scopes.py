@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from contracts import CONTRACTS
 from policies import Policy
 
-ACTIONS = ("read", "write")
+ACTIONS = ("read", "write", "submit", "review")
 SERVICE_SCOPES = frozenset({"audit.read"})
 """Scopes of the hub's own services that an endpoint checks (``GET /v1/audit``)."""
 RECORD_SCOPES = frozenset(f"{kind}.{action}" for kind in CONTRACTS for action in ACTIONS)
