@@ -24,7 +24,7 @@ from hub.api.limits import (
 )
 from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
-from hub.api.routes import audit, profiles, records, transparency
+from hub.api.routes import audit, profiles, records, reviews, transparency
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
 from hub.auth.keys import SigningKeys
@@ -124,6 +124,7 @@ def create_app(
     app.include_router(profiles.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)
+    app.include_router(reviews.router)
     return app
 
 
