@@ -34,7 +34,8 @@ Status = Literal["pending", "accepted", "rejected"]
 
 @dataclass(frozen=True)
 class Queued:
-    """One submission, its record unsealed."""
+    """One submission, its record unsealed (``record.model_fields_set``: the fields the
+    submitter gave)."""
 
     id: int
     kind: str
@@ -111,8 +112,9 @@ class ReviewQueue:
         at: dt.datetime,
     ) -> int:
         """Queue ``record`` as pending; its id."""
+        # Only the fields given: what a submission would change is what it names.
         sealed = self.store.seal(
-            json.dumps(record.model_dump(mode="json"), ensure_ascii=False),
+            json.dumps(record.model_dump(mode="json", exclude_unset=True), ensure_ascii=False),
             _context(record.kind, submitter, source_key),
         )
         insert = review_queue.insert().values(

@@ -215,8 +215,8 @@ class Reviews:
 
     def review(self, asked: Asked, ref: str) -> dict[str, Any]:
         """One submission, and what it would change in the stored records of the same real
-        thing that the reviewer may read (``changes``: per record, the fields that differ,
-        both values through the reviewer's treatments)."""
+        thing that the reviewer may read (``changes``: per record, the fields the submission
+        names that differ, both values through the reviewer's treatments)."""
         decision = self.sharing.decide(asked, "review")
         q = self._one(asked, decision, ref, "reviews.read")
         view = self._review(asked, decision, q)
@@ -235,7 +235,7 @@ class Reviews:
             differ = {
                 name: {"stored": stored["record"][name], "submitted": view["record"][name]}
                 for name in decision.treatments
-                if row.values.get(name) != submitted.get(name)
+                if name in q.record.model_fields_set and row.values.get(name) != submitted[name]
             }
             changes.append({"id": stored["id"], "source": stored["source"], "fields": differ})
         self._audit_views(

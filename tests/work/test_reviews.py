@@ -450,7 +450,15 @@ def test_a_house_report_is_reviewed_into_the_record(loop: Loop) -> None:
     [mine] = loop.submitted("house", report)
     ref = loop.reviewer_id("house", "HR1")
     view = loop.call("police", "GET", f"/v1/reviews/house/{ref}").json()
-    assert view["changes"][0]["fields"]["occupant_count"] == {"stored": 4, "submitted": 11}
+    assert view["changes"][0]["fields"] == {
+        "use": {"stored": "出租", "submitted": "群租"},
+        "occupant_count": {"stored": 4, "submitted": 11},
+    }
+    # What a report does not name (occupant_count, defaulted) is no change it proposes.
+    unnamed = {k: v for k, v in report["record"].items() if k != "occupant_count"}
+    loop.submitted("house", {"source_key": "HR2", "record": unnamed})
+    second = loop.call("police", "GET", f"/v1/reviews/house/{loop.reviewer_id('house', 'HR2')}")
+    assert second.json()["changes"][0]["fields"] == {"use": {"stored": "出租", "submitted": "群租"}}
     assert loop.decide("house", ref, "accept", "群租属实").status_code == 200
     own = loop.call("grid", "GET", f"/v1/submissions/house/{mine}").json()
     stored = loop.call("police", "GET", "/v1/records/house", house_code=HOUSE).json()["items"]
