@@ -466,6 +466,22 @@ def test_a_house_report_is_reviewed_into_the_record(loop: Loop) -> None:
     assert own["status"] == "accepted"
 
 
+def test_an_accept_the_store_would_quarantine_is_refused_and_rolled_back(loop: Loop) -> None:
+    """The grid already holds person 16 under key P16; the same person under P16b would be
+    a duplicate of its own, which admission quarantines: the decision is not taken."""
+    loop.submitted("person", declared(16))
+    assert loop.decide("person", loop.reviewer_id("person", "P16"), "accept").status_code == 200
+    loop.submitted("person", {**declared(16), "source_key": "P16b"})
+    ref = loop.reviewer_id("person", "P16b")
+    held, people = loop.count(quarantine), loop.store.count("person")
+    refused = loop.decide("person", ref, "accept")
+    assert refused.status_code == 409
+    assert refused.json()["rules"] == ["id_number:duplicate_key"]
+    assert (loop.count(quarantine), loop.store.count("person")) == (held, people)
+    assert loop.call("police", "GET", f"/v1/reviews/person/{ref}").json()["status"] == "pending"
+    assert loop.decide("person", ref, "reject", "重复申报").status_code == 200
+
+
 def test_a_reason_may_not_carry_an_id_or_phone_number(loop: Loop) -> None:
     loop.submitted("person", declared(13))
     ref = loop.reviewer_id("person", "P13")
@@ -601,14 +617,25 @@ def _fuzz(operation: Any, mode: GenerationMode, token: str, seen: Counter[int]) 
 
 
 def test_no_clear_id_or_phone_number_reaches_the_audit_log(loop: Loop) -> None:
-    """Run after the others (pytest keeps file order): every number they submitted."""
+    """Every number submitted in this module (the other tests run first, in file order),
+    and a whole round of its own, refusals included."""
+    bad = id_number(17)[:-1] + ("1" if id_number(17)[-1] == "0" else "0")
+    loop.submit("person", declared(17, id_number=bad))
+    loop.submit("person", declared(17, police_tags=["x"]))
+    loop.submitted("person", declared(17), declared(18))
+    for n, verdict in ((17, "accept"), (18, "reject")):
+        ref = loop.reviewer_id("person", f"P{n}")
+        loop.call("police", "GET", f"/v1/reviews/person/{ref}")
+        loop.decide("person", ref, verdict, "核实")
+    loop.police_find(id_number(17))
+    loop.call("grid", "GET", "/v1/submissions/person")
     with loop.store.engine.connect() as conn:
         texts = list(conn.execute(select(audit_log.c.event)).scalars())
         events = [str(data) for data in conn.execute(select(outbox.c.data)).scalars()]
-    numbers = [id_number(n) for n in range(1, 16)] + [id_number(400)]
-    phones = [declared(n)["record"]["phone"] for n in range(1, 16)]
+    numbers = [id_number(n) for n in range(1, 19)] + [id_number(400), bad]
+    phones = [declared(n)["record"]["phone"] for n in range(1, 19)]
     phones += [STORED_PHONE, "13900009999"]
-    assert len(texts) > 50
+    assert len(texts) > 20
     for text in texts + events:
         assert not any(secret in text for secret in numbers + phones)
 
