@@ -6,7 +6,13 @@ Imports only ``contracts``: the hub compiles a decision's row scope into its que
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
 from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide
 from policies.explain import FieldGrant, explain
-from policies.loader import check_policy, load_policies, load_policy, parse_policy
+from policies.loader import (
+    REVIEW_ROW_CLASSES,
+    check_policy,
+    load_policies,
+    load_policy,
+    parse_policy,
+)
 from policies.model import (
     Condition,
     Jurisdiction,
@@ -19,6 +25,7 @@ from policies.model import (
 from policies.transform import mask, pseudonym, treat
 
 __all__ = [
+    "REVIEW_ROW_CLASSES",
     "AccessDenied",
     "Claims",
     "Condition",

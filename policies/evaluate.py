@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from contracts import contract
 from policies.errors import AccessDenied
-from policies.model import Policy, Treatment
+from policies.model import KindGrant, Policy, Treatment
 from policies.transform import treat
 
 Claims = Mapping[str, Sequence[str]]
@@ -57,7 +57,8 @@ class Decision:
     """The fields served and how; every other field of the kind is withheld."""
     withheld: tuple[str, ...] = field(default=())
     writable: frozenset[str] = field(default=frozenset())
-    """For a write: the fields the partner may write (``KindGrant.write``)."""
+    """For a write or a submit: the fields the partner may write (``KindGrant.write``) or
+    submit for review (``KindGrant.submit``); a record naming any other is refused whole."""
 
     def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
@@ -125,8 +126,12 @@ def decide(
         scope=_scope(policy, kind, claims),
         treatments=visible,
         withheld=tuple(name for name in all_fields if name not in visible),
-        writable=frozenset(grant.write) if action == "write" else frozenset(),
+        writable=frozenset(_writable(grant, action)),
     )
+
+
+def _writable(grant: KindGrant, action: str) -> list[str]:
+    return grant.write if action == "write" else grant.submit if action == "submit" else []
 
 
 def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:

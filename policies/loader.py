@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import ValidationError
 
-from contracts import CONTRACTS, FieldSpec, Sensitivity, Visit, bare, is_text
+from contracts import CONTRACTS, FieldSpec, Sensitivity, Visit, bare, is_structured, is_text
 from policies.errors import PolicyInvalid, Problem
 from policies.model import KindGrant, Policy, Treatment
+
+REVIEW_ROW_CLASSES = frozenset({Sensitivity.PUBLIC, Sensitivity.INTERNAL})
+"""What the review queue keeps of a submission in clear, beside its sealed record: the
+values of its single-valued fields of these classes (codes, types, counts; nothing that
+says who), so that reviewers' row scopes compile into SQL over the queue."""
 
 
 def load_policy(path: Path) -> Policy:
@@ -40,7 +45,9 @@ def parse_policy(document: Any, source: str = "(document)") -> Policy:
 def check_policy(policy: Policy) -> list[Problem]:
     """What in ``policy`` the contracts cannot honour: unknown kinds and fields,
     treatments that do not fit a field, police-only fields granted outside the police,
-    row rules on fields the store keeps sealed (they could not be compiled into SQL)."""
+    row rules on fields the store keeps sealed (they could not be compiled into SQL),
+    write and submit lists that do not match the actions, review rows the review queue
+    cannot compile."""
     problems = []
     for kind, grant in policy.kinds.items():
         model = CONTRACTS.get(kind)
@@ -57,7 +64,9 @@ def check_policy(policy: Policy) -> list[Problem]:
                 problems.append(Problem(where, f"{kind} has no field {name!r}"))
             elif spec.sensitivity.encrypted_at_rest:
                 problems.append(Problem(where, f"{kind}.{name} is sealed at rest: no row rule"))
-        problems += _write_problems(policy, kind, grant, specs)
+        problems += _field_list_problems(policy, kind, grant, specs, "write")
+        problems += _field_list_problems(policy, kind, grant, specs, "submit")
+        problems += _review_problems(kind, grant, specs)
         for name, treatment in grant.fields.items():
             where = f"kinds.{kind}.fields.{name}"
             spec = specs.get(name)
@@ -70,30 +79,59 @@ def check_policy(policy: Policy) -> list[Problem]:
     return problems
 
 
-def _write_problems(
-    policy: Policy, kind: str, grant: KindGrant, specs: dict[str, FieldSpec]
+def _field_list_problems(
+    policy: Policy,
+    kind: str,
+    grant: KindGrant,
+    specs: dict[str, FieldSpec],
+    action: Literal["write", "submit"],
 ) -> list[Problem]:
-    where = f"kinds.{kind}.write"
-    if "write" not in grant.actions:
+    """``write:`` and ``submit:`` alike: listed if and only if the action is granted, every
+    name a field of the kind, no police-only field outside a police policy."""
+    where = f"kinds.{kind}.{action}"
+    names = grant.write if action == "write" else grant.submit
+    if action not in grant.actions:
         return (
-            [Problem(where, "write lists fields, but write is not an action")]
-            if grant.write
+            [Problem(where, f"{action} lists fields, but {action} is not an action")]
+            if names
             else []
         )
-    if not grant.write:
-        return [Problem(where, "write is an action: list the fields it may write")]
+    if not names:
+        return [Problem(where, f"{action} is an action: list the fields it may {action}")]
     problems = []
-    for name in grant.write:
+    for name in names:
         spec = specs.get(name)
         if spec is None:
             problems.append(Problem(where, f"{kind} has no field {name!r}"))
         elif spec.sensitivity is Sensitivity.POLICE_ONLY and not policy.police:
             problems.append(
-                Problem(where, f"{name} is police_only: only a police policy writes it")
+                Problem(where, f"{name} is police_only: only a police policy {action}s it")
             )
         elif kind == Visit.kind and name not in Visit.STATED:
             stated = ", ".join(sorted(Visit.STATED))
             problems.append(Problem(where, f"the hub fills {name}; a visitor states {stated}"))
+    return problems
+
+
+def _review_problems(kind: str, grant: KindGrant, specs: dict[str, FieldSpec]) -> list[Problem]:
+    """A reviewer's rows are compiled against what the review queue keeps in clear of a
+    submission (``REVIEW_ROW_CLASSES``, scalar): a row rule on any other field could never
+    admit one."""
+    if "review" not in grant.actions:
+        return []
+    problems = []
+    for name in [*(j.field for j in grant.rows.jurisdiction), *(c.field for c in grant.rows.where)]:
+        spec = specs.get(name)
+        if spec is not None and (
+            spec.sensitivity not in REVIEW_ROW_CLASSES or is_structured(spec.info.annotation)
+        ):
+            problems.append(
+                Problem(
+                    f"kinds.{kind}.rows",
+                    f"{kind}.{name} is not kept in clear in the review queue: "
+                    "a review grant's rows name public or internal single-valued fields",
+                )
+            )
     return problems
 
 

@@ -26,7 +26,7 @@ from hub.api.limits import (
 )
 from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
-from hub.api.routes import audit, profiles, records, transparency, verifications
+from hub.api.routes import audit, profiles, records, reviews, transparency, verifications
 from hub.api.routes.subscriptions import subscriptions_router
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
@@ -137,6 +137,7 @@ def create_app(
     app.include_router(verifications.router)
     subscriptions = Subscriptions.of(app.state.hub.sharing, allow_loopback=config.webhook_loopback)
     app.include_router(subscriptions_router(subscriptions))
+    app.include_router(reviews.router)
     return app
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from hub.audit import AuditEvent
-from hub.sharing import Denied, InvalidRequest, NotFound, SharingError, TooLarge
+from hub.sharing import Conflict, Denied, InvalidRequest, NotFound, SharingError, TooLarge
 
 PROBLEM = "application/problem+json"
 _TITLES = {
@@ -21,6 +21,7 @@ _TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    409: "Conflict",
     413: "Content too large",
     422: "Unprocessable content",
     429: "Too many requests",
@@ -80,6 +81,7 @@ _STATUS: dict[type[SharingError], int] = {
     NotFound: 404,
     InvalidRequest: 400,
     TooLarge: 413,
+    Conflict: 409,
 }
 
 
@@ -116,7 +118,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SharingError)
     async def _refused(request: Request, exc: SharingError) -> JSONResponse:
-        status = _STATUS[type(exc)]
+        status = next(_STATUS[t] for t in type(exc).__mro__ if t in _STATUS)
         audit_refusal(request, status, exc.code, exc.event)
         return problem_response(request, status, str(exc), exc.code, **exc.extra)
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from contracts import CONTRACTS
 from policies import Policy
 
-ACTIONS = ("read", "write")
+ACTIONS = ("read", "write", "submit", "review")
 SUBSCRIPTION_SCOPES = frozenset({"subscriptions.read", "subscriptions.write"})
 """Webhook subscriptions (``/v1/subscriptions``): a partner policy's clients may hold
 them, an auditor's may not (its clients search the log; they are sent no records)."""

@@ -13,7 +13,8 @@ import hashlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,13 +123,16 @@ def admit_rows(
     run_id: str,
     state: State | None = None,
     audit: AuditHook | None = None,
+    tx: Transaction | None = None,
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
     This is the one path by which rows enter the hub: syncs, re-submitted quarantine
-    entries and records pushed through the API all come through here. ``audit`` writes
-    the entry of a change made through a door that audits (API, CLI) in the same
-    transaction. Each record a ``self_declared`` stream stores gets its verification task
+    entries, records pushed through the API and accepted submissions all come through
+    here. ``audit`` writes the entry of a change made through a door that audits (API,
+    CLI) in the same transaction. With ``tx`` the rows are admitted in the caller's open
+    transaction, to commit (or roll back) with a change of its own: a review's decision.
+    Each record a ``self_declared`` stream stores gets its verification task
     (``hub.work.verification_tasks``) in that transaction too.
     """
     model = stream.model
@@ -145,7 +149,7 @@ def admit_rows(
             failures = [f.as_dict() for f in exc.failures]
             bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, failures))
     now = dt.datetime.now(dt.UTC)
-    with store.begin() as tx:
+    with _within(store, tx) as tx:
         good = _without_duplicates(store, tx, source_id, stream, good, raw, bad)
         counts = tx.upsert(source_id, good, now)
         if stream.self_declared:
@@ -159,6 +163,15 @@ def admit_rows(
         if audit is not None:
             audit(tx, admitted)
     return admitted
+
+
+@contextmanager
+def _within(store: Store, tx: Transaction | None) -> Iterator[Transaction]:
+    if tx is not None:
+        yield tx
+        return
+    with store.begin() as own:
+        yield own
 
 
 def sync_stream(

@@ -1,7 +1,14 @@
 """The sharing service: every read, profile and push of partner data, decided by policy,
 scoped in SQL, treated field by field, audited. Knows no HTTP."""
 
-from hub.sharing.errors import Denied, InvalidRequest, NotFound, SharingError, TooLarge
+from hub.sharing.errors import (
+    Conflict,
+    Denied,
+    InvalidRequest,
+    NotFound,
+    SharingError,
+    TooLarge,
+)
 from hub.sharing.push import MAX_RECORD_BYTES, push
 from hub.sharing.service import Access, Asked, Page, Sharing
 
@@ -9,6 +16,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "Access",
     "Asked",
+    "Conflict",
     "Denied",
     "InvalidRequest",
     "NotFound",

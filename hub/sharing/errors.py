@@ -7,7 +7,9 @@ SharingError (HubError)
  ├── NotFound         no such record, or none the caller may see: the two look the same
  ├── InvalidRequest   a request the hub cannot run: a bad cursor or filter, a pushed row
  │                    with an unknown or twice-named field, a source key twice in a push
- └── TooLarge         a pushed record above the size a record may have
+ ├── TooLarge         a pushed record above the size a record may have
+ └── Conflict         the request contradicts the stored state (a review already decided);
+                      ``code`` a stable word
 """
 
 from __future__ import annotations
@@ -48,3 +50,9 @@ class InvalidRequest(SharingError):
 
 class TooLarge(SharingError):
     code = "too_large"
+
+
+class Conflict(SharingError):
+    def __init__(self, code: str, message: str, event: AuditEvent, **extra: Any) -> None:
+        super().__init__(message, event, **extra)
+        self.code = code

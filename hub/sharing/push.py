@@ -2,11 +2,14 @@
 audit entry in one transaction.
 
 Each row is mapped exactly as it will be stored (field names or Chinese labels) and parsed
-by its contract first; only then are the caller's rights checked, on those values:
+by its contract first; only then are the caller's rights checked, on those values
+(``judge``, which submissions for review go through as well, with ``submit:`` for
+``write:``):
 
 - a key that is neither a field's name nor its label, or one field named twice (by name
   and by label), refuses the push: which spelling would win is not the caller's to pick;
 - a field the policy does not grant for writing (``write:``) refuses the push;
+- a kind the hub keeps itself (``Record.owned_by_hub``: work orders, visits) is refused;
 - a row outside the caller's row scope (the parsed record's grid, type…) refuses it;
 - a source key twice in one push refuses it (the later would silently shadow the earlier);
 - a row larger than ``MAX_RECORD_BYTES`` refuses it (quarantine keeps rows whole).
@@ -23,9 +26,10 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from contracts import Record, RecordInvalid, contract, header_names
+from contracts import Failure, Record, RecordInvalid, contract, header_names
 from hub.audit import AuditEvent
 from hub.ingest.sync import Admitted, admit_rows, push_stream
 from hub.sharing.errors import Denied, InvalidRequest, TooLarge
@@ -37,50 +41,85 @@ MAX_RECORD_BYTES = 64 * 1024
 """A pushed record's size as JSON: a contract's largest text field is 2,000 characters."""
 
 
-def push(
-    sharing: Sharing, asked: Asked, rows: Sequence[tuple[str, dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """Each row answered ``stored`` (with the partner's id of it) or ``quarantined`` (with
-    its failures); or the whole push refused, nothing stored."""
+WriteAction = Literal["write", "submit"]
+"""How a partner's records come in: written to the store (``push``), or submitted for
+review (``hub.work.reviews``); both are judged by ``judge``."""
+GERUND = {"write": "writing", "submit": "submitting"}
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One row of a push or submission that passed: the record as it would be stored, or
+    the rules it broke (a push quarantines it, a submission is refused)."""
+
+    source_key: str
+    record: Record | None
+    failures: tuple[Failure, ...] = ()
+
+
+def judge(
+    sharing: Sharing,
+    asked: Asked,
+    action: WriteAction,
+    rows: Sequence[tuple[str, dict[str, Any]]],
+) -> tuple[Decision, list[Judged]]:
+    """The decision for writing or submitting ``rows``, and each row mapped and parsed as
+    it would be stored; or the whole request refused (``Denied``, ``InvalidRequest``,
+    ``TooLarge``) for a kind the hub keeps, a shape it cannot read, a field outside the
+    policy's ``write:`` or ``submit:`` list, or a record outside the caller's rows."""
     model = contract(asked.kind)
     if model.owned_by_hub:
-        event = _refusal(sharing, asked, None, {"reason": "owned_by_hub"})
+        event = refusal(sharing, asked, action, None, {"reason": "owned_by_hub"})
         raise Denied(
             "owned_by_hub",
             f"{asked.kind} records are kept by the hub: they change through its own routes",
             event,
         )
-    decision = sharing.decide(asked, "write")
-    _no_duplicates(sharing, asked, decision, rows)
+    decision = sharing.decide(asked, action)
+    _no_duplicates(sharing, asked, action, decision, rows)
     stream = push_stream(asked.kind)
+    judged: list[Judged] = []
     outside: list[str] = []
     for key, row in rows:
-        _check_shape(sharing, asked, decision, model, key, row)
+        _check_shape(sharing, asked, action, decision, model, key, row)
         mapped = stream.mapping.apply(model, row)
         refused = sorted(set(mapped) - decision.writable)
         if refused:
-            event = _refusal(
+            event = refusal(
                 sharing,
                 asked,
+                action,
                 decision,
-                {"reason": "write_fields", "source_key": key, "fields": refused},
+                {"reason": f"{action}_fields", "source_key": key, "fields": refused},
             )
             raise Denied(
-                "write", f"fields not granted for writing: {', '.join(refused)}", event,
-                fields=refused, source_key=key,
+                action, f"fields not granted for {GERUND[action]}: {', '.join(refused)}",
+                event, fields=refused, source_key=key,
             )  # fmt: skip
         try:
-            values = model.parse(mapped).model_dump()
-        except RecordInvalid:
-            values = mapped
-        if not admits(decision.scope, values):
+            record: Record | None = model.parse(mapped)
+            failures: tuple[Failure, ...] = ()
+        except RecordInvalid as exc:
+            record, failures = None, exc.failures
+        if not admits(decision.scope, mapped if record is None else record.model_dump()):
             outside.append(key)
+        judged.append(Judged(key, record, failures))
     if outside:
-        event = _refusal(
-            sharing, asked, decision, {"reason": "out_of_scope", "source_keys": outside}
+        event = refusal(
+            sharing, asked, action, decision, {"reason": "out_of_scope", "source_keys": outside}
         )
         raise Denied("scope", "records outside your scope", event, source_keys=outside)
-    source_id = f"partner:{asked.access.client_id}"
+    return decision, judged
+
+
+def push(
+    sharing: Sharing, asked: Asked, rows: Sequence[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Each row answered ``stored`` (with the partner's id of it) or ``quarantined`` (with
+    its failures); or the whole push refused, nothing stored."""
+    decision, _ = judge(sharing, asked, "write", rows)
+    stream = push_stream(asked.kind)
+    source_id = partner_source(asked.access.client_id)
     located: dict[str, tuple[int, str]] = {}
 
     def audit(tx: Transaction, admitted: Admitted) -> None:
@@ -89,7 +128,7 @@ def push(
             "stored": admitted.stored,
             "quarantined": [entry.source_key for entry in admitted.quarantined],
         }
-        if disagreements := _disagreements(tx, asked.kind, source_id, located):
+        if disagreements := disagreements_of(tx, asked.kind, source_id, located):
             detail["disagreements"] = disagreements
         sharing.audit.append(
             sharing.event(
@@ -125,23 +164,41 @@ def push(
     ]
 
 
-def _refusal(
-    sharing: Sharing, asked: Asked, decision: Decision | None, detail: dict[str, Any]
+def partner_source(client_id: str) -> str:
+    """The source system a partner's records are stored under, pushed or submitted and
+    accepted: each partner's statements are its own, linked to others' by natural key."""
+    return f"partner:{client_id}"
+
+
+def refusal(
+    sharing: Sharing,
+    asked: Asked,
+    action: WriteAction,
+    decision: Decision | None,
+    detail: dict[str, Any],
 ) -> AuditEvent:
-    """The audit event of a refused write."""
-    return sharing.event(asked, "records.write", "denied", decision=decision, detail=detail)
+    """The audit event of a refused write or submission."""
+    return sharing.event(asked, f"records.{action}", "denied", decision=decision, detail=detail)
 
 
 def _no_duplicates(
-    sharing: Sharing, asked: Asked, decision: Decision, rows: Sequence[tuple[str, Any]]
+    sharing: Sharing,
+    asked: Asked,
+    action: WriteAction,
+    decision: Decision,
+    rows: Sequence[tuple[str, Any]],
 ) -> None:
     twice = sorted(key for key, n in Counter(key for key, _ in rows).items() if n > 1)
     if twice:
-        event = _refusal(
-            sharing, asked, decision, {"reason": "duplicate_source_key", "source_keys": twice}
+        event = refusal(
+            sharing,
+            asked,
+            action,
+            decision,
+            {"reason": "duplicate_source_key", "source_keys": twice},
         )
         raise InvalidRequest(
-            "duplicate_source_key", "a source key appears twice in the push", event,
+            "duplicate_source_key", "a source key appears twice in one request", event,
             source_keys=twice,
         )  # fmt: skip
 
@@ -149,20 +206,21 @@ def _no_duplicates(
 def _check_shape(
     sharing: Sharing,
     asked: Asked,
+    action: WriteAction,
     decision: Decision,
     model: type[Record],
     key: str,
     row: dict[str, Any],
 ) -> None:
     def refuse(code: str, message: str, **about: Any) -> InvalidRequest:
-        event = _refusal(sharing, asked, decision, {"reason": code, "source_key": key, **about})
+        detail = {"reason": code, "source_key": key, **about}
+        event = refusal(sharing, asked, action, decision, detail)
         return InvalidRequest(code, message, event, source_key=key, **about)
 
     size = len(json.dumps(row, ensure_ascii=False, default=str).encode())
     if size > MAX_RECORD_BYTES:
-        event = _refusal(
-            sharing, asked, decision, {"reason": "too_large", "source_key": key, "bytes": size}
-        )
+        detail = {"reason": "too_large", "source_key": key, "bytes": size}
+        event = refusal(sharing, asked, action, decision, detail)
         raise TooLarge(f"record {key} is {size} bytes; at most {MAX_RECORD_BYTES}", event)
     names = header_names(model)
     spelled: dict[str, str] = {}
@@ -181,7 +239,7 @@ def _check_shape(
         spelled[name] = column
 
 
-def _disagreements(
+def disagreements_of(
     tx: Transaction, kind: str, source_id: str, located: dict[str, tuple[int, str]]
 ) -> dict[str, dict[str, Any]]:
     """For stored records linked to another source's record: the fields that differ."""

@@ -8,7 +8,7 @@ boundary does not move when records are inserted before it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -84,18 +84,27 @@ def _starts_with(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]
     return func.substr(column, 1, len(prefix)) == prefix
 
 
-def _match(kt: KindTable, match: Match) -> ColumnElement[bool]:
-    column = kt.table.c[match.field]
+def _match(column: ColumnElement[Any], match: Match) -> ColumnElement[bool]:
     if match.op == "prefix":
         return or_(false(), *(_starts_with(column, str(p)) for p in match.values))
     return column.in_(list(match.values))
 
 
 def scope_clause(kt: KindTable, scope: RowScope) -> ColumnElement[bool]:
+    return compile_scope(scope, lambda name: kt.table.c[name])
+
+
+def compile_scope(
+    scope: RowScope, column: Callable[[str], ColumnElement[Any]]
+) -> ColumnElement[bool]:
+    """``scope`` as a WHERE clause over the columns ``column`` gives for each field name:
+    a kind's own table, or what another table keeps of a record (the review queue)."""
     if scope.empty:
         return false()
-    reach = true() if scope.unrestricted else or_(*(_match(kt, m) for m in scope.any_of))
-    return and_(reach, *(_match(kt, m) for m in scope.all_of))
+    reach = (
+        true() if scope.unrestricted else or_(*(_match(column(m.field), m) for m in scope.any_of))
+    )
+    return and_(reach, *(_match(column(m.field), m) for m in scope.all_of))
 
 
 def filter_clause(store: Store, kt: KindTable, item: Filter) -> ColumnElement[bool]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 from contracts import CONTRACTS, FieldSpec, Record, bare, is_structured
@@ -302,6 +303,44 @@ def subscription_secret_context(subscription_id: str) -> str:
     """The associated data a subscription's signing secret is sealed with."""
     return f"subscriptions.secret:{subscription_id}"
 
+
+# The review queue (hub/work/reviews.py owns its use).
+review_queue = Table(
+    "review_queue",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("source_key", String(256), nullable=False),
+    Column("submitter", String(64), nullable=False),
+    Column("submitter_subject", String(256), nullable=False),
+    Column("purpose", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
+    Column("decided_at", UtcDateTime()),
+    Column("reviewer", String(64)),
+    Column("reviewer_subject", String(256)),
+    Column("reason", Text()),
+    Column("record_id", _Id),
+    Column("link_key", String(64), nullable=False),
+    Column("facets", JSON, nullable=False),
+    Column("record", Text(), nullable=False),
+    Index("ix_review_queue_kind", "kind", "status", "id"),
+    Index("ix_review_queue_submitter", "submitter", "kind", "id"),
+    Index(
+        "uq_review_queue_pending",
+        "submitter",
+        "kind",
+        "source_key",
+        unique=True,
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
+)
+"""Records partners submitted for review (上报), and the reviewers' decisions (审核入库).
+``record`` is the parsed record, sealed (it holds personal data); ``facets`` keeps in clear
+only its public and internal single-valued fields (codes, types, counts), which reviewers'
+row scopes are compiled against. ``record_id`` is the stored record of an accepted one; at
+most one submission of one source key by one submitter is pending at a time."""
 
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.
