@@ -1,5 +1,5 @@
-"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, audit search, and the
-operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
+"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, work orders, audit
+search, and the operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
 
 from __future__ import annotations
 

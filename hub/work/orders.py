@@ -31,145 +31,37 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Self
-
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from typing import Any
 
 from contracts import (
-    STEP_TO,
     STEPS,
     OrderStatus,
-    OrderType,
-    Priority,
     Record,
     RecordInvalid,
-    RelatedKind,
     Step,
     WorkOrder,
-    contract,
     next_deadline,
     step_refusal,
 )
-from contracts.record import Code, Text
 from hub.audit import AuditEvent
-from hub.auth.clients import Client, ClientRegistry
+from hub.auth.clients import ClientRegistry
 from hub.events import emit
-from hub.sharing import Asked, Conflict, Denied, InvalidRequest, NotFound, Page, Sharing
-from hub.sharing.ids import ID_PATTERN
+from hub.sharing import Asked, Conflict, Denied, InvalidRequest, NotFound, Sharing
 from hub.store import Transaction
-from hub.store.query import Filter, select_rows
-from hub.store.tables import KIND_TABLES
+from hub.work.parties import Receiver, receiver, receiving_refusal, side_of
+from hub.work.reads import OrderReads
+from hub.work.requests import DispatchRequest, Placed, StepRequest
 from hub.work.sla import Sla
-from hub.work.stats import OrderStats, order_stats
-from policies import (
-    AccessDenied,
-    Policy,
-    Side,
-    Treatment,
-    decide_receiving,
-    decide_step,
-)
+from policies import AccessDenied, Policy, Side, decide_step
 
 KIND = WorkOrder.kind
 SOURCE = "hub"
 """The source system of the hub's own records."""
 Clock = Callable[[], dt.datetime]
-STATS_FIELDS = ("status", "deadline", "history", "grid_code", "receiving_org")
-"""What the cycle-time figures are computed from: the caller's policy must grant them."""
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-class Related(BaseModel):
-    """The record an order is about, by the id the hub gave the caller for it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: RelatedKind
-    id: str = Field(pattern=ID_PATTERN)
-
-
-class DispatchRequest(BaseModel):
-    """派单: what the issuer says; the hub adds the rest (ids, times, status, history)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    receiving_org: str = Field(
-        min_length=1, max_length=64, description="The receiving org's client id"
-    )
-    grid_code: Code
-    beat_code: Code
-    order_type: OrderType
-    instruction: Text
-    priority: Priority = Priority.NORMAL
-    assignee: Text | None = None
-    related: Related | None = None
-    due_at: AwareDatetime | None = Field(
-        default=None, description="办结时限; by default the hub's for the order type"
-    )
-    note: Text | None = None
-
-
-class StepRequest(BaseModel):
-    """One step: named as ``step`` or by the status it leads to (``to``), with the version
-    of the order the caller saw and what the step carries."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    step: Step | None = None
-    to: OrderStatus | None = None
-    version: int = Field(ge=1, le=100_000)
-    note: Text | None = None
-    feedback: Text | None = None
-    reason: Text | None = None
-    receiving_org: str | None = Field(default=None, min_length=1, max_length=64)
-    grid_code: Code | None = None
-    beat_code: Code | None = None
-    assignee: Text | None = None
-
-    @model_validator(mode="after")
-    def _one_step(self) -> Self:
-        if self.step is None and self.to is None:
-            raise ValueError("name the step, or the status it leads to (to)")
-        if self.to is not None and self.step not in (None, STEP_TO[self.to]):
-            raise ValueError(f"{self.step} does not lead to {self.to.value}")
-        return self
-
-    @property
-    def taken(self) -> Step:
-        """The step named, or the one leading to ``to``."""
-        step = self.step if self.to is None else STEP_TO[self.to]
-        if step is None:
-            raise ValueError("no step named")  # refused by the validator: not reached
-        return step
-
-    def carried(self) -> dict[str, str]:
-        names = ("feedback", "reason", "receiving_org", "grid_code", "beat_code", "assignee")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
-
-
-class Placed(BaseModel):
-    """An order after a step: policy-free facts its parties know."""
-
-    id: str
-    """The caller's id of the order."""
-    order_id: str
-    step: Step
-    status: OrderStatus
-    version: int
-
-
-@dataclass(frozen=True, slots=True)
-class Receiver:
-    """A receiving org as the hub knows it: its client and that client's policy."""
-
-    org: str
-    client: Client | None
-    policy: Policy | None
 
 
 class WorkOrders:
@@ -180,6 +72,8 @@ class WorkOrders:
         self.clients = clients
         self.sla = sla
         self.clock = clock
+        self.reads = OrderReads(sharing, sla, clock)
+        """Orders as the caller's policy shows them: one, a list, the cycle-time figures."""
 
     # --- 派单 ---------------------------------------------------------------------------
 
@@ -187,7 +81,7 @@ class WorkOrders:
         action = "work_orders.dispatch"
         policy = self._policy(asked, action)
         now = self.clock()
-        related, related_ids = self._related(asked, request.related)
+        related, related_ids = self.reads.related(asked, action, request.related)
         due_at = request.due_at or self.sla.due_at(request.order_type, now)
         if due_at <= now:
             raise InvalidRequest(
@@ -224,7 +118,13 @@ class WorkOrders:
         }
         order = self._parse(asked, action, policy, values)
         self._decide(asked, action, policy, "issue", Step.DISPATCH, order)
-        self._receivable(asked, action, policy, order, self._receiver(order.receiving_org))
+        self._receivable(
+            asked,
+            action,
+            policy,
+            order,
+            receiver(self.clients, self.sharing.policies, order.receiving_org),
+        )
         with self.sharing.store.begin() as tx:
             record_id = self._store(tx, order, now)
             self._told(tx, asked, action, policy, record_id, None, order, now, related_ids)
@@ -239,14 +139,18 @@ class WorkOrders:
         record_id = self.sharing.ids.decode(asked.access.client_id, KIND, ref)
         # Whatever may open another connection is read before the transaction: on SQLite
         # it holds the database's write lock, and a policy reload would wait on it.
-        receiver = self._receiver(request.receiving_org) if request.receiving_org else None
+        moved_to = (
+            receiver(self.clients, self.sharing.policies, request.receiving_org)
+            if request.receiving_org
+            else None
+        )
         now = self.clock()
         with self.sharing.store.begin() as tx:
             stored = tx.locked(KIND, record_id) if record_id is not None else None
             if stored is None or stored.provenance.source_system != SOURCE:
                 raise self._not_found(asked, action, policy, ref, "not_found")
             order = _order(stored.record)
-            side = self._side(asked, order)
+            side = side_of(asked.access.client_id, order)
             if side is None:
                 raise self._not_found(asked, action, policy, ref, "not_party", stored.id)
             about = {"record_ids": [f"{KIND}/{stored.id}"], "step": step.value}
@@ -270,19 +174,12 @@ class WorkOrders:
                 )
             self._carries(asked, action, policy, step, request, about)
             changed = self._parse(asked, action, policy, self._next(asked, order, request, now))
-            if receiver is not None:
+            if moved_to is not None:
                 self._decide(asked, action, policy, side, step, changed, about)
-                self._receivable(asked, action, policy, changed, receiver)
+                self._receivable(asked, action, policy, changed, moved_to)
             self._store(tx, changed, now)
             self._told(tx, asked, action, policy, stored.id, order, changed, now)
         return self._placed(asked, stored.id, changed)
-
-    def _side(self, asked: Asked, order: WorkOrder) -> Side | None:
-        if asked.access.client_id == order.issuing_org:
-            return "issue"
-        if asked.access.client_id == order.receiving_org:
-            return "receive"
-        return None
 
     def _carries(
         self,
@@ -326,92 +223,6 @@ class WorkOrders:
         values["deadline"] = next_deadline(status, values["accept_by"], values["due_at"])
         return values
 
-    # --- reads --------------------------------------------------------------------------
-
-    def read(self, asked: Asked, ref: str) -> dict[str, Any]:
-        """One order with its full history, as the caller's policy shows it."""
-        view = self.sharing.read(asked, ref, fields=None)
-        return self._with_versions(asked, [view])[0]
-
-    def query(
-        self,
-        asked: Asked,
-        *,
-        status: OrderStatus | None = None,
-        grid: str | None = None,
-        overdue: bool = False,
-        near_due: bool = False,
-        cursor: str | None = None,
-        limit: int = 100,
-    ) -> Page:
-        """Orders in the caller's rows; overdue ones (past their next deadline, now) or
-        near-due ones (the deadline within ``Sla.near_due_within``). Each filter needs its
-        field granted in clear: ``status``, ``grid_code``, ``deadline``."""
-        now = self.clock()
-        filters = []
-        if status is not None:
-            filters.append(Filter("status", "eq", status.value))
-        if grid is not None:
-            filters.append(Filter("grid_code", "eq", grid))
-        if overdue and near_due:
-            event = self.sharing.event(asked, "records.query", "denied", detail={"reason": "due"})
-            raise InvalidRequest("due", "ask for overdue or for near-due orders, not both", event)
-        if overdue:
-            filters.append(Filter("deadline", "lte", now))
-        if near_due:
-            filters.append(Filter("deadline", "gte", now))
-            filters.append(Filter("deadline", "lte", now + self.sla.near_due_within))
-        page = self.sharing.query(asked, fields=None, filters=filters, cursor=cursor, limit=limit)
-        return Page(self._with_versions(asked, page.items), page.next_cursor)
-
-    def stats(self, asked: Asked, *, grid: str | None = None) -> OrderStats:
-        """Cycle times, open and overdue counts of the orders in the caller's rows, per grid
-        and per receiving org. The caller's policy must grant the fields they are made of
-        (``STATS_FIELDS``); the entry names how many orders went into the figures."""
-        filters = [Filter("grid_code", "eq", grid)] if grid is not None else []
-        decision = self.sharing.decide(asked, "read", fields=STATS_FIELDS, filters=filters)
-        now = self.clock()
-        orders: list[dict[str, Any]] = []
-        after: int | None = None
-        while True:
-            found = select_rows(
-                self.sharing.store,
-                KIND,
-                decision.scope,
-                STATS_FIELDS,
-                filters,
-                after_id=after,
-                limit=self.sharing.max_page,
-            )
-            orders += [row.values for row in found]
-            if len(found) < self.sharing.max_page:
-                break
-            after = found[-1].id
-        figures = order_stats(orders, now)
-        self.sharing.audit.append(
-            self.sharing.event(
-                asked,
-                "work_orders.stats",
-                "allowed",
-                filters=filters,
-                decision=decision,
-                detail={"orders": len(orders)},
-            )
-        )
-        return figures
-
-    def _with_versions(self, asked: Asked, views: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each view with its order's version: the number of history entries, a fact a
-        step must name, read whether or not the caller's policy shows the history."""
-        client = asked.access.client_id
-        ids = {view["id"]: self.sharing.ids.decode(client, KIND, view["id"]) for view in views}
-        table = KIND_TABLES[KIND].table
-        known = [record_id for record_id in ids.values() if record_id is not None]
-        query = select(table.c.id, table.c.history).where(table.c.id.in_(known))
-        with self.sharing.store.engine.connect() as conn:
-            versions = {row.id: len(row.history) for row in conn.execute(query)}
-        return [view | {"version": versions.get(ids[view["id"]])} for view in views]
-
     # --- decisions and what they leave behind -------------------------------------------
 
     def _policy(self, asked: Asked, action: str) -> Policy:
@@ -447,30 +258,12 @@ class WorkOrders:
             event = self._refused(asked, action, policy, exc.reason, side=side, **(about or {}))
             raise Denied(exc.reason, str(exc), event) from None
 
-    def _receiver(self, org: str) -> Receiver:
-        client = self.clients.get(org)
-        policy = None if client is None else self.sharing.policies.get(client.policy_id)
-        return Receiver(org, client, policy)
-
     def _receivable(
         self, asked: Asked, action: str, policy: Policy, order: WorkOrder, receiver: Receiver
     ) -> None:
-        """The receiving org exists, is not revoked, and its policy receives ``order``.
-        The caller is told only that it cannot (which partners exist is not its to map);
-        the audit entry says why."""
-        reason: str | None = None
-        if receiver.client is None:
-            reason = "unknown_org"
-        elif receiver.client.revoked:
-            reason = "revoked_org"
-        elif receiver.policy is None:
-            reason = "no_policy"
-        else:
-            try:
-                decide_receiving(receiver.policy, receiver.client.claims, order.model_dump())
-            except AccessDenied as exc:
-                reason = f"receiver_{exc.reason}"
-        if reason is not None:
+        """The caller is told only that the org cannot receive the order (which partners
+        exist is not its to map); the audit entry says why."""
+        if reason := receiving_refusal(receiver, order):
             event = self._refused(asked, action, policy, reason, receiving_org=order.receiving_org)
             raise InvalidRequest(
                 "receiving_org",
@@ -479,39 +272,6 @@ class WorkOrders:
                 event,
                 field="receiving_org",
             )
-
-    def _related(self, asked: Asked, related: Related | None) -> tuple[dict[str, Any], list[str]]:
-        """The natural key of the record the order is about, which the caller must read in
-        clear (it could not otherwise name it by a key it cannot see)."""
-        if related is None:
-            return {}, []
-        key = contract(related.kind).natural_key_fields()[0]
-        on = Asked(asked.access, related.kind, asked.purpose, asked.request_id)
-        decision = self.sharing.decide(on, "read", fields=[key])
-        record_id = self.sharing.ids.decode(asked.access.client_id, related.kind, related.id)
-        found = (
-            select_rows(
-                self.sharing.store, related.kind, decision.scope, [key], record_id=record_id
-            )
-            if record_id is not None and decision.treatments[key] is Treatment.ALLOW
-            else []
-        )
-        if not found:
-            event = self.sharing.event(
-                on,
-                "work_orders.dispatch",
-                "denied",
-                decision=decision,
-                detail={"reason": "related_not_found"},
-            )
-            raise InvalidRequest(
-                "related_not_found",
-                f"no {related.kind} {related.id} that you read in clear",
-                event,
-                field="related",
-            )
-        values = {"related_kind": related.kind, "related_key": found[0].values[key]}
-        return values, [f"{related.kind}/{found[0].id}"]
 
     def _parse(
         self, asked: Asked, action: str, policy: Policy, values: dict[str, Any]

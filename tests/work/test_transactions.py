@@ -13,7 +13,8 @@ from hub.auth import ClientRegistry
 from hub.auth.verify import AccessContext
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Asked, Sharing
-from hub.work.orders import DispatchRequest, StepRequest, WorkOrders
+from hub.work.orders import WorkOrders
+from hub.work.requests import DispatchRequest, StepRequest
 from tests.work.conftest import B1, G1, ORDERS, SLA, Loop, order_request
 
 

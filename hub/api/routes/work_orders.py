@@ -20,7 +20,8 @@ from hub.api.deps import AccessDep, RequestId, scoped
 from hub.api.routes.records import Purpose, _once
 from hub.sharing import Access, Asked
 from hub.sharing.ids import ID_PATTERN
-from hub.work.orders import DispatchRequest, Placed, StepRequest, WorkOrders
+from hub.work.orders import WorkOrders
+from hub.work.requests import DispatchRequest, Placed, StepRequest
 from hub.work.stats import OrderStats
 
 KIND = "work_order"
@@ -110,7 +111,7 @@ def list_orders(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OrderPage:
     _once(request)
-    page = orders.query(
+    page = orders.reads.query(
         _asked(access, purpose, request_id),
         status=status,
         grid=grid,
@@ -132,7 +133,7 @@ def order_stats(
     grid: Code | None = None,
 ) -> OrderStats:
     _once(request)
-    return orders.stats(_asked(access, purpose, request_id), grid=grid)
+    return orders.reads.stats(_asked(access, purpose, request_id), grid=grid)
 
 
 @router.get("/{order_id}", summary="One order with its full history")
@@ -145,4 +146,4 @@ def read_order(
     purpose: Purpose = None,
 ) -> OrderView:
     _once(request)
-    return OrderView(**orders.read(_asked(access, purpose, request_id), order_id))
+    return OrderView(**orders.reads.read(_asked(access, purpose, request_id), order_id))
