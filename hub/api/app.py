@@ -103,8 +103,8 @@ def create_app(
         refused=(TokenInvalid,),
         limiter=RateLimiter(rate, burst),
         verifications=Verifications(sharing, now),
+        work_orders=WorkOrders(sharing, registry, config.work_orders, clock=now),
     )
-    app.state.work_orders = WorkOrders(sharing, registry, config.work_orders, clock=now)
     problems.install(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
     app.add_middleware(BodyLimit, limits=body_limits or BodyLimits())

@@ -11,16 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
 from contracts import OrderStatus
 from contracts.record import Code
-from hub.api.deps import AccessDep, RequestId, scoped
-from hub.api.routes.records import Purpose, _once
+from hub.api.deps import AccessDep, RequestId, WorkOrdersDep, scoped
+from hub.api.routes.records import Purpose, once
 from hub.sharing import Access, Asked
 from hub.sharing.ids import ID_PATTERN
-from hub.work.orders import WorkOrders
 from hub.work.requests import DispatchRequest, Placed, StepRequest
 from hub.work.stats import OrderStats
 
@@ -34,12 +33,6 @@ def _scope(request: Request) -> str:
 router = APIRouter(prefix="/v1/work-orders", tags=["work orders"], dependencies=[scoped(_scope)])
 
 
-def _orders(request: Request) -> WorkOrders:
-    orders: WorkOrders = request.app.state.work_orders
-    return orders
-
-
-OrdersDep = Annotated[WorkOrders, Depends(_orders)]
 OrderRef = Annotated[
     str, Path(pattern=ID_PATTERN, description="The order's id as the hub gave it to you.")
 ]
@@ -68,11 +61,11 @@ def dispatch(
     request: Request,
     body: DispatchRequest,
     access: AccessDep,
-    orders: OrdersDep,
+    orders: WorkOrdersDep,
     request_id: RequestId,
     purpose: Purpose = None,
 ) -> Placed:
-    _once(request)
+    once(request)
     return orders.dispatch(_asked(access, purpose, request_id), body)
 
 
@@ -88,11 +81,11 @@ def transition(
     order_id: OrderRef,
     body: StepRequest,
     access: AccessDep,
-    orders: OrdersDep,
+    orders: WorkOrdersDep,
     request_id: RequestId,
     purpose: Purpose = None,
 ) -> Placed:
-    _once(request)
+    once(request)
     return orders.transition(_asked(access, purpose, request_id), order_id, body)
 
 
@@ -100,7 +93,7 @@ def transition(
 def list_orders(
     request: Request,
     access: AccessDep,
-    orders: OrdersDep,
+    orders: WorkOrdersDep,
     request_id: RequestId,
     purpose: Purpose = None,
     status: OrderStatus | None = None,
@@ -110,7 +103,7 @@ def list_orders(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OrderPage:
-    _once(request)
+    once(request)
     page = orders.reads.query(
         _asked(access, purpose, request_id),
         status=status,
@@ -127,12 +120,12 @@ def list_orders(
 def order_stats(
     request: Request,
     access: AccessDep,
-    orders: OrdersDep,
+    orders: WorkOrdersDep,
     request_id: RequestId,
     purpose: Purpose = None,
     grid: Code | None = None,
 ) -> OrderStats:
-    _once(request)
+    once(request)
     return orders.reads.stats(_asked(access, purpose, request_id), grid=grid)
 
 
@@ -141,9 +134,9 @@ def read_order(
     request: Request,
     order_id: OrderRef,
     access: AccessDep,
-    orders: OrdersDep,
+    orders: WorkOrdersDep,
     request_id: RequestId,
     purpose: Purpose = None,
 ) -> OrderView:
-    _once(request)
+    once(request)
     return OrderView(**orders.reads.read(_asked(access, purpose, request_id), order_id))
