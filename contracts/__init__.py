@@ -17,7 +17,21 @@ from contracts.kinds.visit import (
     VisitorSide,
     VisitResult,
 )
-from contracts.kinds.work_order import NEXT_STATUSES, OrderStatus, StatusChange, WorkOrder
+from contracts.kinds.work_order import (
+    NEXT_STATUSES,
+    STEP_TO,
+    STEPS,
+    OrderStatus,
+    OrderType,
+    Priority,
+    RelatedKind,
+    StatusChange,
+    Step,
+    StepRule,
+    WorkOrder,
+    next_deadline,
+    step_refusal,
+)
 from contracts.meta import FieldSpec, Sensitivity, field, field_specs
 from contracts.record import Record
 from contracts.registry import CONTRACTS, contract, json_schema
@@ -28,6 +42,8 @@ __all__ = [
     "CONTRACTS",
     "NEXT_STATUSES",
     "RELATIONS",
+    "STEPS",
+    "STEP_TO",
     "VERIFIED_KINDS",
     "Address",
     "Channel",
@@ -41,13 +57,18 @@ __all__ = [
     "IncidentStatus",
     "IncidentType",
     "OrderStatus",
+    "OrderType",
     "Person",
+    "Priority",
     "Record",
     "RecordInvalid",
+    "RelatedKind",
     "Relation",
     "RiskLevel",
     "Sensitivity",
     "StatusChange",
+    "Step",
+    "StepRule",
     "Unit",
     "UnitType",
     "UnknownKind",
@@ -64,6 +85,8 @@ __all__ = [
     "is_structured",
     "is_text",
     "json_schema",
+    "next_deadline",
+    "step_refusal",
     "unflatten",
     "untyped",
 ]

@@ -7,9 +7,11 @@ and every file in it 0600: see ``hub.files``.
 Every option of ``config.json`` can also come from the environment (12-factor), which wins
 over the file: ``HUB_DATABASE_URL``, ``HUB_ISSUER``, ``HUB_AUDIENCE`` and the external
 identity provider's ``HUB_EXTERNAL_IDP__ISSUER``, ``__AUDIENCE``, ``__JWKS_URI``,
-``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` … (``HubEnv``). Any of them can
-instead name a file holding the value, ``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a
-secret need not sit in the environment; naming both is an error.
+``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` … and the work orders' service levels
+``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``) (``HubEnv``).
+Any of them can instead name a file holding the value,
+``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a secret need not sit in the
+environment; naming both is an error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hub.auth.settings import ExternalIdP
 from hub.errors import ConfigError
 from hub.files import private_dir, private_sqlite_file, write_private
 from hub.store import Keyring, Store
+from hub.work.sla import Sla, SlaEnv
 
 CONFIG_FILE = "config.json"
 KEY_FILE = "keys.json"
@@ -52,6 +55,8 @@ class HubConfig(BaseModel):
     production, where a partner's receiver is https on its own host (``hub.events.urls``)."""
     webhook_attempts: int = Field(default=8, ge=1, le=50)
     """Attempts at a webhook delivery before it is a dead letter (``hub webhooks list``)."""
+    work_orders: Sla = Field(default_factory=Sla)
+    """Work orders' service levels: signing and closing due, near-due window, per type."""
 
     @property
     def key_file(self) -> Path:
@@ -95,6 +100,11 @@ class HubEnv(BaseSettings):
     external_idp: ExternalIdPEnv | None = None
     webhook_loopback: bool | None = None
     webhook_attempts: int | None = None
+    work_orders: SlaEnv | None = None
+
+
+_NESTED = ("external_idp", "work_orders")
+"""Settings that are objects: a ``_FILE`` reference to one holds JSON."""
 
 
 def environment_overrides() -> dict[str, Any]:
@@ -112,7 +122,7 @@ def environment_overrides() -> dict[str, Any]:
             from_files[name] = Path(reference).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"{variable}_FILE: cannot read {reference}: {exc.strerror}") from None
-        if name == "external_idp":
+        if name in _NESTED:
             from_files[name] = _json(from_files[name], f"{variable}_FILE")
     try:
         found = HubEnv(**from_files)

@@ -4,7 +4,7 @@ Imports only ``contracts``: the hub compiles a decision's row scope into its que
 """
 
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
-from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide
+from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide, row_scope
 from policies.explain import FieldGrant, explain
 from policies.loader import (
     REVIEW_ROW_CLASSES,
@@ -23,6 +23,7 @@ from policies.model import (
     WorkOrderGrant,
 )
 from policies.transform import mask, pseudonym, treat
+from policies.work_orders import Side, decide_receiving, decide_step
 
 __all__ = [
     "REVIEW_ROW_CLASSES",
@@ -40,16 +41,20 @@ __all__ = [
     "Problem",
     "RowScope",
     "Rows",
+    "Side",
     "Treatment",
     "WorkOrderGrant",
     "admits",
     "check_policy",
     "decide",
+    "decide_receiving",
+    "decide_step",
     "explain",
     "load_policies",
     "load_policy",
     "mask",
     "parse_policy",
     "pseudonym",
+    "row_scope",
     "treat",
 ]

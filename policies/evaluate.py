@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from contracts import contract
 from policies.errors import AccessDenied
-from policies.model import KindGrant, Policy, Treatment
+from policies.model import KindGrant, Policy, Rows, Treatment
 from policies.transform import treat
 
 Claims = Mapping[str, Sequence[str]]
@@ -85,10 +85,7 @@ def decide(
     filter_fields: Iterable[str] = (),
 ) -> Decision:
     """Decide a request or raise AccessDenied naming why. Default deny throughout."""
-    if not purpose or purpose not in policy.purposes:
-        raise AccessDenied(
-            "purpose", f"purpose {purpose!r} is not granted by {policy.ref}", purpose=purpose
-        )
+    purpose = require_purpose(policy, purpose)
     grant = policy.grant(kind)
     if grant is None or action not in grant.actions:
         raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
@@ -134,8 +131,21 @@ def _writable(grant: KindGrant, action: str) -> list[str]:
     return grant.write if action == "write" else grant.submit if action == "submit" else []
 
 
+def require_purpose(policy: Policy, purpose: str | None) -> str:
+    """``purpose``, if ``policy`` grants it; AccessDenied if not (or if none is declared)."""
+    if not purpose or purpose not in policy.purposes:
+        raise AccessDenied(
+            "purpose", f"purpose {purpose!r} is not granted by {policy.ref}", purpose=purpose
+        )
+    return purpose
+
+
 def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:
-    rows = policy.kinds[kind].rows
+    return row_scope(policy.kinds[kind].rows, claims)
+
+
+def row_scope(rows: Rows, claims: Claims) -> RowScope:
+    """The rows ``rows`` admits for a caller holding ``claims``."""
     any_of = tuple(
         Match(j.field, "prefix" if j.match == "prefix" else "in", tuple(claims[j.claim]))
         for j in rows.jurisdiction

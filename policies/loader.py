@@ -9,9 +9,19 @@ from typing import Any, Literal
 import yaml
 from pydantic import ValidationError
 
-from contracts import CONTRACTS, FieldSpec, Sensitivity, Visit, bare, is_structured, is_text
+from contracts import (
+    CONTRACTS,
+    FieldSpec,
+    Sensitivity,
+    Step,
+    Visit,
+    WorkOrder,
+    bare,
+    is_structured,
+    is_text,
+)
 from policies.errors import PolicyInvalid, Problem
-from policies.model import KindGrant, Policy, Treatment
+from policies.model import KindGrant, Policy, Rows, Treatment
 
 REVIEW_ROW_CLASSES = frozenset({Sensitivity.PUBLIC, Sensitivity.INTERNAL})
 """What the review queue keeps of a submission in clear, beside its sealed record: the
@@ -55,15 +65,7 @@ def check_policy(policy: Policy) -> list[Problem]:
             problems.append(Problem(f"kinds.{kind}", f"no record kind {kind!r}"))
             continue
         specs = {spec.name: spec for spec in model.specs()}
-        for where, name in [
-            *((f"kinds.{kind}.rows.jurisdiction", j.field) for j in grant.rows.jurisdiction),
-            *((f"kinds.{kind}.rows.where", c.field) for c in grant.rows.where),
-        ]:
-            spec = specs.get(name)
-            if spec is None:
-                problems.append(Problem(where, f"{kind} has no field {name!r}"))
-            elif spec.sensitivity.encrypted_at_rest:
-                problems.append(Problem(where, f"{kind}.{name} is sealed at rest: no row rule"))
+        problems += _row_problems(f"kinds.{kind}.rows", kind, grant.rows, specs)
         problems += _field_list_problems(policy, kind, grant, specs, "write")
         problems += _field_list_problems(policy, kind, grant, specs, "submit")
         problems += _review_problems(kind, grant, specs)
@@ -76,6 +78,51 @@ def check_policy(policy: Policy) -> list[Problem]:
             problem = _misfit(spec, treatment, police=policy.police)
             if problem:
                 problems.append(Problem(where, problem))
+    return problems + _work_order_problems(policy)
+
+
+def _row_problems(where: str, kind: str, rows: Rows, specs: dict[str, FieldSpec]) -> list[Problem]:
+    problems = []
+    for at, name in [
+        *((f"{where}.jurisdiction", j.field) for j in rows.jurisdiction),
+        *((f"{where}.where", c.field) for c in rows.where),
+    ]:
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(Problem(at, f"{kind} has no field {name!r}"))
+        elif spec.sensitivity.encrypted_at_rest:
+            problems.append(Problem(at, f"{kind}.{name} is sealed at rest: no row rule"))
+    return problems
+
+
+def _work_order_problems(policy: Policy) -> list[Problem]:
+    """Work orders change by steps only: ``write`` on them is refused (a write would
+    replace the history), and ``work_orders`` names known steps on real fields."""
+    problems = []
+    grant = policy.kinds.get(WorkOrder.kind)
+    if grant is not None and "write" in grant.actions:
+        problems.append(
+            Problem(
+                f"kinds.{WorkOrder.kind}.actions",
+                "work orders are kept by the hub: grant their steps under work_orders, not write",
+            )
+        )
+    steps = policy.work_orders
+    if steps is None:
+        return problems
+    specs = {spec.name: spec for spec in WorkOrder.specs()}
+    problems += _row_problems("work_orders.rows", WorkOrder.kind, steps.rows, specs)
+    known = {step.value for step in Step}
+    for side, names in (("issue", steps.issue), ("receive", steps.receive)):
+        problems += [
+            Problem(f"work_orders.{side}", f"no work-order step {name!r}")
+            for name in names
+            if name not in known
+        ]
+    if Step.DISPATCH.value in steps.receive:
+        problems.append(Problem("work_orders.receive", "派发 opens an order: only its issuer"))
+    if not steps.issue and not steps.receive:
+        problems.append(Problem("work_orders", "work_orders grants no step to either side"))
     return problems
 
 

@@ -1,5 +1,5 @@
-"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, audit search, and the
-operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
+"""The hub's HTTP API: OAuth 2 token endpoint, records, profiles, work orders, audit
+search, and the operations endpoints ``/health``, ``/ready`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -26,7 +26,15 @@ from hub.api.limits import (
 )
 from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
 from hub.api.ratelimit import RateLimiter
-from hub.api.routes import audit, profiles, records, reviews, transparency, verifications
+from hub.api.routes import (
+    audit,
+    profiles,
+    records,
+    reviews,
+    transparency,
+    verifications,
+    work_orders,
+)
 from hub.api.routes.subscriptions import subscriptions_router
 from hub.auth.clients import ClientRegistry
 from hub.auth.errors import TokenInvalid
@@ -39,6 +47,7 @@ from hub.config import HubConfig, load_config, open_store
 from hub.events.subscriptions import Subscriptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
+from hub.work.orders import WorkOrders
 from hub.work.verifications import Verifications
 
 
@@ -67,7 +76,7 @@ def create_app(
     """The API over the hub at ``config``; each client may make ``rate`` requests a second
     (``burst`` at once). The other limits (``hub.auth.throttle``, ``hub.api.limits``) have
     defaults for one hub serving a few dozen partner systems. ``clock`` is the work loop's
-    "now" (due lists, visit times); tests inject one."""
+    "now" (due lists, visit times, work orders' steps and deadlines); tests inject one."""
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     store = open_store(config)
     store.create_schema()
@@ -94,6 +103,7 @@ def create_app(
         refused=(TokenInvalid,),
         limiter=RateLimiter(rate, burst),
         verifications=Verifications(sharing, now),
+        work_orders=WorkOrders(sharing, registry, config.work_orders, clock=now),
     )
     problems.install(app)
     app.add_exception_handler(BodyTooLarge, too_large_handler)
@@ -138,6 +148,7 @@ def create_app(
     subscriptions = Subscriptions.of(app.state.hub.sharing, allow_loopback=config.webhook_loopback)
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
+    app.include_router(work_orders.router)
     return app
 
 

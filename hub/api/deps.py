@@ -15,6 +15,7 @@ from hub.api.ratelimit import RateLimiter, retry_after
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.scopes import SCOPES
 from hub.sharing import Access, Sharing
+from hub.work.orders import WorkOrders
 from hub.work.verifications import Verifications
 
 
@@ -27,6 +28,7 @@ class HubServices:
     refused: tuple[type[Exception], ...]
     limiter: RateLimiter
     verifications: Verifications
+    work_orders: WorkOrders
 
 
 def services(request: Request) -> HubServices:
@@ -145,3 +147,10 @@ def verifications(request: Request) -> Verifications:
 
 
 VerificationsDep = Annotated[Verifications, Depends(verifications)]
+
+
+def work_orders(request: Request) -> WorkOrders:
+    return services(request).work_orders
+
+
+WorkOrdersDep = Annotated[WorkOrders, Depends(work_orders)]

@@ -21,10 +21,14 @@ SCOPES = RECORD_SCOPES | SERVICE_SCOPES
 
 
 def policy_scopes(policy: Policy) -> frozenset[str]:
-    """The record scopes ``policy`` grants something under."""
-    return frozenset(
+    """The record scopes ``policy`` grants something under; ``work_order.write`` (the
+    work-order routes' POSTs) when it grants steps of the loop (``work_orders``)."""
+    granted = {
         f"{kind}.{action}" for kind, grant in policy.kinds.items() for action in grant.actions
-    )
+    }
+    if policy.work_orders is not None and (policy.work_orders.issue or policy.work_orders.receive):
+        granted.add("work_order.write")
+    return frozenset(granted)
 
 
 def scope_problems(scopes: Iterable[str], policy: Policy | None = None) -> list[str]:

@@ -190,6 +190,9 @@ def sync_stream(
     the worker still holds the stream, and raises to roll the batch back if it does not).
     """
     report = StreamReport(source.source_id, stream.name, stream.kind)
+    if stream.model.owned_by_hub:
+        report.error = f"{stream.kind} records are kept by the hub: no source writes them"
+        return report
     state = store.load_state(source.source_id, stream.name)
     try:
         for batch in source.read(stream, state, batch_size):

@@ -8,8 +8,9 @@ SharingError (HubError)
  ├── InvalidRequest   a request the hub cannot run: a bad cursor or filter, a pushed row
  │                    with an unknown or twice-named field, a source key twice in a push
  ├── TooLarge         a pushed record above the size a record may have
- └── Conflict         the request contradicts the stored state (a review already decided);
-                      ``code`` a stable word
+ └── Conflict         the request contradicts the stored state (a review already decided,
+                      a stale version, a step the record's state does not allow); ``code``
+                      a stable word
 """
 
 from __future__ import annotations

@@ -248,19 +248,23 @@ class Store:
         return decode_values(kt, row, self.keyring, names)
 
     def stored(self, kt: KindTable, row: Any) -> StoredRecord:
-        m = row._mapping
-        return StoredRecord(
-            id=m["id"],
-            record=decode(kt, row, self.keyring),
-            provenance=Provenance(
-                source_system=m["source_system"],
-                source_key=m["source_key"],
-                contract_version=m["contract_version"],
-                first_seen=m["first_seen"],
-                last_updated=m["last_updated"],
-                content_hash=m["content_hash"],
-            ),
-        )
+        return _stored(kt, row, self.keyring)
+
+
+def _stored(kt: KindTable, row: Any, keyring: Keyring) -> StoredRecord:
+    m = row._mapping
+    return StoredRecord(
+        id=m["id"],
+        record=decode(kt, row, keyring),
+        provenance=Provenance(
+            source_system=m["source_system"],
+            source_key=m["source_key"],
+            contract_version=m["contract_version"],
+            first_seen=m["first_seen"],
+            last_updated=m["last_updated"],
+            content_hash=m["content_hash"],
+        ),
+    )
 
 
 class Transaction:
@@ -269,6 +273,15 @@ class Transaction:
     def __init__(self, conn: Connection, keyring: Keyring) -> None:
         self.conn = conn
         self.keyring = keyring
+
+    def locked(self, kind: str, record_id: int) -> StoredRecord | None:
+        """Record ``record_id``, its row locked until the transaction ends, so that what is
+        decided on it still holds at commit: ``SELECT … FOR UPDATE`` on PostgreSQL; on
+        SQLite the transaction began IMMEDIATE and already holds the database's write lock."""
+        kt = kind_table(kind)
+        query = select(kt.table).where(kt.table.c.id == record_id).with_for_update()
+        row = self.conn.execute(query).first()
+        return None if row is None else _stored(kt, row, self.keyring)
 
     def key_owners(self, source_system: str, kind: str, link_keys: list[str]) -> dict[str, str]:
         """For each natural key (as ``link_key``) this source already holds: its source key."""

@@ -341,6 +341,36 @@ review_queue = Table(
 only its public and internal single-valued fields (codes, types, counts), which reviewers'
 row scopes are compiled against. ``record_id`` is the stored record of an accepted one; at
 most one submission of one source key by one submitter is pending at a time."""
+# Work orders (hub/work/orders.py): the copies sources held before the hub kept orders.
+work_orders_v1 = Table(
+    "work_orders_v1",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=False),
+    Column("source_system", String(64), nullable=False),
+    Column("source_key", String(256), nullable=False),
+    Column("link_key", String(64), nullable=False),
+    Column("contract_version", Integer, nullable=False),
+    Column("first_seen", UtcDateTime(), nullable=False),
+    Column("last_updated", UtcDateTime(), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("order_id", Text(), nullable=False),
+    Column("incident_id", Text()),
+    Column("issuing_org", Text(), nullable=False),
+    Column("receiving_org", Text(), nullable=False),
+    Column("assignee", Text()),
+    Column("instruction", Text(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("status", Text(), nullable=False),
+    Column("history", JSON),
+    Column("feedback", Text()),
+    Column("grid_code", Text(), nullable=False),
+    Column("beat_code", Text(), nullable=False),
+)
+"""Work orders as the ``rec_work_order`` rows of contract v1 held them, each source's copy
+apart (a 派发 from the police, the grid's 签收 beside it), moved here whole by migration
+0006: no copy is an order the hub can vouch for (its history names no step, no org, and
+may break the v2 loop), so none is served as one. Kept for the operator; no route reads
+it. Columns and ids as they were."""
 
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.

@@ -119,6 +119,8 @@ def test_the_previous_release_database_is_upgraded_and_every_record_reads_back(
         assert schema.differences(store.engine) == []
         expected = json.loads((FIXTURES / f"{RELEASE}.records.json").read_text("utf-8"))
         for kind, old in expected.items():
+            if kind == "work_order":
+                continue  # contract v2 moves the v1 copies aside: tests/work/test_migration.py
             now = [s.record.model_dump(mode="json") for s in store.records(kind)]
             assert len(now) == len(old), kind
             for before in old:
