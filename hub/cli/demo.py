@@ -13,10 +13,12 @@ import policies
 from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
+from hub.auth.scopes import SUBSCRIPTION_SCOPES, policy_scopes
 from hub.cli.init import init
 from hub.cli.options import HomeOption, operator
 from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
+from hub.demo import story
 from hub.files import private_dir, write_private
 from hub.ingest.sources import save_sources
 from hub.policyfiles import POLICIES_DIR, install_policy
@@ -41,7 +43,9 @@ def demo(
     self-declarations from one synthetic world, a few percent of whose rows are broken
     on purpose; syncs them all; checks that exactly the broken rows were quarantined,
     each under its expected rule; installs the example sharing policies with one demo
-    client each; then serves the hub on 127.0.0.1 until interrupted.
+    client each; runs the two-way loop between the police station and the grid platform
+    through the API (``hub.demo.story``), printing what each side's webhook receiver got;
+    then serves the hub on 127.0.0.1 until interrupted.
     """
     init(home=home, database_url=None)
     config = load_config(home)
@@ -61,6 +65,12 @@ def demo(
         console.print(partners_table(partners))
         if not report.ok:
             raise typer.Exit(1)
+        console.print("\n[bold]the two-way loop[/bold], through the API, each step pushed out:")
+        closed = story.tell(config, partners, console)
+        history = closed["record"]["history"]
+        console.print(
+            f"order {closed['record']['order_id']}: {' → '.join(h['step'] for h in history)}"
+        )
         if serve:
             console.print(
                 f"serving the hub on http://127.0.0.1:{port} (docs at /docs); Ctrl-C stops"
@@ -84,32 +94,15 @@ def demo_partners(store: Store, home: Path, world: World) -> list[dict[str, Any]
             registry.revoke(old.client_id, audit=audit, by=operator())
     grid = world.people[0]["grid_code"]
     beat = world.people[0]["beat_code"]
-    reads = ["person.read", "house.read", "address.read", "incident.read", "visit.read"]
     wanted = [
-        (
-            "demo grid platform",
-            "grid-platform",
-            [*reads, "incident.write"],
-            {"grid_codes": [grid]},
-            "网格服务",
-        ),
-        (
-            "demo police station",
-            "police-station",
-            [*reads, "incident.write"],
-            {"beat_codes": [beat]},
-            "社区警务",
-        ),
-        (
-            "demo street analyst",
-            "street-analyst",
-            ["person.read", "house.read"],
-            {"grid_prefixes": [grid[:7]]},
-            "统计分析",
-        ),
+        ("demo grid platform", "grid-platform", {"grid_codes": [grid]}, "网格服务"),
+        ("demo police station", "police-station", {"beat_codes": [beat]}, "社区警务"),
+        ("demo street analyst", "street-analyst", {"grid_prefixes": [grid[:7]]}, "统计分析"),
     ]
     partners = []
-    for name, policy_id, scopes, claims, purpose in wanted:
+    for name, policy_id, claims, purpose in wanted:
+        policy = load_policy(EXAMPLE_POLICIES / f"{policy_id}.yaml")
+        scopes = sorted(policy_scopes(policy) | SUBSCRIPTION_SCOPES)
         new = registry.add(name, policy_id, scopes, claims, audit=audit, by=operator())
         partners.append(
             {
