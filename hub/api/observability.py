@@ -32,16 +32,16 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import metrics
 from hub.audit import AuditEvent, AuditLog
 from hub.auth.keys import SigningKeys
-from hub.ingest.worker import sync_lag
+from hub.ingest.worker import db_now, sync_lag
 from hub.policyfiles import PolicyRegistry
 from hub.store import Store
-from hub.store.tables import audit_log
+from hub.store.tables import audit_log, deliveries
 
 access_log = logging.getLogger("hub.access")
 QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
@@ -144,7 +144,9 @@ class CountingAuditLog(AuditLog):
 
 class StoreGauges(Collector):
     """Series read from the database at each scrape: the lag of every sync stream (seconds
-    since the start of its last successful run; +Inf for one that never succeeded)."""
+    since the start of its last successful run; +Inf for one that never succeeded), and
+    the webhook deliveries by status with the age of the oldest still pending (the
+    delivery workers are other processes: only the database knows how far behind they are)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -158,6 +160,41 @@ class StoreGauges(Collector):
         for (source, stream), seconds in sorted(sync_lag(self.store).items()):
             lag.add_metric([source, stream], seconds)
         yield lag
+        by_status = GaugeMetricFamily(
+            "hub_webhook_deliveries",
+            "Webhook deliveries by status (pending, delivered, filtered, dead).",
+            labels=["status"],
+        )
+        backlog = GaugeMetricFamily(
+            "hub_webhook_oldest_pending_seconds",
+            "Seconds the oldest pending webhook delivery has been due (0: none due).",
+        )
+        counts, oldest = _deliveries(self.store)
+        for status in DELIVERY_STATUSES:
+            by_status.add_metric([status], counts.get(status, 0))
+        backlog.add_metric([], oldest)
+        yield by_status
+        yield backlog
+
+
+DELIVERY_STATUSES = ("pending", "delivered", "filtered", "dead")
+
+
+def _deliveries(store: Store) -> tuple[dict[str, int], float]:
+    c = deliveries.c
+    with store.engine.connect() as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(select(c.status, func.count()).group_by(c.status)).all()
+        )
+        due = conn.execute(
+            select(func.min(c.next_attempt_at)).where(c.status == "pending")
+        ).scalar()
+        now = db_now(conn)
+    if isinstance(due, str):  # SQLite hands an aggregate's datetime back as text
+        due = dt.datetime.fromisoformat(due)
+    if due is not None and due.tzinfo is None:
+        due = due.replace(tzinfo=dt.UTC)
+    return counts, max(0.0, (now - due).total_seconds()) if due is not None else 0.0
 
 
 @dataclass(frozen=True)
