@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -156,8 +154,7 @@ class Store:
     def partner_key(self, partner: str, use: str) -> bytes:
         """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
         partner is given under it cannot be joined with what another is given."""
-        label = f"hub {use} v1:{partner}".encode()
-        return hmac.new(self.keyring.index_key, label, hashlib.sha256).digest()
+        return self.keyring.partner_key(f"hub {use} v1:{partner}".encode())
 
     def audit_signing_key(self) -> Ed25519PrivateKey:
         return self.keyring.audit_signing_key()
