@@ -40,6 +40,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:8]
 
 
+@cache
 def index_key_id(key: bytes) -> str:
     """The id of blind-index key ``key``: a keyed digest of a fixed label, so key files
     that never named their index key (and every later one) agree on it without storing it."""
@@ -105,6 +107,7 @@ class Keyring:
         self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
         self._macs: dict[str, Any] = {}
         self._indexing = self.index_key_id
+        self._base = self
 
     @classmethod
     def generate(cls) -> Keyring:
@@ -217,7 +220,8 @@ class Keyring:
 
     def indexing(self, key_id: str) -> Keyring:
         """This keyring, blind-indexing under ``key_id`` (one it holds): what a transaction
-        writes with once the database names the key in force. Shares everything else."""
+        writes with once the database names the key in force. Shares everything else;
+        ``base`` is the keyring itself."""
         if key_id == self._indexing:
             return self
         if key_id not in self.index_keys():
@@ -225,6 +229,11 @@ class Keyring:
         view = copy.copy(self)
         view._indexing = key_id
         return view
+
+    @property
+    def base(self) -> Keyring:
+        """The keyring a view of ``indexing`` was made from (itself if it is none)."""
+        return self._base
 
     @property
     def indexing_key_id(self) -> str:
