@@ -1,0 +1,149 @@
+"""A store holding every kind of blind index, and the checks an index rotation must pass,
+shared by the rotation tests (store level and the killed CLI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from contracts import Person
+from hub.audit import AuditEvent, AuditLog
+from hub.reference.world import generate
+from hub.sharing.auditing import subject_by_id_number
+from hub.sharing.ids import RecordIds
+from hub.store import KIND_TABLES, QuarantinedRow, Store
+from hub.store.query import Filter, select_records
+from hub.store.reindex import indexed_tables
+from policies import RowScope
+from tests.data import ID_NUMBERS, make_records
+
+EVERY_ROW = RowScope(True, (), ())
+PARTNERS = ("grid-platform", "police-app")
+
+
+@dataclass(frozen=True)
+class Filled:
+    people: list[Person]
+    """Each held twice: by the police (keys ``R<n>``), by the grid keyed by its ID number."""
+    ids: dict[tuple[str, int], str]
+    """Each partner's record id of each police person record, as given before."""
+    pseudonyms: dict[str, bytes]
+
+
+def fill(store: Store, people: int) -> Filled:
+    """People of a generated world from two sources (one keyed by the sealed ID number),
+    one record of every kind, two quarantined rows keyed by sealed ID numbers, and an
+    audit entry of a search for the first person's number."""
+    persons = [Person.parse(p) for p in generate(people=people, seed=13).people]
+    held = [
+        QuarantinedRow(
+            "grid",
+            "people",
+            "person",
+            "",
+            {"GMSFHM": ID_NUMBERS[n], "XM": "王芳"},
+            [{"field": "birth_date", "rule": "required"}],
+        )
+        for n in (1, 2)
+    ]
+    with store.begin() as tx:
+        tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(persons)])
+        tx.upsert("grid", [(tx.seal_source_key(p.id_number), p) for p in persons])
+        tx.upsert("grid", list(make_records().items()))
+        keyed = [_keyed(q, tx.seal_source_key(str(q.row["GMSFHM"]))) for q in held]
+        tx.quarantine("run-1", keyed, dt.datetime.now(dt.UTC))
+    search_for(store, persons[0].id_number)
+    return Filled(persons, partner_ids(store), pseudonym_keys(store))
+
+
+def _keyed(entry: QuarantinedRow, key: str) -> QuarantinedRow:
+    return QuarantinedRow(
+        entry.source_system, entry.stream, entry.kind, key, entry.row, entry.failures
+    )
+
+
+def search_for(store: Store, id_number: str) -> int:
+    """An entry like the one a partner's query by ``id_number`` that found nothing leaves:
+    the number only as its blind index, no record named. Returns its seq."""
+    event = AuditEvent(
+        action="records.query",
+        outcome="allowed",
+        client_id="grid-platform",
+        kind="person",
+        filters={"id_number__eq": f"bidx:{store.blind_index(id_number)}"},
+    )
+    return AuditLog.for_store(store).append(event)
+
+
+def partner_ids(store: Store) -> dict[tuple[str, int], str]:
+    ids = RecordIds(store)
+    return {
+        (partner, record.id): ids.encode(partner, "person", record.id)
+        for record in store.records("person", "police_db")
+        for partner in PARTNERS
+    }
+
+
+def pseudonym_keys(store: Store) -> dict[str, bytes]:
+    return {partner: store.partner_key(partner, "pseudonym") for partner in PARTNERS}
+
+
+def index_values(store: Store) -> list[tuple[str, str, Any, str]]:
+    """Every value of every blind-index column: (table, column, row key, value)."""
+    found = []
+    with store.engine.connect() as conn:
+        for target in indexed_tables():
+            for column, _spec in target.columns:
+                query = select(target.key, column).where(column.is_not(None))
+                for key, value in conn.execute(query):
+                    found.append((target.table.name, column.name, key, value))
+    return found
+
+
+def check_findable(store: Store, filled: Filled, *, by_phone: bool = True) -> None:
+    """Every person found by ID number (and phone) through the query layer, both sources'
+    copies linked by one ``link_key``; the visit's ``record_key_bidx`` is its person's
+    ``link_key``; the house found by its owner's number; partners' ids unchanged."""
+    for person in filled.people:
+        found = select_records(
+            store, "person", EVERY_ROW, [Filter("id_number", "eq", person.id_number)]
+        )
+        assert sorted(s.provenance.source_system for s in found) == ["grid", "police_db"]
+        linked = store.linked_by_key("person", person.natural_key())
+        assert {s.id for s in linked} == {s.id for s in found}
+        if by_phone and person.phone is not None:
+            phoned = select_records(
+                store, "person", EVERY_ROW, [Filter("phone", "eq", person.phone)]
+            )
+            assert {s.id for s in found} <= {s.id for s in phoned}
+    with store.engine.connect() as conn:
+        people = KIND_TABLES["person"].table
+        links = {
+            row.source_system: row.link_key
+            for row in conn.execute(
+                select(people.c.source_system, people.c.link_key).where(
+                    people.c.id.in_([s.id for s in store.linked_by_key("person", ID_NUMBERS[0])])
+                )
+            )
+        }
+        visits = KIND_TABLES["visit"].table
+        [record_key] = conn.execute(select(visits.c.record_key_bidx)).scalars().all()
+    assert set(links.values()) == {record_key}
+    [house] = select_records(
+        store, "house", EVERY_ROW, [Filter("owner_id_number", "eq", ID_NUMBERS[1])]
+    )
+    assert house.record.house_code == make_records()["house"].house_code  # type: ignore[attr-defined]
+    now = partner_ids(store)
+    assert {key: now[key] for key in filled.ids} == filled.ids
+    assert pseudonym_keys(store) == filled.pseudonyms
+
+
+def subject_seqs(store: Store, id_number: str) -> set[int]:
+    """What subject access by ID number finds (it appends its own entry, like the CLI)."""
+    found = subject_by_id_number(
+        store, AuditLog.for_store(store), "cli:test", id_number, limit=1000
+    )
+    return {entry.seq for entry in found}
