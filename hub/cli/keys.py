@@ -1,5 +1,6 @@
-"""``hub keys``: rotate the data keys (re-encrypting every sealed value) and the token
-signing keys, and show which keys there are. Key material is never printed."""
+"""``hub keys``: rotate the data keys (re-encrypting every sealed value), the blind-index
+key (re-indexing every blind-indexed column) and the token signing keys, and show which
+keys there are. Key material is never printed."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hub.auth.keys import SigningKeys
 from hub.cli.options import HomeOption, operator
 from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
-from hub.store import Store
+from hub.store import Keyring, Store, reindex
 from hub.store.rotation import (
     DEFAULT_BATCH,
     DrainReport,
@@ -55,8 +56,12 @@ def rotate(
         bool,
         typer.Option("--signing", help="Rotate the token signing key instead of the data key."),
     ] = False,
+    index: Annotated[
+        bool,
+        typer.Option("--index", help="Rotate the blind-index key instead of the data key."),
+    ] = False,
     batch_size: Annotated[
-        int, typer.Option(min=1, help="Rows re-encrypted per transaction.")
+        int, typer.Option(min=1, help="Rows re-encrypted (or re-indexed) per transaction.")
     ] = DEFAULT_BATCH,
 ) -> None:
     """Add a new data key and re-encrypt every sealed value under it, in batches; the old
@@ -67,11 +72,24 @@ def rotate(
     Restart ``hub serve`` and running syncs after a rotation: they read the key file at
     start. Exits 0 when the old key is retired, 1 when values that open under no key
     keep it from being retired (they are listed by table, column and row id).
+
+    ``--index`` re-keys the blind index instead (``hub.store.reindex``): a new index key
+    is added, every blind index of every table is mapped to it in batches, and one
+    transaction switches them all; the old key is then retired, kept only for audit
+    search. A killed one is finished by ``--index --resume``, or by ``--index`` alone,
+    which finds it. No restart is needed: every process follows the database. Exits 0
+    when the old key is retired, 1 when indexes whose value their row does not give keep
+    the switch from happening (listed by table, column and row id; lookups still work).
     """
+    if signing and index:
+        raise _fail("--signing and --index rotate different keys: one at a time")
     if signing:
         if resume:
             raise _fail("--resume is for data keys; a signing-key rotation is one step")
         _rotate_signing(home)
+        return
+    if index:
+        _rotate_index(home, resume, batch_size)
         return
     config, store = _open(home)
     try:
@@ -148,6 +166,89 @@ def _summary(report: DrainReport, retired: list[str], left: dict[str, int]) -> N
         typer.echo("no key to retire")
 
 
+def _rotate_index(home: HomeOption, resume: bool, batch_size: int) -> None:
+    config, store = _open(home)
+    try:
+        store.create_schema()
+        log = AuditLog.for_store(store)
+        unfinished = reindex.pending(store)
+        if resume and unfinished is None:
+            raise _fail("no index rotation to resume; `hub keys rotate --index` starts one")
+        if unfinished is None:
+            old = store.keyring.index_key_id
+            try:
+                new = reindex.start(store, config.key_file)
+            except HubError as exc:
+                raise _fail(str(exc)) from None
+            log.append(
+                AuditEvent(
+                    action="keys.index_rotation_started",
+                    outcome="allowed",
+                    subject=operator(),
+                    detail={"new_key": new, "old_key": old},
+                )
+            )
+            typer.echo(f"new index key {new} saved to {config.key_file}")
+        else:
+            typer.echo(f"resuming the unfinished rotation to index key {unfinished}")
+        try:
+            report = reindex.run(store, config.key_file, batch_size, _index_progress)
+        except HubError as exc:
+            raise _fail(str(exc)) from None
+        log.append(_index_event(report, resumed=unfinished is not None))
+    finally:
+        store.close()
+    _index_summary(report)
+    if report.retired is None:
+        raise typer.Exit(1)
+
+
+def _index_progress(progress: reindex.Progress) -> None:
+    typer.echo(f"mapped {progress.total} indexes ({progress.table}: {progress.mapped})")
+
+
+def _index_event(report: reindex.Report, *, resumed: bool) -> AuditEvent:
+    detail: dict[str, Any] = {
+        "new_key": report.new_key,
+        "old_key": report.old_key,
+        "resumed": resumed,
+        "mapped": report.mapped,
+        "unmatched": len(report.unmatched),
+        "unmapped": report.unmapped,
+        "rewritten": report.rewritten,
+        "swept": report.swept,
+        "retired": report.retired,
+    }
+    return AuditEvent(
+        action="keys.index_rotated",
+        outcome="allowed" if report.retired else "error",
+        subject=operator(),
+        detail=detail,
+    )
+
+
+def _index_summary(report: reindex.Report) -> None:
+    typer.echo(f"mapped {report.total} indexes to index key {report.new_key}")
+    for item in report.unmatched[:MAX_LISTED]:
+        err.print(
+            f"[red]unmatched: {item.table}.{item.column} row {item.row}: {item.reason}[/red]",
+            highlight=False,
+        )
+    if len(report.unmatched) > MAX_LISTED:
+        err.print(f"[red]… and {len(report.unmatched) - MAX_LISTED} more unmatched[/red]")
+    if report.retired is None:
+        where = ", ".join(f"{name}: {n}" for name, n in sorted(report.unmapped.items()))
+        err.print(
+            f"[red]indexes with no new value ({where}): not switched, rows still under "
+            f"index key {report.old_key}[/red]",
+            highlight=False,
+        )
+        return
+    rows = sum(report.rewritten.values()) + sum(report.swept.values())
+    typer.echo(f"switched: {rows} rows rewritten to index key {report.new_key}")
+    typer.echo(f"retired: {report.retired} (kept for audit search only)")
+
+
 def _rotate_signing(home: HomeOption) -> None:
     _config, store = _open(home)
     try:
@@ -173,14 +274,30 @@ def _rotate_signing(home: HomeOption) -> None:
         )
 
 
+def _index_lines(keyring: Keyring, rotating: str | None) -> list[str]:
+    lines = []
+    for kid in keyring.index_keys():
+        if kid == rotating:
+            lines.append(
+                f"index key {kid}: next (rotation unfinished: hub keys rotate --index --resume)"
+            )
+        else:
+            lines.append(f"index key {kid}: in force")
+    for kid, old in sorted(keyring.retired_index_keys.items(), key=lambda item: item[1].retired):
+        lines.append(f"index key {kid}: retired {old.retired} (audit search only)")
+    return lines
+
+
 @app.command()
 def show(home: HomeOption = None) -> None:
-    """The key ids: data keys (active, draining, retired), the audit key, the token
-    signing keys; and how many values are not yet under the active data key."""
+    """The key ids: data keys (active, draining, retired), index keys (in force, next,
+    retired), the audit key, the token signing keys; and how many values are not yet
+    under the active data key."""
     _config, store = _open(home)
     try:
         keyring = store.keyring
         left = remaining(store)
+        rotating = reindex.pending(store)
         with store.engine.connect() as conn:
             query = signing_keys.select().order_by(signing_keys.c.created_at)
             signing = [row._mapping for row in conn.execute(query)]
@@ -192,6 +309,8 @@ def show(home: HomeOption = None) -> None:
     for kid, at in sorted(keyring.retired.items(), key=lambda item: item[1]):
         typer.echo(f"data key {kid}: retired {at}")
     typer.echo(f"values not under the active key: {sum(left.values())}")
+    for line in _index_lines(keyring, rotating):
+        typer.echo(line)
     if keyring.audit_key_id is not None:
         typer.echo(f"audit key {keyring.audit_key_id}: signs checkpoints")
     for row in signing:
