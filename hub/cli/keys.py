@@ -15,6 +15,7 @@ from hub.cli.options import HomeOption, operator
 from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
 from hub.store import Keyring, Store, reindex
+from hub.store.indexstate import IndexState
 from hub.store.rotation import (
     DEFAULT_BATCH,
     DrainReport,
@@ -26,7 +27,7 @@ from hub.store.rotation import (
 )
 from hub.store.tables import signing_keys
 
-app = typer.Typer(help="Keys: rotate data and signing keys, show key ids.")
+app = typer.Typer(help="Keys: rotate data, index and signing keys, show key ids.")
 err = Console(stderr=True)
 
 MAX_LISTED = 20
@@ -233,6 +234,7 @@ def _index_summary(report: reindex.Report) -> None:
         err.print(
             f"[red]unmatched: {item.table}.{item.column} row {item.row}: {item.reason}[/red]",
             highlight=False,
+            soft_wrap=True,
         )
     if len(report.unmatched) > MAX_LISTED:
         err.print(f"[red]… and {len(report.unmatched) - MAX_LISTED} more unmatched[/red]")
@@ -242,6 +244,7 @@ def _index_summary(report: reindex.Report) -> None:
             f"[red]indexes with no new value ({where}): not switched, rows still under "
             f"index key {report.old_key}[/red]",
             highlight=False,
+            soft_wrap=True,
         )
         return
     rows = sum(report.rewritten.values()) + sum(report.swept.values())
@@ -274,15 +277,17 @@ def _rotate_signing(home: HomeOption) -> None:
         )
 
 
-def _index_lines(keyring: Keyring, rotating: str | None) -> list[str]:
+def _index_lines(keyring: Keyring, state: IndexState) -> list[str]:
+    in_force = state.in_force or keyring.index_key_id
+    unfinished = "(rotation unfinished: hub keys rotate --index --resume)"
     lines = []
     for kid in keyring.index_keys():
-        if kid == rotating:
-            lines.append(
-                f"index key {kid}: next (rotation unfinished: hub keys rotate --index --resume)"
-            )
-        else:
+        if kid == in_force:
             lines.append(f"index key {kid}: in force")
+        elif kid == state.previous:
+            lines.append(f"index key {kid}: previous, rows moved off it {unfinished}")
+        else:
+            lines.append(f"index key {kid}: next {unfinished}")
     for kid, old in sorted(keyring.retired_index_keys.items(), key=lambda item: item[1].retired):
         lines.append(f"index key {kid}: retired {old.retired} (audit search only)")
     return lines
@@ -297,10 +302,10 @@ def show(home: HomeOption = None) -> None:
     try:
         keyring = store.keyring
         left = remaining(store)
-        rotating = reindex.pending(store)
         with store.engine.connect() as conn:
             query = signing_keys.select().order_by(signing_keys.c.created_at)
             signing = [row._mapping for row in conn.execute(query)]
+        index_state = store.index_state()
     finally:
         store.close()
     typer.echo(f"data key {keyring.active}: active")
@@ -309,7 +314,7 @@ def show(home: HomeOption = None) -> None:
     for kid, at in sorted(keyring.retired.items(), key=lambda item: item[1]):
         typer.echo(f"data key {kid}: retired {at}")
     typer.echo(f"values not under the active key: {sum(left.values())}")
-    for line in _index_lines(keyring, rotating):
+    for line in _index_lines(keyring, index_state):
         typer.echo(line)
     if keyring.audit_key_id is not None:
         typer.echo(f"audit key {keyring.audit_key_id}: signs checkpoints")

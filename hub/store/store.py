@@ -173,6 +173,12 @@ class Store:
         self.keyring = indexing.base
         return indexing
 
+    def index_state(self) -> IndexState:
+        """Which index key the rows are under, and any rotation under way."""
+        with self.engine.connect() as conn:
+            self._indexing(conn)
+        return self._state
+
     def _current(self) -> Keyring:
         """The keyring indexing under the key in force now: read from the database while
         a rotation is under way, else as the last transaction found it."""
