@@ -16,6 +16,7 @@ from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
 from hub.store import Keyring, Store, reindex
 from hub.store.indexstate import IndexState
+from hub.store.keyring import key_file_lock
 from hub.store.rotation import (
     DEFAULT_BATCH,
     DrainReport,
@@ -89,34 +90,38 @@ def rotate(
             raise _fail("--resume is for data keys; a signing-key rotation is one step")
         _rotate_signing(home)
         return
-    if index:
-        _rotate_index(home, resume, batch_size)
-        return
     config, store = _open(home)
     try:
-        log = AuditLog.for_store(store)
-        old = store.keyring.draining if resume else sorted(store.keyring.data_keys)
-        if not resume:
-            try:
-                start_rotation(store, config.key_file)
-            except HubError as exc:
-                raise _fail(str(exc)) from None
-            started = {"new_key": store.keyring.active, "old_keys": old}
-            log.append(
-                AuditEvent(
-                    action="keys.rotation_started",
-                    outcome="allowed",
-                    subject=operator(),
-                    detail=started,
-                )
-            )
-            typer.echo(f"new data key {store.keyring.active} saved to {config.key_file}")
-        new = store.keyring.active
-        report = drain(store, batch_size, _progress)
-        retired, left = retire_drained(store, config.key_file)
-        log.append(_rotated_event(new, old, report, retired, left, resume))
+        with key_file_lock(config.key_file):
+            if index:
+                _rotate_index(config, store, resume, batch_size)
+            else:
+                _rotate_data(config, store, resume, batch_size)
+    except HubError as exc:
+        raise _fail(str(exc)) from None
     finally:
         store.close()
+
+
+def _rotate_data(config: HubConfig, store: Store, resume: bool, batch_size: int) -> None:
+    log = AuditLog.for_store(store)
+    old = store.keyring.draining if resume else sorted(store.keyring.data_keys)
+    if not resume:
+        start_rotation(store, config.key_file)
+        started = {"new_key": store.keyring.active, "old_keys": old}
+        log.append(
+            AuditEvent(
+                action="keys.rotation_started",
+                outcome="allowed",
+                subject=operator(),
+                detail=started,
+            )
+        )
+        typer.echo(f"new data key {store.keyring.active} saved to {config.key_file}")
+    new = store.keyring.active
+    report = drain(store, batch_size, _progress)
+    retired, left = retire_drained(store, config.key_file)
+    log.append(_rotated_event(new, old, report, retired, left, resume))
     _summary(report, retired, left)
     if left:
         raise typer.Exit(1)
@@ -167,38 +172,28 @@ def _summary(report: DrainReport, retired: list[str], left: dict[str, int]) -> N
         typer.echo("no key to retire")
 
 
-def _rotate_index(home: HomeOption, resume: bool, batch_size: int) -> None:
-    config, store = _open(home)
-    try:
-        store.create_schema()
-        log = AuditLog.for_store(store)
-        unfinished = reindex.pending(store)
-        if resume and unfinished is None:
-            raise _fail("no index rotation to resume; `hub keys rotate --index` starts one")
-        if unfinished is None:
-            old = store.keyring.index_key_id
-            try:
-                new = reindex.start(store, config.key_file)
-            except HubError as exc:
-                raise _fail(str(exc)) from None
-            log.append(
-                AuditEvent(
-                    action="keys.index_rotation_started",
-                    outcome="allowed",
-                    subject=operator(),
-                    detail={"new_key": new, "old_key": old},
-                )
+def _rotate_index(config: HubConfig, store: Store, resume: bool, batch_size: int) -> None:
+    store.create_schema()
+    log = AuditLog.for_store(store)
+    unfinished = reindex.pending(store)
+    if resume and unfinished is None:
+        raise _fail("no index rotation to resume; `hub keys rotate --index` starts one")
+    if unfinished is None:
+        old = store.keyring.index_key_id
+        new = reindex.start(store, config.key_file)
+        log.append(
+            AuditEvent(
+                action="keys.index_rotation_started",
+                outcome="allowed",
+                subject=operator(),
+                detail={"new_key": new, "old_key": old},
             )
-            typer.echo(f"new index key {new} saved to {config.key_file}")
-        else:
-            typer.echo(f"resuming the unfinished rotation to index key {unfinished}")
-        try:
-            report = reindex.run(store, config.key_file, batch_size, _index_progress)
-        except HubError as exc:
-            raise _fail(str(exc)) from None
-        log.append(_index_event(report, resumed=unfinished is not None))
-    finally:
-        store.close()
+        )
+        typer.echo(f"new index key {new} saved to {config.key_file}")
+    else:
+        typer.echo(f"resuming the unfinished rotation to index key {unfinished}")
+    report = reindex.run(store, config.key_file, batch_size, _index_progress)
+    log.append(_index_event(report, resumed=unfinished is not None))
     _index_summary(report)
     if report.retired is None:
         raise typer.Exit(1)

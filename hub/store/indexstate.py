@@ -76,11 +76,17 @@ def lock_for_switch(conn: Connection) -> IndexState:
 
 def holding(keyring: Keyring, state: IndexState, key_file: Path | None) -> Keyring:
     """``keyring`` indexing under the key the rows are under. If it does not hold every
-    key ``state`` names, the key file is read again first (a process started before a
-    rotation learns of it here). KeyringError if neither holds the key in force."""
+    key ``state`` names, or still holds as next the key of a rotation that has ended, the
+    key file is read again first (a process started before a rotation learns of it here,
+    one started during it of its end). KeyringError if neither holds the key in force."""
     in_force = state.in_force or keyring.index_key_id
     named = {in_force} | ({state.next} if state.next else set())
-    if not named <= set(keyring.index_keys()) and key_file is not None:
+    ended = (
+        not state.rotating
+        and state.in_force is not None
+        and state.in_force == keyring.next_index_key_id
+    )
+    if (ended or not named <= set(keyring.index_keys())) and key_file is not None:
         fresh = Keyring.load(key_file)
         if in_force in fresh.index_keys():
             keyring = fresh

@@ -34,11 +34,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -318,6 +321,26 @@ def _optional_key(document: dict[str, Any], name: str) -> bytes | None:
 def _iso(at: dt.datetime | None) -> str:
     moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     return moment.isoformat(timespec="seconds")
+
+
+@contextmanager
+def key_file_lock(path: Path) -> Iterator[None]:
+    """Hold the key file for a command that changes it (a rotation reads it, works for a
+    while and saves it again): a second such command at the same time is refused rather
+    than left to save over the first one's keys. Released when the process ends, killed
+    or not (``flock``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KeyringError(
+                f"another command is changing {path}; try again when it ends"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -15,6 +15,7 @@ from hub.auth.keys import SigningKeys
 from hub.cli import app as cli
 from hub.config import load_config, open_store
 from hub.store import KIND_TABLES, Keyring
+from hub.store.keyring import key_file_lock
 from tests.store.rotation_data import fill
 
 
@@ -111,3 +112,14 @@ def test_an_index_rotation_stopped_by_a_stray_index_says_where(tmp_path: Path) -
     assert f"index key {old}: in force" in shown.output
     assert f"index key {new}: next (rotation unfinished" in shown.output
     assert not any(key in result.output + shown.output for key in _material(home))
+
+
+def test_two_commands_never_change_the_key_file_at_once(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    before = (home / "keys.json").read_text()
+    with key_file_lock(home / "keys.json"):
+        for args in (["--index"], []):
+            busy = CliRunner().invoke(cli, ["keys", "rotate", *args, "--home", str(home)])
+            assert busy.exit_code == 2
+            assert "another command is changing" in busy.output
+    assert (home / "keys.json").read_text() == before

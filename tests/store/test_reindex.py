@@ -151,6 +151,8 @@ def test_during_a_rotation_reads_and_writes_see_one_key_per_value(
     check_findable(unaware, grown)
     with unaware.begin() as tx:
         assert tx.link_key(person.id_number) == store.keyring.blind_index(person.id_number, new)
+    # ... and of its end: it reads the finished key file again.
+    assert (unaware.keyring.index_key_id, unaware.keyring.next_index_key) == (new, None)
 
 
 def test_after_the_switch_before_the_end_everything_is_found_and_resumed(
