@@ -17,6 +17,8 @@ from hub.sharing.ids import RecordIds
 from hub.store import KIND_TABLES, QuarantinedRow, Store
 from hub.store.query import Filter, select_records
 from hub.store.reindex import indexed_tables
+from hub.store.tables import verification_tasks
+from hub.work import verification_tasks as verification
 from policies import RowScope
 from tests.data import ID_NUMBERS, make_records
 
@@ -34,9 +36,10 @@ class Filled:
 
 
 def fill(store: Store, people: int) -> Filled:
-    """People of a generated world from two sources (one keyed by the sealed ID number),
-    one record of every kind, two quarantined rows keyed by sealed ID numbers, and an
-    audit entry of a search for the first person's number."""
+    """People of a generated world from two sources (one keyed by the sealed ID number,
+    the first fifty of its records declared, so a verification task keeps a copy of their
+    ``link_key``), one record of every kind, two quarantined rows keyed by sealed ID
+    numbers, and an audit entry of a search for the first person's number."""
     persons = [Person.parse(p) for p in generate(people=people, seed=13).people]
     held = [
         QuarantinedRow(
@@ -51,7 +54,9 @@ def fill(store: Store, people: int) -> Filled:
     ]
     with store.begin() as tx:
         tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(persons)])
-        tx.upsert("grid", [(tx.seal_source_key(p.id_number), p) for p in persons])
+        declared = [(tx.seal_source_key(p.id_number), p) for p in persons]
+        tx.upsert("grid", declared)
+        assert verification.declared(tx, "grid", declared[:50], dt.datetime.now(dt.UTC)) > 0
         tx.upsert("grid", list(make_records().items()))
         keyed = [_keyed(q, tx.seal_source_key(str(q.row["GMSFHM"]))) for q in held]
         tx.quarantine("run-1", keyed, dt.datetime.now(dt.UTC))
@@ -131,6 +136,11 @@ def check_findable(store: Store, filled: Filled, *, by_phone: bool = True) -> No
         }
         visits = KIND_TABLES["visit"].table
         [record_key] = conn.execute(select(visits.c.record_key_bidx)).scalars().all()
+        tasks = verification_tasks
+        copied = tasks.join(people, people.c.id == tasks.c.record_id)
+        pairs = conn.execute(select(tasks.c.link_key, people.c.link_key).select_from(copied)).all()
+        assert pairs
+        assert all(task == record for task, record in pairs)
     assert set(links.values()) == {record_key}
     [house] = select_records(
         store, "house", EVERY_ROW, [Filter("owner_id_number", "eq", ID_NUMBERS[1])]
