@@ -8,7 +8,8 @@ switch, which was ``previous`` (its map kept until the rotation ends). A databas
 row there was never index-rotated: its rows are under the key file's index key.
 
 ``Store.begin`` reads this state in every transaction and writes under the key in force
-for that transaction's snapshot. On SQLite the transaction holds the write lock from its
+for that transaction's snapshot; look-ups outside a transaction read it again when their
+reading is older than ``REFRESH_SECONDS``. On SQLite the transaction holds the write lock from its
 first statement, so no switch can come between the read and the commit. On PostgreSQL a
 transaction that finds a rotation under way also takes ``SWITCH_LOCK`` shared and reads
 again; the switch takes it exclusively, so it waits for every transaction that read the
@@ -32,6 +33,11 @@ RETIRED = "retired"
 
 SWITCH_LOCK = 0x6875625F69647878
 """The advisory lock the switch takes exclusively and writers shared ("hub_idxx")."""
+
+REFRESH_SECONDS = 1.0
+"""How old a process's reading of the state may be when it looks a value up: a process
+that only reads learns of a rotation within this, and the switch waits three times it
+after the start (``hub.store.reindex``), so every process holds both keys by then."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from sqlalchemy.engine import make_url
 from contracts import Record, contract
 from hub.store import schema
 from hub.store.codec import content_hash, decode, decode_values, encode
-from hub.store.indexstate import IndexState, hold_state, holding, read_state
+from hub.store.indexstate import REFRESH_SECONDS, IndexState, hold_state, holding, read_state
 from hub.store.keyring import Keyring
 from hub.store.tables import (
     KIND_TABLES,
@@ -133,7 +134,10 @@ class Store:
         self.keyring = keyring
         self.key_file = key_file
         """Read again when the database names an index key the keyring does not hold."""
+        self.index_refresh = REFRESH_SECONDS
+        """How old the reading of the index state a look-up relies on may be."""
         self._state = IndexState(None)
+        self._state_read: float | None = None
         self._has_index_state = False
 
     @classmethod
@@ -169,6 +173,7 @@ class Store:
         if self._has_index_state or inspect(conn).has_table(index_keys.name):
             self._has_index_state = True
             self._state = hold_state(conn) if hold else read_state(conn)
+        self._state_read = time.monotonic()
         indexing = holding(self.keyring, self._state, self.key_file)
         self.keyring = indexing.base
         return indexing
@@ -181,11 +186,13 @@ class Store:
 
     def _current(self) -> Keyring:
         """The keyring indexing under the key in force now: read from the database while
-        a rotation is under way, else as the last transaction found it."""
-        if self.keyring.next_index_key is None and not self._state.rotating:
-            return holding(self.keyring, self._state, self.key_file)
-        with self.engine.connect() as conn:
-            return self._indexing(conn)
+        a rotation is under way, else as last read (within ``index_refresh``)."""
+        rotating = self.keyring.next_index_key is not None or self._state.rotating
+        read = self._state_read
+        if rotating or read is None or time.monotonic() - read >= self.index_refresh:
+            with self.engine.connect() as conn:
+                return self._indexing(conn)
+        return holding(self.keyring, self._state, self.key_file)
 
     def blind_index(self, value: str) -> str:
         """The keyed index of a sealed value, under the key in force: what audit entries
@@ -196,7 +203,9 @@ class Store:
         """``value``'s blind index under each key rows may be under: one, and during a
         rotation the next key's too. At any moment every row holding the value holds the
         same one of them (``hub.store.reindex``), so a look-up matching either finds all."""
-        return [self.keyring.blind_index(value, kid) for kid in self.keyring.index_keys()]
+        holds_next = self.keyring.next_index_key is not None
+        keyring = self.keyring if holds_next else self._current().base
+        return [keyring.blind_index(value, kid) for kid in keyring.index_keys()]
 
     def every_blind_index(self, value: str) -> list[str]:
         """``value`` under every index key there ever was: for the audit log, whose

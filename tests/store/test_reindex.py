@@ -8,6 +8,7 @@ switch and is reported; the blind-index columns are the ones the tables declare.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def test_a_rotation_keeps_everything_findable_and_retires_the_old_key(
     new = reindex.start(store, key_file)
     assert Keyring.load(key_file).next_index_key_id == new  # saved before anything moves
     progress: list[Progress] = []
-    report = reindex.run(store, key_file, batch_size=50, on_batch=progress.append)
+    report = reindex.run(store, key_file, batch_size=50, on_batch=progress.append, notice=0)
 
     assert (report.old_key, report.new_key, report.retired) == (old, new, old)
     assert report.unmatched == []
@@ -114,7 +115,7 @@ def test_a_rotation_keeps_everything_findable_and_retires_the_old_key(
     again = Store(store.engine, Keyring.load(key_file), key_file)
     check_findable(again, filled)
     with pytest.raises(IndexRotationError, match="no index rotation"):
-        reindex.run(store, key_file)
+        reindex.run(store, key_file, notice=0)
 
 
 def test_during_a_rotation_reads_and_writes_see_one_key_per_value(
@@ -122,9 +123,20 @@ def test_during_a_rotation_reads_and_writes_see_one_key_per_value(
 ) -> None:
     filled = fill(store, people=300)
     old = store.keyring.index_key_id
+
+    # Stores that know nothing of the rotation (started before it) learn of it: one at its
+    # first transaction, one that only reads at its first look-up once its reading of the
+    # state is older than its refresh; from then on they look up under both keys.
+    def started_before() -> Store:
+        return Store(store.engine, Keyring.load(key_file), key_file)
+
+    unaware, reader = started_before(), started_before()
+    reader.index_refresh = 0.2
+    check_findable(reader, filled)
+
     new = reindex.start(store, key_file)
     with pytest.raises(Stop):
-        reindex.run(store, key_file, batch_size=20, on_batch=_stop_after(3))
+        reindex.run(store, key_file, batch_size=20, on_batch=_stop_after(3), notice=0)
     with store.engine.connect() as conn:
         mapped = conn.execute(select(func.count()).select_from(index_map)).scalar_one()
     assert mapped > 0
@@ -136,23 +148,34 @@ def test_during_a_rotation_reads_and_writes_see_one_key_per_value(
         tx.upsert("grid", [(tx.seal_source_key(person.id_number), person)])
         assert tx.link_key(person.id_number) == store.keyring.blind_index(person.id_number, old)
     grown = Filled([*filled.people, person], filled.ids, filled.pseudonyms)
-    # A store that knows nothing of the rotation (started from an older key file) learns
-    # of it at its first transaction and then looks up under both keys.
-    before = Keyring.load(key_file)
-    before.next_index_key = None
-    unaware = Store(store.engine, before, key_file)
+
+    assert unaware.keyring.next_index_key is None
     with unaware.begin():
         pass
     assert unaware.keyring.next_index_key_id == new
+    time.sleep(0.3)
+    check_findable(reader, grown)
+    assert reader.keyring.next_index_key_id == new
 
-    report = reindex.run(store, key_file, batch_size=200)
+    report = reindex.run(store, key_file, batch_size=200, notice=0)
     assert report.retired == old
     check_findable(store, grown)
     check_findable(unaware, grown)
+    check_findable(reader, grown)
     with unaware.begin() as tx:
         assert tx.link_key(person.id_number) == store.keyring.blind_index(person.id_number, new)
     # ... and of its end: it reads the finished key file again.
     assert (unaware.keyring.index_key_id, unaware.keyring.next_index_key) == (new, None)
+
+
+def test_the_switch_waits_for_every_process_to_have_read_of_the_rotation(
+    store: Store, key_file: Path
+) -> None:
+    fill(store, people=5)
+    before = time.monotonic()
+    reindex.start(store, key_file)
+    assert reindex.run(store, key_file, notice=1.5).retired is not None
+    assert time.monotonic() - before >= 1.5
 
 
 def test_after_the_switch_before_the_end_everything_is_found_and_resumed(
@@ -171,7 +194,7 @@ def test_after_the_switch_before_the_end_everything_is_found_and_resumed(
     with fresh.begin() as tx:
         assert tx.keyring.indexing_key_id == new
     assert reindex.pending(store) == new
-    done = reindex.run(store, key_file)
+    done = reindex.run(store, key_file, notice=0)
     assert (done.retired, done.mapped, done.swept) == (old, {}, {})
     assert Keyring.load(key_file).index_key_id == new
     check_findable(store, filled)
@@ -185,7 +208,7 @@ def test_an_index_its_row_cannot_account_for_stops_the_switch(store: Store, key_
         [row_id] = tx.conn.execute(select(people.c.id).where(people.c.phone.is_not(None)).limit(1))
         tx.conn.execute(update(people).where(people.c.id == row_id[0]).values(phone_bidx="f" * 32))
     reindex.start(store, key_file)
-    report = reindex.run(store, key_file, batch_size=25)
+    report = reindex.run(store, key_file, batch_size=25, notice=0)
 
     assert report.retired is None
     [unmatched] = report.unmatched
@@ -204,7 +227,7 @@ def test_an_index_its_row_cannot_account_for_stops_the_switch(store: Store, key_
     with store.begin() as tx:  # the steward's fix: the row indexed as it should be
         value = tx.blind_index(str(broken.phone))  # type: ignore[attr-defined]
         tx.conn.execute(update(people).where(people.c.id == row_id[0]).values(phone_bidx=value))
-    resumed = reindex.run(store, key_file)
+    resumed = reindex.run(store, key_file, notice=0)
     assert resumed.retired == old
     check_findable(store, filled)
 
@@ -238,7 +261,7 @@ def test_a_copy_of_an_index_moves_with_the_value_it_copies(
         )
     old = store.keyring.index_key_id
     reindex.start(store, key_file)
-    assert reindex.run(store, key_file).retired == old
+    assert reindex.run(store, key_file, notice=0).retired == old
     with store.engine.connect() as conn:
         joined = conn.execute(
             select(func.count()).select_from(
@@ -252,7 +275,7 @@ def test_a_copy_of_an_index_moves_with_the_value_it_copies(
     with store.begin() as tx:
         tx.conn.execute(copies.insert().values(id="orphan", link_key="0" * 32))
     reindex.start(store, key_file)
-    report = reindex.run(store, key_file)
+    report = reindex.run(store, key_file, notice=0)
     assert report.retired is None
     assert report.unmapped == {"test_link_copies.link_key": 1}
 
@@ -266,10 +289,10 @@ def test_a_second_rotation_waits_for_the_first_and_audit_search_spans_both(
     first = reindex.start(store, key_file)
     with pytest.raises(IndexRotationError, match=first):
         reindex.start(store, key_file)
-    assert reindex.run(store, key_file).retired == original
+    assert reindex.run(store, key_file, notice=0).retired == original
     searches.append(search_for(store, ID_NUMBERS[2]))
     second = reindex.start(store, key_file)
-    assert reindex.run(store, key_file).retired == first
+    assert reindex.run(store, key_file, notice=0).retired == first
     searches.append(search_for(store, ID_NUMBERS[2]))
     saved = Keyring.load(key_file)
     assert saved.index_key_id == second
