@@ -10,10 +10,12 @@ table to it): a column that holds the keyring's blind index of a value (what
 ``Store.blind_index``, ``link_key`` or ``seal_source_key`` give, or a copy of one) is
 declared with ``info=blind_indexed(...)``; ``hub.store.reindex`` re-keys exactly the
 columns so declared, and one left undeclared would keep the old key's digests after a
-rotation and match nothing. Name such a column ``link_key`` or ``<field>_bidx``. Say in
-the declaration where the clear value is in the same row (``clear``), or give none for a
-copy of an index held in another table: a copy moves with the value it copies, so it must
-equal some row's index there (a record's ``link_key``).
+rotation and match nothing (the test finds undeclared ones by name: call a new one
+``link_key`` or ``<field>_bidx``). Say in the declaration where its clear value is in the
+same row (``clear``), or give none for a copy of an index another table holds: a copy
+moves with the value it copies, so it must equal some row's index there (a record's
+``link_key``); a copy of nothing (a queued record not yet stored) stops the switch, so
+such a table declares ``clear`` over its own sealed copy of the record.
 """
 
 from __future__ import annotations
