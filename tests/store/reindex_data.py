@@ -14,11 +14,12 @@ from hub.audit import AuditEvent, AuditLog
 from hub.reference.world import generate
 from hub.sharing.auditing import subject_by_id_number
 from hub.sharing.ids import RecordIds
-from hub.store import KIND_TABLES, QuarantinedRow, Store
+from hub.store import KIND_TABLES, QuarantinedRow, Store, Transaction
 from hub.store.query import Filter, select_records
 from hub.store.reindex import indexed_tables
-from hub.store.tables import verification_tasks
+from hub.store.tables import review_queue, verification_tasks, work_orders_v1
 from hub.work import verification_tasks as verification
+from hub.work.queue import ReviewQueue
 from policies import RowScope
 from tests.data import ID_NUMBERS, make_records
 
@@ -39,7 +40,8 @@ def fill(store: Store, people: int) -> Filled:
     """People of a generated world from two sources (one keyed by the sealed ID number,
     the first fifty of its records declared, so a verification task keeps a copy of their
     ``link_key``), one record of every kind, two quarantined rows keyed by sealed ID
-    numbers, and an audit entry of a search for the first person's number."""
+    numbers, a pending submission, a v1 work order, and an audit entry of a search for
+    the first person's number."""
     persons = [Person.parse(p) for p in generate(people=people, seed=13).people]
     held = [
         QuarantinedRow(
@@ -60,8 +62,43 @@ def fill(store: Store, people: int) -> Filled:
         tx.upsert("grid", list(make_records().items()))
         keyed = [_keyed(q, tx.seal_source_key(str(q.row["GMSFHM"]))) for q in held]
         tx.quarantine("run-1", keyed, dt.datetime.now(dt.UTC))
+        _queue_and_keep_old_orders(store, tx)
     search_for(store, persons[0].id_number)
     return Filled(persons, partner_ids(store), pseudonym_keys(store))
+
+
+SUBMITTED = Person.parse(
+    make_records()["person"].model_dump() | {"id_number": ID_NUMBERS[2], "birth_date": "2012-03-15"}
+)
+"""A person a partner submitted for review, whom no source holds."""
+OLD_ORDER = "WO-2025-0001"
+
+
+def _queue_and_keep_old_orders(store: Store, tx: Transaction) -> None:
+    """A pending submission (its ``link_key`` of a record not stored) and a work order
+    as contract v1 kept it (its ``link_key`` beside its ``order_id``)."""
+    now = dt.datetime.now(dt.UTC)
+    queued = {"record": SUBMITTED, "submitter": "grid-platform", "subject": "网格员"}
+    ReviewQueue(store).add(tx.conn, source_key="S-1", purpose="网格服务", at=now, **queued)
+    order = {
+        "id": 1,
+        "source_system": "police_db",
+        "source_key": "W1",
+        "link_key": tx.link_key(OLD_ORDER),
+        "contract_version": 1,
+        "first_seen": now,
+        "last_updated": now,
+        "content_hash": "0" * 64,
+        "order_id": OLD_ORDER,
+        "issuing_org": "派出所",
+        "receiving_org": "网格站",
+        "instruction": "sealed long ago",
+        "due_at": now,
+        "status": "已派发",
+        "grid_code": "G320104001",
+        "beat_code": "B32010401",
+    }
+    tx.conn.execute(work_orders_v1.insert().values(order))
 
 
 def _keyed(entry: QuarantinedRow, key: str) -> QuarantinedRow:
@@ -141,6 +178,10 @@ def check_findable(store: Store, filled: Filled, *, by_phone: bool = True) -> No
         pairs = conn.execute(select(tasks.c.link_key, people.c.link_key).select_from(copied)).all()
         assert pairs
         assert all(task == record for task, record in pairs)
+        [queued] = conn.execute(select(review_queue.c.link_key)).scalars().all()
+        [kept] = conn.execute(select(work_orders_v1.c.link_key)).scalars().all()
+    assert queued == store.link_key(SUBMITTED.natural_key())
+    assert kept == store.link_key(OLD_ORDER)
     assert set(links.values()) == {record_key}
     [house] = select_records(
         store, "house", EVERY_ROW, [Filter("owner_id_number", "eq", ID_NUMBERS[1])]
