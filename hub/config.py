@@ -220,4 +220,5 @@ def redact_url(url: str) -> str:
 def open_store(config: HubConfig, keyring: Keyring | None = None) -> Store:
     """The store of the hub; an SQLite database file is created 0600 before it is opened."""
     private_sqlite_file(config.database_url)
-    return Store.open(config.database_url, keyring or Keyring.load(config.key_file))
+    keyring = keyring or Keyring.load(config.key_file)
+    return Store.open(config.database_url, keyring, config.key_file)

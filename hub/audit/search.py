@@ -2,10 +2,13 @@
 
 At append the event's ``client_id``, ``kind``, ``purpose``, ``request_id``, ``action`` and
 ``outcome`` are copied into columns of ``audit_log`` (same INSERT), and each record id it
-names into ``audit_records`` (same transaction). Those copies are not hashed and not
-evidence: the entry is the canonical event text, and search decodes that text for what it
-returns. A copy that disagrees with its event (written by hand in SQL) can hide an entry
-from a search or show it under a wrong filter; ``hub audit verify`` checks the events.
+names into ``audit_records`` (same transaction), with each blind index its filters hold
+(``bidx:<digest>``, a sealed value searched for): "who searched for this ID number" is a
+look-up of the number's index, under every index key the log was written with. Those
+copies are not hashed and not evidence: the entry is the canonical event text, and search
+decodes that text for what it returns. A copy that disagrees with its event (written by
+hand in SQL) can hide an entry from a search or show it under a wrong filter; ``hub audit
+verify`` checks the events.
 
 A column holds at most ``WIDTH`` characters, NUL as U+FFFD (PostgreSQL text holds no NUL,
 and a B-tree key must stay small): a value longer than that, or with a NUL, is looked up
@@ -41,10 +44,25 @@ def indexed_columns(event: AuditEvent) -> dict[str, str | None]:
     return {name: None if v is None else column_value(v) for name, v in values.items()}
 
 
+BLIND_INDEX_PREFIX = "bidx:"
+"""How an event's filters name a sealed value: by its blind index (``hub.sharing``)."""
+
+
+def search_terms(event: AuditEvent) -> set[str]:
+    """What an entry is found by in ``audit_records``: the record ids it names and the
+    blind indexes (``bidx:…``) its filters hold, at the top level or in a list."""
+    terms = set(event.record_ids)
+    for value in event.filters.values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item.startswith(BLIND_INDEX_PREFIX):
+                terms.add(item)
+    return terms
+
+
 def record_rows(seq: int, event: AuditEvent) -> list[dict[str, object]]:
-    """The ``audit_records`` rows of the entry at ``seq``: one per distinct record id."""
+    """The ``audit_records`` rows of the entry at ``seq``: one per distinct search term."""
     return [
-        {"record_id": r, "seq": seq} for r in sorted({column_value(r) for r in event.record_ids})
+        {"record_id": r, "seq": seq} for r in sorted({column_value(r) for r in search_terms(event)})
     ]
 
 
@@ -59,7 +77,8 @@ class AuditQuery:
     action: str | None = None
     outcome: str | None = None
     record_ids: tuple[str, ...] | None = None
-    """Entries naming any of these (``kind/<database id>``); an empty tuple matches none."""
+    """Entries naming any of these (``kind/<database id>``, or ``bidx:<digest>`` for a
+    sealed value their filters name); an empty tuple matches none."""
     since: dt.datetime | None = None
     """At or after (aware)."""
     until: dt.datetime | None = None
@@ -96,7 +115,7 @@ class AuditQuery:
             wanted = getattr(self, name)
             if wanted is not None and getattr(event, name) != wanted:
                 return False
-        return self.record_ids is None or not set(self.record_ids).isdisjoint(event.record_ids)
+        return self.record_ids is None or not set(self.record_ids).isdisjoint(search_terms(event))
 
     def _inexact(self) -> bool:
         """Whether some value differs from its column form, so SQL alone over-matches."""

@@ -136,21 +136,27 @@ def admit_rows(
     (``hub.work.verification_tasks``) in that transaction too.
     """
     model = stream.model
-    good: list[tuple[str, Record]] = []
-    bad: list[QuarantinedRow] = []
-    raw: dict[str, dict[str, Any]] = {}
-    seal = store.seal_source_key if key_is_sealed(stream) else None
+    parsed: list[tuple[dict[str, Any], Record | list[dict[str, Any]]]] = []
     for row in rows:
-        key = source_key_of(stream, row, seal)
-        raw[key] = row
         try:
-            good.append((key, model.parse(stream.mapping.apply(model, row))))
+            parsed.append((row, model.parse(stream.mapping.apply(model, row))))
         except RecordInvalid as exc:
-            failures = [f.as_dict() for f in exc.failures]
-            bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, failures))
+            parsed.append((row, [f.as_dict() for f in exc.failures]))
     now = dt.datetime.now(dt.UTC)
     with _within(store, tx) as tx:
-        good = _without_duplicates(store, tx, source_id, stream, good, raw, bad)
+        # A sealed source key is a blind index: made in the transaction that writes it.
+        seal = tx.seal_source_key if key_is_sealed(stream) else None
+        good: list[tuple[str, Record]] = []
+        bad: list[QuarantinedRow] = []
+        raw: dict[str, dict[str, Any]] = {}
+        for row, outcome in parsed:
+            key = source_key_of(stream, row, seal)
+            raw[key] = row
+            if isinstance(outcome, Record):
+                good.append((key, outcome))
+            else:
+                bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, outcome))
+        good = _without_duplicates(tx, source_id, stream, good, raw, bad)
         counts = tx.upsert(source_id, good, now)
         if stream.self_declared:
             declared(tx, source_id, good, now)
@@ -212,7 +218,6 @@ def sync_stream(
 
 
 def _without_duplicates(
-    store: Store,
     tx: Transaction,
     source_id: str,
     stream: Stream,
@@ -225,7 +230,7 @@ def _without_duplicates(
     A source that lists one ID number under two of its own keys has a duplicate; which
     one is right is the steward's call, so the later one waits in quarantine.
     """
-    links = [store.link_key(record.natural_key()) for _, record in good]
+    links = [tx.link_key(record.natural_key()) for _, record in good]
     owners = tx.key_owners(source_id, stream.kind, sorted(set(links)))
     kept = []
     for (key, record), link in zip(good, links, strict=True):

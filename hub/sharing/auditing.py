@@ -14,6 +14,7 @@ import dataclasses
 from typing import Any
 
 from hub.audit import AuditEntry, AuditEvent, AuditLog, AuditQuery
+from hub.audit.search import BLIND_INDEX_PREFIX
 from hub.policyfiles import PolicyRegistry
 from hub.sharing.errors import Denied, NotFound
 from hub.sharing.ids import RecordIds
@@ -98,7 +99,8 @@ class Auditing:
         self, access: Access, ref: str, request_id: str, *, limit: int, after_seq: int | None
     ) -> list[dict[str, Any]]:
         """Subject access for an auditor: every entry naming a record of the person whose
-        record the auditor knows as ``ref`` (its own opaque id), newest first."""
+        record the auditor knows as ``ref`` (its own opaque id), or searching for their ID
+        number (``searched_for``), newest first."""
         query = AuditQuery(newest_first=True, limit=limit, after_seq=after_seq)
         policy = self._policy(access, "audit.subject", query, request_id)
         if policy.role != "auditor":
@@ -116,8 +118,9 @@ class Auditing:
                 access, "audit.subject", query, request_id, policy, [], {"reason": "not_found"}
             )
             raise NotFound(f"no person {ref}", event.model_copy(update={"outcome": "denied"}))
-        records = person_records(self.store, str(person[0].values["id_number"]))
-        query = dataclasses.replace(query, record_ids=records)
+        number = str(person[0].values["id_number"])
+        records = person_records(self.store, number)
+        query = dataclasses.replace(query, record_ids=records + searched_for(self.store, number))
         found = self.audit.find(query)
         self.audit.append(
             self._event(
@@ -184,24 +187,32 @@ class Auditing:
 def person_records(store: Store, id_number: str) -> tuple[str, ...]:
     """The audit log's names (``kind/<database id>``) of every record linked to the
     person: each source's person record (same ``link_key``), the houses they own."""
-    link = store.link_key(id_number)
-    persons = select_rows(store, "person", EVERY_ROW, [], link_key=link, limit=LINKED_MAX)
+    links = store.index_forms(id_number)
+    persons = select_rows(store, "person", EVERY_ROW, [], link_key=links, limit=LINKED_MAX)
     owner = [Filter("owner_id_number", "eq", id_number)]
     owned = select_rows(store, "house", EVERY_ROW, [], owner, limit=LINKED_MAX)
     return (*(f"person/{r.id}" for r in persons), *(f"house/{r.id}" for r in owned))
 
 
+def searched_for(store: Store, id_number: str) -> tuple[str, ...]:
+    """How entries that searched for the number name it (``bidx:…``), under every index
+    key the log was written with: an entry keeps the index of its day, and no rotation
+    rewrites it."""
+    return tuple(f"{BLIND_INDEX_PREFIX}{d}" for d in store.every_blind_index(id_number))
+
+
 def subject_by_id_number(
     store: Store, audit: AuditLog, operator: str, id_number: str, *, limit: int
 ) -> list[AuditEntry]:
-    """Subject access at the hub's own console (``hub audit subject``), newest first; the
-    query is audited as ``operator``'s (``cli:<login name>``), the number in it as its
-    blind index only."""
+    """Subject access at the hub's own console (``hub audit subject``): entries naming the
+    person's records or searching for the number, newest first; the query is audited as
+    ``operator``'s (``cli:<login name>``), the number in it as its blind index only."""
     number = id_number.replace(" ", "").upper()
     records = person_records(store, number)
-    query = AuditQuery(record_ids=records, newest_first=True, limit=limit)
+    terms = records + searched_for(store, number)
+    query = AuditQuery(record_ids=terms, newest_first=True, limit=limit)
     found = audit.find(query)
-    filters = query.described() | {"id_number": f"bidx:{store.blind_index(number)}"}
+    filters = query.described() | {"id_number": f"{BLIND_INDEX_PREFIX}{store.blind_index(number)}"}
     audit.append(
         AuditEvent(
             action="audit.subject",

@@ -1,4 +1,5 @@
-"""Keys that protect data at rest: AES-GCM data keys (rotating) and the blind-index key.
+"""Keys that protect data at rest: AES-GCM data keys (rotating), the blind-index key
+(rotating), the partner-key root and the audit signing key.
 
 The key file lives in the hub home, outside the database, mode 0600. Each ciphertext
 names the key that made it (``<key id>.<base64url(nonce | ciphertext)>``), so adding a new
@@ -8,7 +9,17 @@ associated data (``kind.field``): a value copied into another column does not de
 The blind index is HMAC-SHA256 over the normalised clear value, with one key and no
 per-column domain, on purpose: equal ID numbers in ``person.id_number`` and
 ``house.owner_id_number`` must index equal, because that is how records are linked.
-Rotating the index key means re-indexing every row; it is not done yet.
+Its key (``index_key``, named by an id derived from it) is re-keyed by
+``hub.store.reindex``: ``next_index_key`` is the new key while a rotation fills its map,
+and once every row has moved the old key is kept under ``retired_index_keys``, with its
+material: audit entries are immutable and name sealed values by their blind index under
+the key of their day, so subject access indexes a number under every key the log was
+written with. A retired index key is used for nothing else.
+
+The partner root (``partner_root``) is what every partner's own keys derive from
+(pseudonyms, per-partner record ids: ``Store.partner_key``). It was the index key until
+the two were split; a key file without one takes its index key as the root, so partners'
+ids and pseudonyms stay what they were across the split and every later index rotation.
 
 Data keys are rotated by ``hub.store.rotation``: ``rotate()`` adds the new active key,
 every sealed value is moved to it, and only then ``retire()`` removes the old key's
@@ -21,14 +32,20 @@ holding only the public key can tell which checkpoints it should verify.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -50,22 +67,50 @@ def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:8]
 
 
+@cache
+def index_key_id(key: bytes) -> str:
+    """The id of blind-index key ``key``: a keyed digest of a fixed label, so key files
+    that never named their index key (and every later one) agree on it without storing it."""
+    return "i" + hmac.new(key, b"hub index key id", hashlib.sha256).hexdigest()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class RetiredIndexKey:
+    """An index key every row has moved off: kept only to find audit entries made under it."""
+
+    key: bytes
+    retired: str
+    """When (ISO UTC)."""
+
+
 @dataclass
 class Keyring:
     data_keys: dict[str, bytes]
     active: str
     index_key: bytes
+    """The blind-index key in force (as the key file knows it; the database may already
+    have switched to ``next_index_key``: ``hub.store.indexstate``)."""
     audit_key: bytes | None = None
     retired: dict[str, str] = field(default_factory=dict)
     """Ids of data keys that were retired (their material is gone), with when (ISO UTC)."""
+    partner_root: bytes | None = None
+    """The root of partners' keys; None takes the index key (a key file from before the
+    split), which ``save`` then writes down."""
+    next_index_key: bytes | None = None
+    """The new blind-index key of an unfinished index rotation."""
+    retired_index_keys: dict[str, RetiredIndexKey] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
         if self.audit_key is not None and len(self.audit_key) != 32:
             raise KeyringError("the audit key must be a raw 32-byte Ed25519 private key")
+        if self.partner_root is None:
+            self.partner_root = self.index_key
         self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
-        self._index_mac = hmac.new(self.index_key, digestmod="sha256")
+        self._macs: dict[str, Any] = {}
+        self._indexing = self.index_key_id
+        self._base = self
 
     @classmethod
     def generate(cls) -> Keyring:
@@ -75,6 +120,7 @@ class Keyring:
             kid,
             secrets.token_bytes(32),
             secrets.token_bytes(32),
+            partner_root=secrets.token_bytes(32),
         )
 
     def audit_signing_key(self) -> Ed25519PrivateKey:
@@ -115,8 +161,7 @@ class Keyring:
             raise KeyringError(f"no data key {kid!r} to retire")
         del self.data_keys[kid]
         del self._ciphers[kid]
-        moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-        self.retired[kid] = moment.isoformat(timespec="seconds")
+        self.retired[kid] = _iso(at)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -135,18 +180,111 @@ class Keyring:
             raise KeyringError(f"value for {context} fails authentication") from None
         return clear.decode()
 
-    def blind_index(self, value: str) -> str:
-        mac = self._index_mac.copy()
+    def partner_key(self, label: bytes) -> bytes:
+        """HMAC-SHA256 of ``label`` under the partner root."""
+        root = self.index_key if self.partner_root is None else self.partner_root
+        return hmac.new(root, label, hashlib.sha256).digest()
+
+    # --- the blind index -------------------------------------------------------------------
+
+    @property
+    def index_key_id(self) -> str:
+        return index_key_id(self.index_key)
+
+    @property
+    def next_index_key_id(self) -> str | None:
+        return None if self.next_index_key is None else index_key_id(self.next_index_key)
+
+    def index_keys(self) -> dict[str, bytes]:
+        """The index keys rows may be under: the one in force and, mid-rotation, the next."""
+        held = {self.index_key_id: self.index_key}
+        if self.next_index_key is not None:
+            held[index_key_id(self.next_index_key)] = self.next_index_key
+        return held
+
+    def blind_index(self, value: str, key_id: str | None = None) -> str:
+        """The blind index of ``value`` under index key ``key_id`` (default: the one this
+        keyring indexes with, see ``indexing``)."""
+        mac = self._mac(key_id or self._indexing).copy()
         mac.update(value.strip().upper().encode())
-        return mac.hexdigest()[:32]
+        digest: str = mac.hexdigest()[:32]
+        return digest
+
+    def _mac(self, key_id: str) -> Any:
+        mac = self._macs.get(key_id)
+        if mac is None:
+            key = self.index_keys().get(key_id)
+            if key is None and key_id in self.retired_index_keys:
+                key = self.retired_index_keys[key_id].key
+            if key is None:
+                raise KeyringError(f"no index key {key_id!r} in the keyring")
+            mac = self._macs[key_id] = hmac.new(key, digestmod="sha256")
+        return mac
+
+    def indexing(self, key_id: str) -> Keyring:
+        """This keyring, blind-indexing under ``key_id`` (one it holds): what a transaction
+        writes with once the database names the key in force. Shares everything else;
+        ``base`` is the keyring itself."""
+        if key_id == self._indexing:
+            return self
+        if key_id not in self.index_keys():
+            raise KeyringError(f"no index key {key_id!r} to index with")
+        view = copy.copy(self)
+        view._indexing = key_id
+        return view
+
+    @property
+    def base(self) -> Keyring:
+        """The keyring a view of ``indexing`` was made from (itself if it is none)."""
+        return self._base
+
+    @property
+    def indexing_key_id(self) -> str:
+        """The id of the index key ``blind_index`` uses by default."""
+        return self._indexing
+
+    def every_blind_index(self, value: str) -> list[str]:
+        """``value`` under every index key there ever was (held or retired), for searching
+        what no rotation rewrites: the audit log."""
+        ids = [*self.index_keys(), *sorted(self.retired_index_keys)]
+        return [self.blind_index(value, kid) for kid in ids]
+
+    def start_index_rotation(self) -> str:
+        """Add the next index key (not yet in force); returns its id."""
+        if self.next_index_key is not None:
+            raise KeyringError("an index rotation is already under way")
+        self.next_index_key = secrets.token_bytes(32)
+        return index_key_id(self.next_index_key)
+
+    def finish_index_rotation(self, at: dt.datetime | None = None) -> str:
+        """Put the next index key in force and keep the old one as retired; returns the
+        old key's id. Call only once the database has switched (``hub.store.reindex``)."""
+        if self.next_index_key is None:
+            raise KeyringError("no index rotation to finish")
+        old = self.index_key_id
+        self.retired_index_keys[old] = RetiredIndexKey(self.index_key, _iso(at))
+        self.index_key, self.next_index_key = self.next_index_key, None
+        self._indexing = self.index_key_id
+        return old
+
+    # --- the key file ----------------------------------------------------------------------
 
     def save(self, path: Path) -> None:
-        document = {
-            "format": 1,
+        document: dict[str, Any] = {
+            "format": 2,
             "active": self.active,
             "data_keys": {kid: b64url_encode(key) for kid, key in self.data_keys.items()},
             "index_key": b64url_encode(self.index_key),
         }
+        if self.partner_root is not None:
+            document["partner_root"] = b64url_encode(self.partner_root)
+        if self.next_index_key is not None:
+            document["next_index_key"] = b64url_encode(self.next_index_key)
+        if self.retired_index_keys:
+            document["retired_index_keys"] = {
+                kid: {"key": b64url_encode(old.key), "retired": old.retired}
+                for kid, old in sorted(self.retired_index_keys.items())
+            }
         if self.audit_key is not None:
             document["audit_key"] = b64url_encode(self.audit_key)
         if self.retired:
@@ -161,13 +299,48 @@ class Keyring:
                 {kid: b64url_decode(key) for kid, key in document["data_keys"].items()},
                 document["active"],
                 b64url_decode(document["index_key"]),
-                b64url_decode(document["audit_key"]) if "audit_key" in document else None,
+                _optional_key(document, "audit_key"),
                 {str(kid): str(at) for kid, at in document.get("retired", {}).items()},
+                partner_root=_optional_key(document, "partner_root"),
+                next_index_key=_optional_key(document, "next_index_key"),
+                retired_index_keys={
+                    str(kid): RetiredIndexKey(b64url_decode(old["key"]), str(old["retired"]))
+                    for kid, old in document.get("retired_index_keys", {}).items()
+                },
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise KeyringError(f"key file {path} is not readable: {exc}") from None
+
+
+def _optional_key(document: dict[str, Any], name: str) -> bytes | None:
+    return b64url_decode(document[name]) if name in document else None
+
+
+def _iso(at: dt.datetime | None) -> str:
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+@contextmanager
+def key_file_lock(path: Path) -> Iterator[None]:
+    """Hold the key file for a command that changes it (a rotation reads it, works for a
+    while and saves it again): a second such command at the same time is refused rather
+    than left to save over the first one's keys. Released when the process ends, killed
+    or not (``flock``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise KeyringError(
+                f"another command is changing {path}; try again when it ends"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_atomically(path: Path, text: str) -> None:

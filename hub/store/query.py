@@ -115,7 +115,7 @@ def filter_clause(store: Store, kt: KindTable, item: Filter) -> ColumnElement[bo
     if column.encrypted:
         if not column.indexed or item.op not in ("eq", "in"):
             raise QueryError(item.field, "a sealed field can only be matched by equality")
-        digests = [store.blind_index(str(v)) for v in values]
+        digests = [digest for v in values for digest in store.index_forms(str(v))]
         return kt.table.c[column.index_column].in_(digests)
     if column.structured:
         raise QueryError(item.field, "cannot filter on a list or object field")
@@ -140,15 +140,17 @@ def _where(
     *,
     after_id: int | None = None,
     record_id: int | None = None,
-    link_key: str | None = None,
+    link_key: str | Sequence[str] | None = None,
 ) -> list[ColumnElement[bool]]:
     clauses = [scope_clause(kt, scope), *(filter_clause(store, kt, item) for item in filters)]
     if after_id is not None:
         clauses.append(kt.table.c.id > after_id)
     if record_id is not None:
         clauses.append(kt.table.c.id == record_id)
-    if link_key is not None:
+    if isinstance(link_key, str):
         clauses.append(kt.table.c.link_key == link_key)
+    elif link_key is not None:
+        clauses.append(kt.table.c.link_key.in_(list(link_key)))
     return clauses
 
 
@@ -178,12 +180,13 @@ def select_rows(
     *,
     after_id: int | None = None,
     record_id: int | None = None,
-    link_key: str | None = None,
+    link_key: str | Sequence[str] | None = None,
     limit: int = 100,
 ) -> list[FoundRow]:
     """Up to ``limit`` rows in ``scope`` matching every filter, by id, with only the
     columns of ``fields`` read and decrypted. ``record_id`` finds one row: absent and out
-    of scope look the same to the caller."""
+    of scope look the same to the caller. ``link_key``: one (as a row holds it) or any of
+    several (a natural key's ``Store.index_forms``)."""
     kt = kind_table(kind)
     columns = [kt.table.c[name] for name in fields]
     for name in fields:

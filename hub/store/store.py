@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,14 +12,32 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 
 from contracts import Record, contract
 from hub.store import schema
 from hub.store.codec import content_hash, decode, decode_values, encode
+from hub.store.indexstate import REFRESH_SECONDS, IndexState, hold_state, holding, read_state
 from hub.store.keyring import Keyring
-from hub.store.tables import KIND_TABLES, KindTable, quarantine, sync_state
+from hub.store.tables import (
+    KIND_TABLES,
+    SEALED_KEY_PREFIX,
+    KindTable,
+    index_keys,
+    quarantine,
+    sync_state,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +129,20 @@ def begin_immediate(conn: Connection) -> None:
 
 
 class Store:
-    def __init__(self, engine: Engine, keyring: Keyring) -> None:
+    def __init__(self, engine: Engine, keyring: Keyring, key_file: Path | None = None) -> None:
         self.engine = engine
         self.keyring = keyring
+        self.key_file = key_file
+        """Read again when the database names an index key the keyring does not hold."""
+        self.index_refresh = REFRESH_SECONDS
+        """How old the reading of the index state a look-up relies on may be."""
+        self._state = IndexState(None)
+        self._state_read: float | None = None
+        self._has_index_state = False
 
     @classmethod
-    def open(cls, url: str, keyring: Keyring) -> Store:
-        return cls(engine_for(url), keyring)
+    def open(cls, url: str, keyring: Keyring, key_file: Path | None = None) -> Store:
+        return cls(engine_for(url), keyring, key_file)
 
     def create_schema(self) -> None:
         """Bring the database to the head revision of the migrations (``hub.store.schema``)."""
@@ -134,30 +158,74 @@ class Store:
         On SQLite it begins IMMEDIATE, taking the write lock before anything is read, so a
         transaction that reads and then writes (the audit head, a record's version) never
         finds the snapshot it read overtaken by another writer.
+
+        The transaction blind-indexes what it writes under the index key the rows are
+        under as of its own snapshot (``hub.store.indexstate``): compute an index you
+        write inside the transaction that writes it (``Transaction.blind_index``,
+        ``link_key``, ``seal_source_key``), never before it.
         """
         with self.engine.begin() as conn:
             begin_immediate(conn)
-            yield Transaction(conn, self.keyring)
+            yield Transaction(conn, self._indexing(conn, hold=True))
+
+    def _indexing(self, conn: Connection, *, hold: bool = False) -> Keyring:
+        """The keyring indexing under the key in force; ``hold``: in a writing transaction."""
+        if self._has_index_state or inspect(conn).has_table(index_keys.name):
+            self._has_index_state = True
+            self._state = hold_state(conn) if hold else read_state(conn)
+        self._state_read = time.monotonic()
+        indexing = holding(self.keyring, self._state, self.key_file)
+        self.keyring = indexing.base
+        return indexing
+
+    def index_state(self) -> IndexState:
+        """Which index key the rows are under, and any rotation under way."""
+        with self.engine.connect() as conn:
+            self._indexing(conn)
+        return self._state
+
+    def _current(self) -> Keyring:
+        """The keyring indexing under the key in force now: read from the database while
+        a rotation is under way, else as last read (within ``index_refresh``)."""
+        rotating = self.keyring.next_index_key is not None or self._state.rotating
+        read = self._state_read
+        if rotating or read is None or time.monotonic() - read >= self.index_refresh:
+            with self.engine.connect() as conn:
+                return self._indexing(conn)
+        return holding(self.keyring, self._state, self.key_file)
 
     def blind_index(self, value: str) -> str:
-        """The keyed index of a sealed value: what equality look-ups and audit entries hold
-        in place of an ID number or phone."""
-        return self.keyring.blind_index(value)
+        """The keyed index of a sealed value, under the key in force: what audit entries
+        hold in place of an ID number or phone. A look-up matches ``index_forms``."""
+        return self._current().blind_index(value)
+
+    def index_forms(self, value: str) -> list[str]:
+        """``value``'s blind index under each key rows may be under: one, and during a
+        rotation the next key's too. At any moment every row holding the value holds the
+        same one of them (``hub.store.reindex``), so a look-up matching either finds all."""
+        holds_next = self.keyring.next_index_key is not None
+        keyring = self.keyring if holds_next else self._current().base
+        return [keyring.blind_index(value, kid) for kid in keyring.index_keys()]
+
+    def every_blind_index(self, value: str) -> list[str]:
+        """``value`` under every index key there ever was: for the audit log, whose
+        entries keep the index of their day."""
+        return self.keyring.every_blind_index(value)
 
     def link_key(self, natural_key: str) -> str:
-        """The ``link_key`` of records whose natural key is ``natural_key``, in any source."""
-        return self.keyring.blind_index(natural_key)
+        """The ``link_key`` of records whose natural key is ``natural_key``, in any source,
+        under the key in force; a look-up matches ``index_forms(natural_key)``."""
+        return self._current().blind_index(natural_key)
 
     def seal_source_key(self, key: str) -> str:
         """A source key that is itself a sealed value (an ID number), as it may be stored:
         source keys are kept in clear."""
-        return "~" + self.keyring.blind_index(key)
+        return SEALED_KEY_PREFIX + self._current().blind_index(key)
 
     def partner_key(self, partner: str, use: str) -> bytes:
         """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
         partner is given under it cannot be joined with what another is given."""
-        label = f"hub {use} v1:{partner}".encode()
-        return hmac.new(self.keyring.index_key, label, hashlib.sha256).digest()
+        return self.keyring.partner_key(f"hub {use} v1:{partner}".encode())
 
     def audit_signing_key(self) -> Ed25519PrivateKey:
         return self.keyring.audit_signing_key()
@@ -232,8 +300,8 @@ class Store:
 
     def linked_by_key(self, kind: str, natural_key: str) -> list[StoredRecord]:
         kt = kind_table(kind)
-        link = self.keyring.blind_index(natural_key)
-        query = select(kt.table).where(kt.table.c.link_key == link).order_by(kt.table.c.id)
+        links = self.index_forms(natural_key)
+        query = select(kt.table).where(kt.table.c.link_key.in_(links)).order_by(kt.table.c.id)
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [self.stored(kt, row) for row in rows]
@@ -273,6 +341,16 @@ class Transaction:
     def __init__(self, conn: Connection, keyring: Keyring) -> None:
         self.conn = conn
         self.keyring = keyring
+        """Indexing under the key the rows are under in this transaction."""
+
+    def blind_index(self, value: str) -> str:
+        return self.keyring.blind_index(value)
+
+    def link_key(self, natural_key: str) -> str:
+        return self.keyring.blind_index(natural_key)
+
+    def seal_source_key(self, key: str) -> str:
+        return SEALED_KEY_PREFIX + self.keyring.blind_index(key)
 
     def locked(self, kind: str, record_id: int) -> StoredRecord | None:
         """Record ``record_id``, its row locked until the transaction ends, so that what is
@@ -423,7 +501,7 @@ class Transaction:
                 continue
             row = encode(kt, record, self.keyring)
             row.update(
-                link_key=self.keyring.blind_index(record.natural_key()),
+                link_key=self.link_key(record.natural_key()),
                 contract_version=record.version,
                 last_updated=now,
                 content_hash=digest,

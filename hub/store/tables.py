@@ -4,13 +4,27 @@ Fields of an encrypted-at-rest class become a ciphertext column; a scalar one al
 ``<field>_bidx`` blind-index column for equality look-ups. ``link_key`` is the blind index
 of the kind's natural key: rows of different sources with equal ``link_key`` describe the
 same real person, house, unit or address.
+
+The rule for blind indexes, in every table (``tests/store/test_reindex.py`` holds every
+table to it): a column that holds the keyring's blind index of a value (what
+``Store.blind_index``, ``link_key`` or ``seal_source_key`` give, or a copy of one) is
+declared with ``info=blind_indexed(...)``; ``hub.store.reindex`` re-keys exactly the
+columns so declared, and one left undeclared would keep the old key's digests after a
+rotation and match nothing (the test finds undeclared ones by name: call a new one
+``link_key`` or ``<field>_bidx``). Say in the declaration where its clear value is in the
+same row (``clear``), or give none for a copy of an index another table holds: a copy
+moves with the value it copies, so it must equal some row's index there (a record's
+``link_key``); a copy of nothing (a queued record not yet stored) stops the switch, so
+such a table declares ``clear`` over its own sealed copy of the record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import typing
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +73,43 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value
+
+
+BLIND_INDEX = "blind_index"
+"""The ``Column.info`` key of a column holding blind indexes (``BlindIndexed``)."""
+
+Unseal = Callable[[str, str], str]
+"""(sealed value, associated data) -> the clear text: how a declaration opens its row."""
+ClearValues = Callable[[Mapping[str, Any], Unseal], Iterable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class BlindIndexed:
+    """``Column.info[BLIND_INDEX]``: every value of the column is ``prefix`` and a blind
+    index of the keyring (32 hex digits); any other value is not an index and is left alone.
+
+    ``clear`` gives the clear values the index may be of, read from the same row (sealed
+    columns opened with the ``Unseal`` given): a rotation takes the first whose index under
+    the old key is the one stored, so a wrong guess is never written, only reported. None:
+    the column holds copies of indexes other rows hold, and is re-keyed by value.
+    """
+
+    clear: ClearValues | None = None
+    prefix: str = ""
+
+
+def blind_indexed(clear: ClearValues | None = None, *, prefix: str = "") -> dict[str, Any]:
+    """The ``info`` of a blind-index column (see ``BlindIndexed``)."""
+    return {BLIND_INDEX: BlindIndexed(clear, prefix)}
+
+
+def blind_index_columns(table: Table) -> list[tuple[Column[Any], BlindIndexed]]:
+    """The columns of ``table`` declared as holding blind indexes, in table order."""
+    return [(c, c.info[BLIND_INDEX]) for c in table.columns if BLIND_INDEX in c.info]
+
+
+SEALED_KEY_PREFIX = "~"
+"""What marks a source key that is the blind index of a sealed value (``seal_source_key``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +172,65 @@ def _column_type(annotation: Any) -> Any:
     raise TypeError(f"no column type for a field annotated {annotation!r}")
 
 
+def _sealed_value(kind: str, name: str) -> ClearValues:
+    """The clear value of sealed scalar field ``name``, as ``codec.encode`` indexes it."""
+    context = f"{kind}.{name}"
+
+    def clear(row: Mapping[str, Any], unseal: Unseal) -> Iterator[str]:
+        if row[name] is not None:
+            yield str(json.loads(unseal(row[name], context)))
+
+    return clear
+
+
+def _natural_key(model: type[Record]) -> ClearValues:
+    """``Record.natural_key()`` of the row, its sealed parts opened."""
+    parts = [(s.name, s.sensitivity.encrypted_at_rest) for s in model.specs() if s.natural_key]
+
+    def clear(row: Mapping[str, Any], unseal: Unseal) -> Iterator[str]:
+        values = [
+            json.loads(unseal(row[name], f"{model.kind}.{name}")) if sealed else row[name]
+            for name, sealed in parts
+        ]
+        yield "|".join(str(value) for value in values)
+
+    return clear
+
+
+def _source_key_of(model: type[Record]) -> ClearValues:
+    """A source keyed by a sealed value feeds it to a field: the natural key or one of the
+    sealed scalar fields, opened one by one until one matches."""
+    natural = _natural_key(model)
+    indexed = [
+        _sealed_value(model.kind, s.name)
+        for s in model.specs()
+        if s.sensitivity.encrypted_at_rest and not is_structured(s.info.annotation)
+    ]
+
+    def clear(row: Mapping[str, Any], unseal: Unseal) -> Iterator[str]:
+        for candidates in (natural, *indexed):
+            yield from candidates(row, unseal)
+
+    return clear
+
+
 def _kind_table(model: type[Record]) -> KindTable:
     columns: list[Column[Any]] = [
         Column("id", _Id, primary_key=True, autoincrement=True),
         Column("source_system", String(64), nullable=False),
-        Column("source_key", String(256), nullable=False),
-        Column("link_key", String(64), nullable=False, index=True),
+        Column(
+            "source_key",
+            String(256),
+            nullable=False,
+            info=blind_indexed(_source_key_of(model), prefix=SEALED_KEY_PREFIX),
+        ),
+        Column(
+            "link_key",
+            String(64),
+            nullable=False,
+            index=True,
+            info=blind_indexed(_natural_key(model)),
+        ),
         Column("contract_version", Integer, nullable=False),
         Column("first_seen", UtcDateTime(), nullable=False),
         Column("last_updated", UtcDateTime(), nullable=False, index=True),
@@ -142,7 +246,14 @@ def _kind_table(model: type[Record]) -> KindTable:
         if encrypted:
             columns.append(Column(spec.name, Text(), nullable=nullable))
             if indexed:
-                columns.append(Column(f"{spec.name}_bidx", String(32), index=True))
+                columns.append(
+                    Column(
+                        f"{spec.name}_bidx",
+                        String(32),
+                        index=True,
+                        info=blind_indexed(_sealed_value(model.kind, spec.name)),
+                    )
+                )
         else:
             columns.append(
                 Column(
@@ -192,6 +303,15 @@ sync_claims = Table(
 at ``due_at``; ``claimed_by`` holds it until ``claimed_until``, a lease renewed in the
 transaction of every batch, so a dead worker's claim lapses and a live one's never does."""
 
+
+def _raw_values(row: Mapping[str, Any], unseal: Unseal) -> Iterator[str]:
+    """The scalar values of a quarantined raw row: a sealed source key is one's index."""
+    payload = json.loads(unseal(row["payload"], "quarantine.payload"))
+    for value in payload["row"].values():
+        if value is not None and not isinstance(value, dict | list):
+            yield str(value)
+
+
 quarantine = Table(
     "quarantine",
     metadata,
@@ -200,7 +320,12 @@ quarantine = Table(
     Column("source_system", String(64), nullable=False),
     Column("stream", String(128), nullable=False),
     Column("kind", String(32), nullable=False),
-    Column("source_key", String(256), nullable=False),
+    Column(
+        "source_key",
+        String(256),
+        nullable=False,
+        info=blind_indexed(_raw_values, prefix=SEALED_KEY_PREFIX),
+    ),
     Column("rules", JSON, nullable=False),
     Column("payload", Text(), nullable=False),
     Column("status", String(16), nullable=False, index=True),
@@ -209,7 +334,9 @@ quarantine = Table(
     UniqueConstraint("source_system", "stream", "source_key", name="uq_quarantine_row"),
 )
 """Rows that broke a contract: the raw row and its failures sealed in ``payload`` (they
-hold ID numbers in clear), the broken (field, rule) pairs in clear for reports."""
+hold ID numbers in clear), the broken (field, rule) pairs in clear for reports. A sealed
+source key is the blind index of one of the raw row's values."""
+
 
 policy_versions = Table(
     "policy_versions",
@@ -246,7 +373,7 @@ verification_tasks = Table(
     Column("id", _Id, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
     Column("record_id", _Id, nullable=False),
-    Column("link_key", String(64), nullable=False),
+    Column("link_key", String(64), nullable=False, info=blind_indexed()),
     Column("grid_code", String(64), nullable=False, index=True),
     Column("reason", String(32), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
@@ -305,6 +432,18 @@ def subscription_secret_context(subscription_id: str) -> str:
 
 
 # The review queue (hub/work/reviews.py owns its use).
+def review_record_context(kind: str, submitter: str, source_key: str) -> str:
+    """The associated data a submission's record is sealed with: bound to its row."""
+    return f"review_queue.record:{kind}:{submitter}:{source_key}"
+
+
+def _queued_natural_key(row: Mapping[str, Any], unseal: Unseal) -> Iterator[str]:
+    """The natural key of a queued record: it may be of a record no table holds yet."""
+    context = review_record_context(row["kind"], row["submitter"], row["source_key"])
+    record = json.loads(unseal(row["record"], context))
+    yield "|".join(str(record[name]) for name in CONTRACTS[row["kind"]].natural_key_fields())
+
+
 review_queue = Table(
     "review_queue",
     metadata,
@@ -321,7 +460,7 @@ review_queue = Table(
     Column("reviewer_subject", String(256)),
     Column("reason", Text()),
     Column("record_id", _Id),
-    Column("link_key", String(64), nullable=False),
+    Column("link_key", String(64), nullable=False, info=blind_indexed(_queued_natural_key)),
     Column("facets", JSON, nullable=False),
     Column("record", Text(), nullable=False),
     Index("ix_review_queue_kind", "kind", "status", "id"),
@@ -341,14 +480,21 @@ review_queue = Table(
 only its public and internal single-valued fields (codes, types, counts), which reviewers'
 row scopes are compiled against. ``record_id`` is the stored record of an accepted one; at
 most one submission of one source key by one submitter is pending at a time."""
+
+
 # Work orders (hub/work/orders.py): the copies sources held before the hub kept orders.
+def _order_id(row: Mapping[str, Any], _unseal: Unseal) -> Iterator[str]:
+    """A v1 work order's natural key: its ``order_id``, kept in clear."""
+    yield str(row["order_id"])
+
+
 work_orders_v1 = Table(
     "work_orders_v1",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=False),
     Column("source_system", String(64), nullable=False),
     Column("source_key", String(256), nullable=False),
-    Column("link_key", String(64), nullable=False),
+    Column("link_key", String(64), nullable=False, info=blind_indexed(_order_id)),
     Column("contract_version", Integer, nullable=False),
     Column("first_seen", UtcDateTime(), nullable=False),
     Column("last_updated", UtcDateTime(), nullable=False),
@@ -371,6 +517,26 @@ apart (a 派发 from the police, the grid's 签收 beside it), moved here whole 
 0006: no copy is an order the hub can vouch for (its history names no step, no org, and
 may break the v2 loop), so none is served as one. Kept for the operator; no route reads
 it. Columns and ids as they were."""
+
+# The blind-index rotation's tables (hub/store/indexstate.py and reindex.py own their use).
+index_keys = Table(
+    "index_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since", UtcDateTime(), nullable=False),
+)
+"""Which blind-index key the rows are under (``in_force``), and during a rotation the
+``next`` one, then the ``previous`` one, then ``retired``. No row: the key file's key."""
+
+index_map = Table(
+    "index_map",
+    metadata,
+    Column("old", String(32), primary_key=True),
+    Column("new", String(32), nullable=False),
+)
+"""An unfinished index rotation's map: each index under the old key, the same value's
+index under the new one. It holds no clear value; it is emptied when the rotation ends."""
 
 # The audit log's tables live here, not in hub/audit, so that ``Store.create_schema()``
 # creates them without the store depending on the audit package; hub/audit owns their use.

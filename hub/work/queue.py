@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, null, select, upd
 from contracts import Record, bare, contract, is_structured
 from hub.store import Store
 from hub.store.query import compile_scope
-from hub.store.tables import review_queue
+from hub.store.tables import review_queue, review_record_context
 from policies import REVIEW_ROW_CLASSES, RowScope
 
 ID_KIND = "review"
@@ -115,7 +115,7 @@ class ReviewQueue:
         # Only the fields given: what a submission would change is what it names.
         sealed = self.store.seal(
             json.dumps(record.model_dump(mode="json", exclude_unset=True), ensure_ascii=False),
-            _context(record.kind, submitter, source_key),
+            review_record_context(record.kind, submitter, source_key),
         )
         insert = review_queue.insert().values(
             kind=record.kind,
@@ -210,7 +210,7 @@ class ReviewQueue:
 
     def _queued(self, row: Any) -> Queued:
         m = row._mapping
-        context = _context(m["kind"], m["submitter"], m["source_key"])
+        context = review_record_context(m["kind"], m["submitter"], m["source_key"])
         values = json.loads(self.store.unseal(m["record"], context))
         return Queued(
             id=m["id"],
@@ -229,8 +229,3 @@ class ReviewQueue:
             link_key=m["link_key"],
             record=contract(m["kind"]).parse(values),
         )
-
-
-def _context(kind: str, submitter: str, source_key: str) -> str:
-    """The associated data a submission's record is sealed with: bound to its row."""
-    return f"review_queue.record:{kind}:{submitter}:{source_key}"

@@ -1,5 +1,7 @@
 """``hub keys``: show lists key ids only, ``--signing`` rotates the token signing key, and a
-rotation that meets a value no key opens says where and exits 1, keeping the old key."""
+rotation that meets a value no key opens says where and exits 1, keeping the old key; an
+index rotation that meets an index its row does not account for says where and exits 1,
+not switched (the killed and resumed one: ``test_keys_index_kill.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from hub.auth.keys import SigningKeys
 from hub.cli import app as cli
 from hub.config import load_config, open_store
 from hub.store import KIND_TABLES, Keyring
+from hub.store.keyring import key_file_lock
 from tests.store.rotation_data import fill
 
 
@@ -29,7 +32,14 @@ def _home(tmp_path: Path) -> Path:
 
 def _material(home: Path) -> list[str]:
     document = json.loads((home / "keys.json").read_text())
-    return [*document["data_keys"].values(), document["index_key"], document["audit_key"]]
+    return [
+        *document["data_keys"].values(),
+        document["index_key"],
+        document["partner_root"],
+        document["audit_key"],
+        *([document["next_index_key"]] if "next_index_key" in document else []),
+        *(old["key"] for old in document.get("retired_index_keys", {}).values()),
+    ]
 
 
 def test_signing_rotation_and_show(tmp_path: Path) -> None:
@@ -75,3 +85,41 @@ def test_an_unreadable_value_is_reported_and_the_old_key_kept(tmp_path: Path) ->
     assert "13812345678" not in result.output
     assert old in Keyring.load(home / "keys.json").data_keys
     assert not any(key in result.output for key in _material(home))
+
+
+def test_an_index_rotation_stopped_by_a_stray_index_says_where(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    runner = CliRunner()
+    nothing = runner.invoke(cli, ["keys", "rotate", "--index", "--resume", "--home", str(home)])
+    assert nothing.exit_code == 2
+    assert "no index rotation to resume" in nothing.output
+    both = runner.invoke(cli, ["keys", "rotate", "--index", "--signing", "--home", str(home)])
+    assert both.exit_code == 2
+    old = Keyring.load(home / "keys.json").index_key_id
+    store = open_store(load_config(home))
+    table = KIND_TABLES["person"].table
+    with store.begin() as tx:
+        tx.conn.execute(update(table).where(table.c.id == 3).values(phone_bidx="0" * 32))
+    store.close()
+
+    result = runner.invoke(cli, ["keys", "rotate", "--index", "--home", str(home)])
+
+    assert result.exit_code == 1
+    assert "unmatched: rec_person.phone_bidx row 3" in result.output
+    assert f"not switched, rows still under index key {old}" in result.output
+    shown = runner.invoke(cli, ["keys", "show", "--home", str(home)])
+    new = Keyring.load(home / "keys.json").next_index_key_id
+    assert f"index key {old}: in force" in shown.output
+    assert f"index key {new}: next (rotation unfinished" in shown.output
+    assert not any(key in result.output + shown.output for key in _material(home))
+
+
+def test_two_commands_never_change_the_key_file_at_once(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    before = (home / "keys.json").read_text()
+    with key_file_lock(home / "keys.json"):
+        for args in (["--index"], []):
+            busy = CliRunner().invoke(cli, ["keys", "rotate", *args, "--home", str(home)])
+            assert busy.exit_code == 2
+            assert "another command is changing" in busy.output
+    assert (home / "keys.json").read_text() == before

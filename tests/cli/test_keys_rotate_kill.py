@@ -116,7 +116,12 @@ def test_sigkill_mid_rotation_then_resume(home: Path) -> None:
     assert f"data key {new}: active" in shown.stdout
     assert f"data key {old}: retired" in shown.stdout
     secrets = json.loads(config.key_file.read_text())
-    material = [*secrets["data_keys"].values(), secrets["index_key"], secrets["audit_key"]]
+    material = [
+        *secrets["data_keys"].values(),
+        secrets["index_key"],
+        secrets["partner_root"],
+        secrets["audit_key"],
+    ]
     for output in (resumed.stdout, resumed.stderr, shown.stdout):
         assert not any(key in output for key in material)
     started = _hub(home, "audit", "search", "--action", "keys.rotation_started")
