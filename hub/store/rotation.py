@@ -5,8 +5,9 @@ A rotation has three steps, each safe to be killed at any point:
 1. ``start_rotation``: a new data key is added and made active, and the key file is saved
    (atomically, mode 0600) before any value moves. From then on the key file holds the
    new key and the old ones ("draining"), so every value opens whichever key it is under.
-2. ``drain``: every sealed value not under the active key (each kind table's sealed
-   columns, quarantine payloads, sealed signing keys) is opened and sealed again under the
+2. ``drain``: every sealed value not under the active key (every column the table
+   definitions declare sealed: records' sealed fields, quarantine payloads, signing keys,
+   webhook secrets, queued submissions) is opened and sealed again under the
    active key with the same associated data, in batches by primary key, each batch one
    transaction (its rows locked: ``FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on
    SQLite), so a concurrent write to a row is never overwritten with an older value.
@@ -36,16 +37,9 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 
 from hub.errors import KeyringError
 from hub.store.store import Store
-from hub.store.tables import KIND_TABLES, quarantine, signing_key_context, signing_keys
+from hub.store.tables import SealedContext, metadata, sealed_columns
 
 DEFAULT_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True)
-class SealedColumn:
-    name: str
-    context: Callable[[Any], str]
-    """The associated data of the value in the row with this primary key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,36 +47,30 @@ class SealedTable:
     table: Table
     key: str
     """The primary key column: batches go in its order."""
-    columns: tuple[SealedColumn, ...]
-
-
-def _fixed(context: str) -> Callable[[Any], str]:
-    return lambda _key: context
+    columns: tuple[tuple[str, SealedContext], ...]
+    """Each sealed column's name and how its row gives the associated data."""
+    reads: tuple[str, ...]
+    """Every column a batch selects: the key, the sealed columns, and what contexts name."""
 
 
 def sealed_tables() -> list[SealedTable]:
-    """Every column of the store that holds values sealed with a data key."""
-    found = [
-        SealedTable(
-            kt.table,
-            "id",
-            tuple(
-                SealedColumn(c.name, _fixed(f"{kind}.{c.name}")) for c in kt.fields if c.encrypted
-            ),
+    """Every table of the store holding values sealed with a data key: the columns the
+    table definitions declare sealed (``hub.store.tables.sealed``)."""
+    found = []
+    for table in metadata.sorted_tables:
+        declared = sealed_columns(table)
+        if not declared:
+            continue
+        [key] = [c.name for c in table.primary_key.columns]
+        found.append(
+            SealedTable(
+                table,
+                key,
+                tuple((c.name, context) for c, context in declared),
+                tuple(c.name for c in table.columns),
+            )
         )
-        for kind, kt in KIND_TABLES.items()
-    ]
-    found.append(
-        SealedTable(quarantine, "id", (SealedColumn("payload", _fixed("quarantine.payload")),))
-    )
-    found.append(
-        SealedTable(
-            signing_keys,
-            "kid",
-            (SealedColumn("private_jwk", lambda kid: signing_key_context(kid)),),
-        )
-    )
-    return [t for t in found if t.columns]
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +156,11 @@ def _drain_table(
     table, active = target.table, keyring.active
     prefix = f"{active}."
     key = table.c[target.key]
-    names = [c.name for c in target.columns]
+    names = [name for name, _ in target.columns]
     stale = or_(*(_stale(table, name, active) for name in names))
     after: Any = None
     while True:
-        query = select(key, *(table.c[n] for n in names)).where(stale)
+        query = select(*(table.c[n] for n in target.reads)).where(stale)
         if after is not None:
             query = query.where(key > after)
         query = query.order_by(key).limit(batch_size).with_for_update()
@@ -182,24 +170,24 @@ def _drain_table(
             for row in rows:
                 values = row._mapping
                 fresh: dict[str, str] = {}
-                for column in target.columns:
-                    sealed = values[column.name]
+                for name, context_of in target.columns:
+                    sealed = values[name]
                     if sealed is None or sealed.startswith(prefix):
                         continue
-                    context = column.context(values[target.key])
+                    context = context_of(dict(values))
                     try:
                         clear = keyring.decrypt(sealed, context)
                     except KeyringError as exc:
-                        where = (table.name, column.name, str(values[target.key]))
+                        where = (table.name, name, str(values[target.key]))
                         report.unreadable.append(Unreadable(*where, str(exc)))
                         continue
-                    fresh[column.name] = keyring.encrypt(clear, context)
+                    fresh[name] = keyring.encrypt(clear, context)
                 if fresh:
                     tx.conn.execute(update(table).where(key == values[target.key]).values(fresh))
                     moved += len(fresh)
         if not rows:
             return
-        after = rows[-1][0]
+        after = rows[-1]._mapping[target.key]
         report.moved[table.name] += moved
         if on_batch is not None:
             on_batch(Progress(table.name, report.moved[table.name], report.total))
@@ -212,15 +200,15 @@ def remaining(store: Store) -> dict[str, int]:
     left: dict[str, int] = {}
     with store.engine.connect() as conn:
         for target in sealed_tables():
-            for column in target.columns:
+            for name, _ in target.columns:
                 query = (
                     select(func.count())
                     .select_from(target.table)
-                    .where(_stale(target.table, column.name, active))
+                    .where(_stale(target.table, name, active))
                 )
                 count = int(conn.execute(query).scalar_one())
                 if count:
-                    left[f"{target.table.name}.{column.name}"] = count
+                    left[f"{target.table.name}.{name}"] = count
     return left
 
 

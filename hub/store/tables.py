@@ -108,6 +108,32 @@ def blind_index_columns(table: Table) -> list[tuple[Column[Any], BlindIndexed]]:
     return [(c, c.info[BLIND_INDEX]) for c in table.columns if BLIND_INDEX in c.info]
 
 
+SEALED = "sealed"
+"""The ``Column.info`` key of a column holding values sealed with a data key: its value
+gives the associated data of the row's value (``sealed``). A data-key rotation
+(``hub.store.rotation``) moves exactly the columns so declared: a sealed column left
+undeclared would keep its values under a key the rotation then retires, and lose them
+(``tests/store/test_rotation.py`` finds every column the hub seals into)."""
+
+SealedContext = Callable[[Mapping[str, Any]], str]
+"""The row (its primary key and the columns the context names) -> its associated data."""
+
+
+def sealed(context: SealedContext) -> dict[str, Any]:
+    """The ``info`` of a sealed column."""
+    return {SEALED: context}
+
+
+def _always(context: str) -> SealedContext:
+    """The context of a column whose every value is sealed with one associated data."""
+    return lambda _row: context
+
+
+def sealed_columns(table: Table) -> list[tuple[Column[Any], SealedContext]]:
+    """The columns of ``table`` declared as sealed, in table order."""
+    return [(c, c.info[SEALED]) for c in table.columns if SEALED in c.info]
+
+
 SEALED_KEY_PREFIX = "~"
 """What marks a source key that is the blind index of a sealed value (``seal_source_key``)."""
 
@@ -244,7 +270,8 @@ def _kind_table(model: type[Record]) -> KindTable:
         fields.append(FieldColumn(spec, encrypted, indexed, structured))
         nullable = not spec.required
         if encrypted:
-            columns.append(Column(spec.name, Text(), nullable=nullable))
+            context = _always(f"{model.kind}.{spec.name}")
+            columns.append(Column(spec.name, Text(), nullable=nullable, info=sealed(context)))
             if indexed:
                 columns.append(
                     Column(
@@ -327,7 +354,7 @@ quarantine = Table(
         info=blind_indexed(_raw_values, prefix=SEALED_KEY_PREFIX),
     ),
     Column("rules", JSON, nullable=False),
-    Column("payload", Text(), nullable=False),
+    Column("payload", Text(), nullable=False, info=sealed(_always("quarantine.payload"))),
     Column("status", String(16), nullable=False, index=True),
     Column("first_seen", UtcDateTime(), nullable=False),
     Column("last_seen", UtcDateTime(), nullable=False),
@@ -395,7 +422,12 @@ subscriptions = Table(
     Column("events", JSON, nullable=False),
     Column("filter", JSON, nullable=False),
     Column("purpose", String(128), nullable=False),
-    Column("secret", Text(), nullable=False),
+    Column(
+        "secret",
+        Text(),
+        nullable=False,
+        info=sealed(lambda row: subscription_secret_context(row["id"])),
+    ),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("revoked_at", UtcDateTime()),
 )
@@ -462,7 +494,14 @@ review_queue = Table(
     Column("record_id", _Id),
     Column("link_key", String(64), nullable=False, info=blind_indexed(_queued_natural_key)),
     Column("facets", JSON, nullable=False),
-    Column("record", Text(), nullable=False),
+    Column(
+        "record",
+        Text(),
+        nullable=False,
+        info=sealed(
+            lambda row: review_record_context(row["kind"], row["submitter"], row["source_key"])
+        ),
+    ),
     Index("ix_review_queue_kind", "kind", "status", "id"),
     Index("ix_review_queue_submitter", "submitter", "kind", "id"),
     Index(
@@ -656,7 +695,12 @@ signing_keys = Table(
     Column("kid", String(64), primary_key=True),
     Column("alg", String(16), nullable=False),
     Column("public_jwk", JSON, nullable=False),
-    Column("private_jwk", Text(), nullable=False),
+    Column(
+        "private_jwk",
+        Text(),
+        nullable=False,
+        info=sealed(lambda row: signing_key_context(row["kid"])),
+    ),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("retired_at", UtcDateTime()),
 )

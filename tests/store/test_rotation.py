@@ -19,7 +19,7 @@ from hub.store.rotation import (
     start_rotation,
 )
 from tests.data import ID_NUMBERS
-from tests.store.rotation_data import fill, read_everything, sealed_values
+from tests.store.rotation_data import fill, read_everything, sealed_values, under_key
 
 
 def test_rotation_moves_every_value_and_retires_the_old_key(store: Store, tmp_path: Path) -> None:
@@ -49,6 +49,7 @@ def test_rotation_moves_every_value_and_retires_the_old_key(store: Store, tmp_pa
     assert set(reloaded.retired) == {old}
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert read_everything(Store(store.engine, reloaded)) == counts
+    assert under_key(store, old) == []  # no column the rotation does not know of
 
 
 def test_a_value_no_key_opens_is_reported_and_the_old_key_kept(
