@@ -1,8 +1,9 @@
 """``hub db``: the store's schema under Alembic migrations (``hub.store.schema``).
 
-``hub init``, ``hub serve`` and every command that opens the store upgrade it to head on
-their own; these commands are for the operator who upgrades before a rolling restart, and
-for the developer writing a migration.
+``hub init``, ``hub serve`` and ``hub demo`` upgrade the database to head on their own; the
+other commands expect it there. These commands are for the operator, who upgrades after
+installing a release and before restarting anything, and for the developer writing a
+migration.
 """
 
 from __future__ import annotations

@@ -78,25 +78,27 @@ def index_key_id(key: bytes) -> str:
 class RetiredIndexKey:
     """An index key every row has moved off: kept only to find audit entries made under it."""
 
-    key: bytes
+    key: bytes = field(repr=False)
     retired: str
     """When (ISO UTC)."""
 
 
 @dataclass
 class Keyring:
-    data_keys: dict[str, bytes]
+    """Key material never shows in a repr (a traceback's locals, a log line): ids only."""
+
+    data_keys: dict[str, bytes] = field(repr=False)
     active: str
-    index_key: bytes
+    index_key: bytes = field(repr=False)
     """The blind-index key in force (as the key file knows it; the database may already
     have switched to ``next_index_key``: ``hub.store.indexstate``)."""
-    audit_key: bytes | None = None
+    audit_key: bytes | None = field(default=None, repr=False)
     retired: dict[str, str] = field(default_factory=dict)
     """Ids of data keys that were retired (their material is gone), with when (ISO UTC)."""
-    partner_root: bytes | None = None
+    partner_root: bytes | None = field(default=None, repr=False)
     """The root of partners' keys; None takes the index key (a key file from before the
     split), which ``save`` then writes down."""
-    next_index_key: bytes | None = None
+    next_index_key: bytes | None = field(default=None, repr=False)
     """The new blind-index key of an unfinished index rotation."""
     retired_index_keys: dict[str, RetiredIndexKey] = field(default_factory=dict)
 

@@ -9,8 +9,10 @@ import json
 import shutil
 from pathlib import Path
 
+from hub.encoding import b64url_encode
 from hub.sharing.ids import RecordIds
 from hub.store import Keyring, Store
+from hub.store.keyring import RetiredIndexKey
 from policies.transform import pseudonym
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -55,3 +57,15 @@ def test_a_new_keyring_has_a_root_of_its_own() -> None:
     assert keyring.partner_root is not None
     assert keyring.partner_root != keyring.index_key
     assert keyring.partner_key(b"x") != hmac.new(keyring.index_key, b"x", "sha256").digest()
+
+
+def test_no_key_material_shows_in_a_keyring_repr() -> None:
+    keyring = Keyring.generate()
+    keyring.retired_index_keys["x1"] = RetiredIndexKey(b"\x07" * 32, "2026-12-01T00:00:00+00:00")
+    shown = repr(keyring)
+    assert keyring.active in shown
+    secrets = [*keyring.data_keys.values(), keyring.index_key, keyring.audit_key, b"\x07" * 32]
+    for key in secrets:
+        assert key is not None
+        for form in (repr(key), key.hex(), b64url_encode(key)):
+            assert form not in shown
