@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from sqlalchemy import select
+
 from connectors.sdk import RecordMapping, Stream
 from contracts import VERIFIED_KINDS, RecordInvalid, Visit, VisitorSide, contract
 from hub.audit import AuditEvent
@@ -38,6 +40,7 @@ from hub.ingest.sync import Admitted, admit_rows
 from hub.sharing import Asked, Denied, InvalidRequest, NotFound, Page, Sharing
 from hub.store import Transaction
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
+from hub.store.store import kind_table
 from hub.store.visits import DueRow, due_rows
 from hub.work.verification_tasks import close, declared
 from policies import Decision, admits
@@ -127,7 +130,13 @@ class Verifications:
                 raise HubError(f"visit {visit.visit_id} was not stored")
             [(visit_db, _)] = tx.located("visit", HUB_SOURCE, admitted.stored).values()
             stored.append(visit_db)
-            closed = close(tx, kind, target.link_key, visit_db, visit.visited_at, now)
+            # The record's link key as this transaction sees it: an index rotation may
+            # have switched keys since ``target`` was read.
+            table = kind_table(kind).table
+            link_key = tx.conn.execute(
+                select(table.c.link_key).where(table.c.id == target.id)
+            ).scalar_one()
+            closed = close(tx, kind, link_key, visit_db, visit.visited_at, now)
             emit(tx, "visit.recorded", kind="visit", record_id=visit_db, at=now)
             detail = {
                 "verified": f"{kind}/{target.id}",
