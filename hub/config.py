@@ -28,9 +28,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hub.auth.settings import ExternalIdP
-from hub.errors import ConfigError
+from hub.errors import ConfigError, SchemaBehind
 from hub.files import private_dir, private_sqlite_file, write_private
-from hub.store import Keyring, Store
+from hub.store import Keyring, Store, schema
 from hub.work.sla import Sla, SlaEnv
 
 CONFIG_FILE = "config.json"
@@ -217,8 +217,19 @@ def redact_url(url: str) -> str:
     return hidden.replace("%2A%2A%2A", REDACTED)
 
 
-def open_store(config: HubConfig, keyring: Keyring | None = None) -> Store:
-    """The store of the hub; an SQLite database file is created 0600 before it is opened."""
+def open_store(
+    config: HubConfig, keyring: Keyring | None = None, *, at_head: bool = False
+) -> Store:
+    """The store of the hub; an SQLite database file is created 0600 before it is opened.
+    ``at_head``: refuse (``SchemaBehind``) a database the migrations have not brought to
+    head, for the long-running commands that do not migrate it themselves."""
     private_sqlite_file(config.database_url)
     keyring = keyring or Keyring.load(config.key_file)
-    return Store.open(config.database_url, keyring, config.key_file)
+    store = Store.open(config.database_url, keyring, config.key_file)
+    if at_head:
+        try:
+            schema.require_head(store.engine)
+        except SchemaBehind:
+            store.close()
+            raise
+    return store

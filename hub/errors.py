@@ -2,6 +2,7 @@
 
 HubError
  ├── ConfigError        no hub home, unreadable config or key file
+ │    └── SchemaBehind  the database is not at the schema revision this hub needs
  └── KeyringError       a value was encrypted under a key this keyring does not hold,
                         or it fails authentication (tampered, moved to another column)
 """
@@ -12,6 +13,10 @@ class HubError(Exception):
 
 
 class ConfigError(HubError):
+    pass
+
+
+class SchemaBehind(ConfigError):
     pass
 
 

@@ -9,6 +9,10 @@ from typing import Annotated
 
 import typer
 
+from hub.config import HubConfig, open_store
+from hub.errors import SchemaBehind
+from hub.store import Store
+
 HomeOption = Annotated[Path | None, typer.Option(help="Hub home; default $HUB_HOME or ./hub-data.")]
 
 
@@ -23,3 +27,13 @@ def operator() -> str:
         return f"cli:{getpass.getuser()}"
     except (OSError, KeyError):
         return f"cli:uid{os.getuid()}"
+
+
+def open_current_store(config: HubConfig) -> Store:
+    """The store for a command that does not migrate it: exit 2, saying why, if the
+    database is not at the schema's head revision (``hub db upgrade`` brings it there)."""
+    try:
+        return open_store(config, at_head=True)
+    except SchemaBehind as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None

@@ -16,9 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.sdk import ConnectorError
-from hub.cli.options import HomeOption
+from hub.cli.options import HomeOption, open_current_store
 from hub.cli.worker import duration, run_worker
-from hub.config import load_config, open_store
+from hub.config import load_config
 from hub.errors import HubError
 from hub.ingest import StreamReport
 from hub.ingest.report import RunReport, SourceReport, report_path
@@ -67,7 +67,7 @@ def sync(
         options = WorkerOptions(override_every=interval, poll=poll, batch_size=batch_size)
         run_worker(config, chosen, options)
         return
-    store = open_store(config)
+    store = open_current_store(config)
     try:
         report = run_sync(store, chosen, batch_size)
         record_run(store, report)

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
-from hub.cli.options import HomeOption, operator
+from hub.cli.options import HomeOption, open_current_store, operator
 from hub.cli.worker import duration, stop_on_signals, worker_logging
 from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
@@ -69,7 +69,7 @@ def deliver(
         once=once,
     )
     worker_logging()
-    store = open_store(config)
+    store = open_current_store(config)
     try:
         log = AuditLog.for_store(store)
         sharing = Sharing(store, log, PolicyRegistry(log, config.home / POLICIES_DIR))

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.text import Text
 
 from connectors.sdk import ConnectorError
-from hub.cli.options import HomeOption
-from hub.config import HubConfig, load_config, open_store
+from hub.cli.options import HomeOption, open_current_store
+from hub.config import HubConfig, load_config
 from hub.errors import HubError
 from hub.ingest.schedule import parse_duration
 from hub.ingest.sources import SourceSpec, load_sources
@@ -81,7 +81,7 @@ def run_worker(
 ) -> None:
     """The worker loop in this process until a signal (or, with ``once``, nothing due)."""
     worker_logging()
-    store = open_store(config)
+    store = open_current_store(config)
     try:
         loop = Worker(store, config.home, specs, options, worker_id)
         if not loop.specs:

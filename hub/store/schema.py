@@ -21,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
+from hub.errors import SchemaBehind
 from hub.store.tables import UtcDateTime, metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,6 +47,17 @@ def head() -> str:
 def current(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def require_head(engine: Engine) -> None:
+    """Refuse (``SchemaBehind``) a database not at head: a command that does not migrate
+    would otherwise fail later, half-way, on a table or column it lacks."""
+    at, needed = current(engine), head()
+    if at != needed:
+        raise SchemaBehind(
+            f"the database is at revision {at or '(none)'}; this hub needs {needed}: "
+            "run `hub db upgrade`"
+        )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from hub.audit import AuditLog
 from hub.cli import app as cli
 from hub.config import load_config, open_store
+from hub.ingest.sources import SourceSpec, save_sources
 from hub.store import Keyring, Store, schema
 from hub.store.store import kind_table
 from tests.data import make_records
@@ -163,3 +164,25 @@ def test_db_backup_copies_a_running_sqlite_hub_readably(tmp_path: Path) -> None:
         assert kept.record == person
     finally:
         restored.close()
+
+
+def test_commands_that_do_not_migrate_refuse_a_database_behind_head(tmp_path: Path) -> None:
+    home = str(tmp_path / "hub")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--home", home]).exit_code == 0
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    spec = {"folder": str(drop)}
+    save_sources(Path(home), [SourceSpec(id="declarations", connector="spreadsheet", config=spec)])
+    store = open_store(load_config(Path(home)))
+    try:
+        schema.downgrade(store.engine, schema.BASELINE)
+    finally:
+        store.close()
+    for command in (["sync"], ["webhooks", "deliver", "--once"], ["worker", "--once"]):
+        refused = runner.invoke(cli, [*command, "--home", home])
+        assert refused.exit_code == 2, (command, refused.output)
+        assert f"this hub needs {schema.head()}: run `hub db upgrade`" in refused.output
+    assert runner.invoke(cli, ["db", "upgrade", "--home", home]).exit_code == 0
+    delivered = runner.invoke(cli, ["webhooks", "deliver", "--once", "--home", home])
+    assert delivered.exit_code == 0, delivered.output
