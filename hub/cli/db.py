@@ -1,9 +1,9 @@
 """``hub db``: the store's schema under Alembic migrations (``hub.store.schema``).
 
 ``hub init``, ``hub serve`` and ``hub demo`` upgrade the database to head on their own;
-``hub sync``, ``hub worker`` and ``hub webhooks deliver`` refuse one behind it. These commands are for the operator, who upgrades after
-installing a release and before restarting anything, and for the developer writing a
-migration.
+``hub sync``, ``hub worker`` and ``hub webhooks deliver`` refuse one behind it. These
+commands are for the operator, who upgrades after installing a release and before
+restarting anything, and for the developer writing a migration.
 """
 
 from __future__ import annotations

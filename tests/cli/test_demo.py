@@ -27,6 +27,11 @@ def test_demo_syncs_every_reference_source_and_quarantines_exactly_the_broken_ro
     finally:
         os.umask(umask)
     _the_loop_was_told(home, output)
+    again = CliRunner().invoke(
+        app, ["demo", "--home", str(home), "--people", "300", "--seed", "3", "--no-serve"]
+    )
+    assert again.exit_code == 0, again.output  # the story runs again over its own past
+    assert again.output.count("webhook: work_order.transitioned") == 8
     paths = [home, *home.rglob("*")]
     assert {p.name for p in paths} >= {"sources.yaml", "demo-clients.json", "police.db"}
     assert [str(p) for p in paths if p.stat().st_mode & 0o077] == []
