@@ -8,15 +8,19 @@ not a skip, so the PostgreSQL half can never silently stop running.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from contracts import Record
+from hub.cli import app as cli
 from hub.store import Keyring, Store, schema
 from tests.data import make_records
 
@@ -70,3 +74,21 @@ def store(database_url: str) -> Iterator[Store]:
     finally:
         schema.drop(store.engine)
         store.close()
+
+
+EXAMPLE_POLICIES = Path(__file__).parents[1] / "policies" / "examples"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+"""The ``params`` of a fixture that runs its module on each backend."""
+
+
+@contextmanager
+def hub_home(backend: str, home: Path) -> Iterator[Path]:
+    """A hub made in ``home`` by ``hub init`` on ``backend`` (SQLite in the home, PostgreSQL
+    in a database of its own, dropped afterwards), the example policies in force."""
+    with ExitStack() as stack:
+        url = stack.enter_context(fresh_postgres_database()) if backend == "postgresql" else None
+        init = ["init", "--home", str(home)] + (["--database-url", url] if url else [])
+        done = CliRunner().invoke(cli, init)
+        assert done.exit_code == 0, done.output
+        shutil.copytree(EXAMPLE_POLICIES, home / "policies")
+        yield home

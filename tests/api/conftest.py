@@ -3,27 +3,24 @@ served by a real uvicorn server on loopback."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from contracts import Person
 from hub.api import create_app
 from hub.api.limits import RefusalLimits
 from hub.auth import ClientRegistry, TokenLimits
-from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import World, generate
 from hub.sharing.ids import RecordIds
-from tests.conftest import fresh_postgres_database
+from tests.conftest import BACKENDS, hub_home
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
 GRID = "G32010401011"
@@ -87,27 +84,15 @@ class Hub:
         return self.http.get(path, params=params, headers=headers)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     """The hub on each backend: SQLite in its home, PostgreSQL in a database of its own."""
-    with ExitStack() as stack:
-        url = (
-            stack.enter_context(fresh_postgres_database())
-            if request.param == "postgresql"
-            else None
-        )
-        yield stack.enter_context(_serving(tmp_path_factory.mktemp("hub"), url))
+    with hub_home(request.param, tmp_path_factory.mktemp("hub")) as home, _serving(home) as hub:
+        yield hub
 
 
 @contextmanager
-def _serving(home: Path, database_url: str | None) -> Iterator[Hub]:
-    init = ["init", "--home", str(home)] + (
-        ["--database-url", database_url] if database_url else []
-    )
-    assert CliRunner().invoke(cli, init).exit_code == 0
-    shutil.copytree(EXAMPLES, home / "policies")
+def _serving(home: Path) -> Iterator[Hub]:
     config = load_config(home)
     world = generate(people=400, seed=21)
     store = open_store(config)

@@ -14,7 +14,7 @@ import datetime as dt
 import shutil
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from starlette.types import Receive, Scope, Send
-from typer.testing import CliRunner
 
 from contracts import Person, Record
 from hub.api import create_app
 from hub.audit import AuditLog, AuditQuery
 from hub.auth import ClientRegistry
-from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store, save_config
 from hub.events.delivery import Deliverer, DeliveryOptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
@@ -37,8 +35,8 @@ from hub.reference.serve import serve_in_thread
 from hub.sharing import Sharing
 from hub.store import Store
 from hub.store.tables import deliveries, subscriptions
-from tests.api.conftest import EXAMPLES, GENEROUS
-from tests.conftest import fresh_postgres_database
+from tests.api.conftest import GENEROUS
+from tests.conftest import BACKENDS, hub_home
 from tests.data import ID_NUMBERS, make_records
 
 GRID = "G320104001"
@@ -229,12 +227,7 @@ def _people() -> list[tuple[str, Record]]:
 
 
 @contextmanager
-def _hub(home: Path, database_url: str | None) -> Iterator[EventsHub]:
-    init = ["init", "--home", str(home)] + (
-        ["--database-url", database_url] if database_url else []
-    )
-    assert CliRunner().invoke(cli, init).exit_code == 0
-    shutil.copytree(EXAMPLES, home / POLICIES_DIR)
+def _hub(home: Path) -> Iterator[EventsHub]:
     for path in TEST_POLICIES.glob("*.yaml"):
         shutil.copy(path, home / POLICIES_DIR / path.name)
     save_config(load_config(home).model_copy(update={"webhook_loopback": True}))
@@ -291,19 +284,12 @@ def _hub(home: Path, database_url: str | None) -> Iterator[EventsHub]:
             store.close()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def events_hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[EventsHub]:
-    with ExitStack() as stack:
-        url = (
-            stack.enter_context(fresh_postgres_database())
-            if request.param == "postgresql"
-            else None
-        )
-        yield stack.enter_context(_hub(tmp_path_factory.mktemp("hub"), url))
+    with hub_home(request.param, tmp_path_factory.mktemp("hub")) as home, _hub(home) as hub:
+        yield hub
 
 
 @pytest.fixture

@@ -15,10 +15,9 @@ Partners (client, policy, claims):
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,21 +25,19 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from contracts import OrderType
 from hub.api import create_app
 from hub.audit import AuditEvent, AuditLog
 from hub.auth import ClientRegistry
-from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.reference.serve import serve_in_thread
 from hub.sharing.ids import RecordIds
 from hub.store import Store, StoredRecord
 from hub.store.tables import outbox
 from hub.work.sla import Sla, TypeSla
-from tests.api.conftest import EXAMPLES, GENEROUS, Partner
-from tests.conftest import fresh_postgres_database
+from tests.api.conftest import GENEROUS, Partner
+from tests.conftest import BACKENDS, hub_home
 from tests.data import make_records
 
 CST = dt.timezone(dt.timedelta(hours=8))
@@ -176,28 +173,16 @@ def order_request(loop: Loop, **changes: Any) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def loop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Loop]:
-    with ExitStack() as stack:
-        url = (
-            stack.enter_context(fresh_postgres_database())
-            if request.param == "postgresql"
-            else None
-        )
-        yield stack.enter_context(serving(tmp_path_factory.mktemp("hub"), url))
+    with hub_home(request.param, tmp_path_factory.mktemp("hub")) as home, serving(home) as loop:
+        yield loop
 
 
 @contextmanager
-def serving(home: Path, database_url: str | None) -> Iterator[Loop]:
-    init = ["init", "--home", str(home)] + (
-        ["--database-url", database_url] if database_url else []
-    )
-    assert CliRunner().invoke(cli, init).exit_code == 0
-    shutil.copytree(EXAMPLES, home / "policies")
+def serving(home: Path) -> Iterator[Loop]:
     config = load_config(home).model_copy(update={"work_orders": SLA})
     store = open_store(config)
     records = make_records()

@@ -4,7 +4,6 @@ another beat cannot; only an accepted record ever reaches the store."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,21 +23,19 @@ from schemathesis.generation import GenerationMode
 from schemathesis.hooks import HookContext
 from sqlalchemy import func, select
 from stdnum.cn import ric
-from typer.testing import CliRunner
 
 from contracts import House, Person
 from hub.api import create_app
 from hub.audit import AuditEntry, AuditLog
 from hub.auth import ClientRegistry
-from hub.cli import app as cli
 from hub.config import load_config, open_store
 from hub.reference.serve import serve_in_thread
 from hub.sharing.ids import RecordIds
 from hub.store import Store
 from hub.store.store import kind_table
 from hub.store.tables import audit_log, outbox, quarantine, review_queue, verification_tasks
-from tests.api.conftest import BEAT, EXAMPLES, GENEROUS, GRID, pushed_incident
-from tests.conftest import fresh_postgres_database
+from tests.api.conftest import BEAT, GENEROUS, GRID, pushed_incident
+from tests.conftest import BACKENDS, hub_home
 
 GRID_SERVICE = "网格服务"
 POLICING = "社区警务"
@@ -163,22 +160,12 @@ class Loop:
         return AuditLog(self.store).search(limit=10**6, **filters)
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def loop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Loop]:
     with ExitStack() as stack:
-        url = (
-            stack.enter_context(fresh_postgres_database())
-            if request.param == "postgresql"
-            else None
-        )
-        home = tmp_path_factory.mktemp("reviews")
-        init = ["init", "--home", str(home)] + (["--database-url", url] if url else [])
-        assert CliRunner().invoke(cli, init).exit_code == 0
-        shutil.copytree(EXAMPLES, home / "policies")
+        home = stack.enter_context(hub_home(request.param, tmp_path_factory.mktemp("reviews")))
         (home / "policies" / "street-desk.yaml").write_text(DESK_POLICY, encoding="utf-8")
         config = load_config(home)
         store = stack.enter_context(closing(open_store(config)))

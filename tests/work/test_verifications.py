@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,14 +20,12 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, event, select
-from typer.testing import CliRunner
 
 from connectors.spreadsheet import SpreadsheetSource
 from contracts import House, Person
 from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth import ClientRegistry
-from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.files import write_private
 from hub.ingest import new_run_id, sync_stream
@@ -37,8 +34,8 @@ from hub.reference.world import generate
 from hub.sharing.ids import RecordIds
 from hub.store import Store
 from hub.store.tables import audit_log, outbox, verification_tasks
-from tests.api.conftest import BEAT, EXAMPLES, GENEROUS, GRID
-from tests.conftest import fresh_postgres_database
+from tests.api.conftest import BEAT, GENEROUS, GRID
+from tests.conftest import BACKENDS, hub_home
 
 CHECK = "走访核查"
 SERVICE = "网格服务"
@@ -215,22 +212,12 @@ def visit_count(loop: Loop) -> int:
         store.close()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(scope="module", params=BACKENDS)
 def loop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Loop]:
     with ExitStack() as stack:
-        url = (
-            stack.enter_context(fresh_postgres_database())
-            if request.param == "postgresql"
-            else None
-        )
-        home = tmp_path_factory.mktemp("hub")
-        init = ["init", "--home", str(home)] + (["--database-url", url] if url else [])
-        assert CliRunner().invoke(cli, init).exit_code == 0
-        shutil.copytree(EXAMPLES, home / "policies")
+        home = stack.enter_context(hub_home(request.param, tmp_path_factory.mktemp("hub")))
         (home / "policies" / "grid-lite.yaml").write_text(LITE_POLICY, encoding="utf-8")
         config = load_config(home)
         world = generate(people=600, seed=21)
