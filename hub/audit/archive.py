@@ -135,7 +135,6 @@ def archive(
         )
     if len(path.name) > _MAX_NAME:
         raise ArchiveError(f"archive file names are at most {_MAX_NAME} characters")
-    verifier = log.verifier
     with log.engine.connect() as conn:
         first = _archived_end(conn) + 1
         cut = conn.execute(select(func.max(audit_log.c.seq)).where(audit_log.c.at < before))
@@ -155,7 +154,10 @@ def archive(
             select(c.seq, c.at, c.event).where(c.seq.between(first, last)).order_by(c.seq)
         ).all()
         prefix = _prefix(conn, first - 1)
-    signed, latest = log.checkpoint_at(last), log.latest()
+    verifier = log.verifier_at(last)
+    later = [c.size for c in log.key_changes() if c.size > last]
+    # the newest checkpoint the key of ``last`` signs: a later hand-over's, signed by both
+    signed, latest = log.checkpoint_at(last), log.checkpoint_at(later[0]) if later else log.latest()
     if signed is None or latest is None:
         raise ArchiveError(f"the checkpoint of size {last} is gone: run `hub audit verify`")
     document = {
@@ -216,6 +218,17 @@ def archives(log: AuditLog) -> list[ArchiveRecord]:
 
 
 # --- verifying an archive file ----------------------------------------------------------
+
+
+def log_key_of_archive(log: AuditLog, path: Path) -> str:
+    """The log key to verify the archive file ``path`` with: the one of the log's keys
+    (first or a later one, ``AuditLog.key_changes``) that signs its range. Unreadable or
+    foreign files get the log's current key, and ``verify_archive`` says what is wrong."""
+    try:
+        last = int(json.loads(path.read_bytes())["last"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return log.verifier.vkey()
+    return log.verifier_at(last).vkey()
 
 
 def verify_archive(path: Path, log_vkey: str) -> ArchiveCheck:

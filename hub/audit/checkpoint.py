@@ -111,11 +111,13 @@ class SignedCheckpoint:
     cosigned: dict[str, int] = field(default_factory=dict)
 
 
-def sign_checkpoint(checkpoint: Checkpoint, log: Signer) -> str:
-    """The checkpoint as a note signed by the log key, whose name must be the origin."""
-    if log.name != checkpoint.origin:
-        raise MalformedKey("bad_name", f"the log key is {log.name!r}, not the origin")
-    return sign_note(checkpoint.body(), log)
+def sign_checkpoint(checkpoint: Checkpoint, log: Signer, *also: Signer) -> str:
+    """The checkpoint as a note signed by the log key (and ``also`` by other keys of the
+    log: a hand-over checkpoint, ``hub.audit.keychain``), whose names must be the origin."""
+    for signer in (log, *also):
+        if signer.name != checkpoint.origin:
+            raise MalformedKey("bad_name", f"the log key is {signer.name!r}, not the origin")
+    return sign_note(checkpoint.body(), log, *also)
 
 
 def cosign(checkpoint: Checkpoint, witness: Cosigner, *, at: int | None = None) -> str:

@@ -6,6 +6,7 @@ AuditError                 the log cannot do what was asked: no signing key, an 
  ├── WitnessAlarm          a witness found the log is not what it cosigned: truncated, forked,
  │                         a proof that fails, a checkpoint not the log's; ``reason`` a word
  ├── UnknownWitness        a cosignature from a witness the hub has not registered
+ ├── AuditKeyUnavailable   the log is signed by an audit key this process does not hold
  └── ArchiveError          (hub.audit.archive) archiving refused or failed; nothing was removed
       ├── RetentionError   the cut is within the retention period (180 days)
       └── ArchiveInvalid   an archive file that does not verify; ``reason`` says why
@@ -55,6 +56,19 @@ class UnknownWitness(AuditError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"no witness {name!r} is registered")
+
+
+class AuditKeyUnavailable(AuditError):
+    """The log's last hand-over names an audit key neither this process nor its key file
+    holds: nothing is signed (and so nothing appended) rather than a checkpoint by a key
+    the chain has left behind."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"the audit log is now signed by key {key_id}, which the key file does not hold: "
+            "finish the rotation (hub keys rotate --audit) or restore the key file"
+        )
+        self.key_id = key_id
 
 
 class ArchiveError(AuditError):

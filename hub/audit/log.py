@@ -8,6 +8,8 @@ the tree nodes it completes (``hub.audit.merkle``) and, when one is due, a check
 origin, tree size, root hash and the extension line ``prev <size>`` naming the previous
 checkpoint's size, signed by the hub's audit key (Ed25519). By default every append is
 checkpointed (``checkpoint_every=1``), so every committed entry is covered by a signature.
+The audit key is rotated by ``hand_over``; the origin stays the one the first key named and
+the checkpoints carry the chain of keys (``hub.audit.keychain``).
 
 Appending is serialised so that the head is read and written under one lock, also across
 processes: on PostgreSQL ``pg_advisory_xact_lock`` in the appending transaction, released
@@ -20,7 +22,10 @@ appenders that somehow read the same head cannot both write.
 themselves, and checks:
 
 - every checkpoint's signature, its size, and its ``prev`` line (a checkpoint removed from
-  the middle breaks the chain);
+  the middle breaks the chain); the signatures from the first key on, each hand-over
+  checkpoint signed by the key before and the key it names, and every later one by that
+  key; ``audit_keys`` states the same hand-overs; opened with its signing key, the chain
+  ends at a key the hub holds;
 - every entry's text, time and position against its leaf hash and the signed roots (an
   entry changed, removed, inserted, swapped or forged changes a root);
 - the log is not shorter than its last checkpoint, and no entry is left uncovered beyond
@@ -58,7 +63,8 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, text
 
 from hub.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verify_cosignature
 from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
-from hub.audit.errors import AuditError, NoteError
+from hub.audit.errors import AuditError, AuditKeyUnavailable, NoteError
+from hub.audit.keychain import KEY_CHANGED, key_line, next_key, signed_by_next
 from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
 from hub.audit.note import Signer, Verifier, add_signatures
 from hub.audit.search import AuditQuery, indexed_columns, record_rows, search_entries
@@ -68,6 +74,7 @@ from hub.store.store import begin_immediate
 from hub.store.tables import (
     audit_checkpoints,
     audit_cosignatures,
+    audit_keys,
     audit_log,
     audit_records,
     audit_tree,
@@ -93,6 +100,18 @@ class VerifyResult:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyChange:
+    """One rotation of the audit key: from the checkpoint of ``size`` (the hand-over one,
+    ``note``) on, checkpoints are signed by the key ``vkey``."""
+
+    size: int
+    key_id: str
+    vkey: str
+    at: dt.datetime
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredCheckpoint:
     size: int
     at: dt.datetime
@@ -111,7 +130,8 @@ def entry_bytes(seq: int, at: dt.datetime, event: str) -> bytes:
 
 
 def origin_for(public_key: Ed25519PublicKey) -> str:
-    """The log's origin line and key name: stable for as long as the audit key is."""
+    """The log's origin line and key name, from its first audit key: it outlives every
+    rotation of the key."""
     return f"hub-audit/{ed25519_key_id(public_key)}"
 
 
@@ -123,7 +143,10 @@ class AuditLog:
     """Append, checkpoint, prove, verify and search the audit log of one hub database.
 
     Without ``signing_key`` the log can only be verified (given ``public_key``), proved and
-    searched: that is how an auditor who holds only the public key uses it.
+    searched: that is how an auditor who holds only the public key uses it. ``first_key``
+    is the log's first audit key (default: this one), which its origin names; after a
+    rotation ``key_source`` gives the keys to sign with when the database names one this
+    process was not started with (another process rotated the key: ``hand_over``).
     """
 
     def __init__(
@@ -132,6 +155,8 @@ class AuditLog:
         signing_key: Ed25519PrivateKey | None = None,
         *,
         public_key: Ed25519PublicKey | None = None,
+        first_key: Ed25519PublicKey | None = None,
+        key_source: Callable[[], Sequence[Ed25519PrivateKey]] | None = None,
         checkpoint_every: int = 1,
         checkpoint_interval: float = 60.0,
         clock: Callable[[], dt.datetime] = _now,
@@ -152,7 +177,9 @@ class AuditLog:
             public_key = derived
         self.public_key = public_key
         self.key_id = None if public_key is None else ed25519_key_id(public_key)
-        self.origin = None if public_key is None else origin_for(public_key)
+        self.first_key = first_key or public_key
+        self.origin = None if self.first_key is None else origin_for(self.first_key)
+        self._key_source = key_source
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval = dt.timedelta(seconds=checkpoint_interval)
         self.tree = MerkleTree(audit_tree)
@@ -161,7 +188,13 @@ class AuditLog:
     @classmethod
     def for_store(cls, store: Store, **options: Any) -> AuditLog:
         """The log signed with the audit key of the store's key file."""
-        return cls(store, store.audit_signing_key(), **options)
+        return cls(
+            store,
+            store.audit_signing_key(),
+            first_key=store.keyring.audit_first_key(),
+            key_source=store.audit_keys_on_file,
+            **options,
+        )
 
     @property
     def verifier(self) -> Verifier:
@@ -169,6 +202,65 @@ class AuditLog:
         if self.public_key is None or self.origin is None:
             raise AuditError("the audit public key is needed")
         return Verifier(self.origin, self.public_key)
+
+    @property
+    def first_verifier(self) -> Verifier:
+        """The verifier of the log's first key, where ``verify`` starts the key chain."""
+        if self.first_key is None or self.origin is None:
+            raise AuditError("the audit public key is needed")
+        return Verifier(self.origin, self.first_key)
+
+    def key_changes(self) -> list[KeyChange]:
+        """The log's audit key changes, oldest first, with their hand-over checkpoints."""
+        with self.engine.connect() as conn:
+            query = select(audit_keys, audit_checkpoints.c.note).join(
+                audit_checkpoints, audit_checkpoints.c.size == audit_keys.c.size
+            )
+            rows = conn.execute(query.order_by(audit_keys.c.size)).all()
+        return [KeyChange(r.size, r.key_id, r.vkey, r.at, r.note) for r in rows]
+
+    def verifier_at(self, size: int) -> Verifier:
+        """The key that signs the checkpoint of ``size`` (a hand-over one: the new key,
+        though the old one signs it too)."""
+        signer = self.first_verifier
+        for change in self.key_changes():
+            if change.size <= size:
+                signer = Verifier.parse(change.vkey)
+        return signer
+
+    def hand_over(self, new_key: Ed25519PrivateKey, *, subject: str | None = None) -> KeyChange:
+        """Rotate the audit key: append the ``audit.key_changed`` entry and sign the
+        checkpoint ending on it with the current key and ``new_key`` both, naming the new
+        key in its ``key`` line; from then on this log signs with ``new_key``.
+
+        Idempotent: when the log has already handed over to ``new_key`` (a rotation killed
+        after this commit), its hand-over is returned and nothing is appended. Save
+        ``new_key`` where every process finds it (the key file's ``audit_next_key``)
+        before calling this: from its commit on, checkpoints need it.
+        """
+        if self._signing_key is None or self.origin is None:
+            raise AuditError("this audit log was opened without its signing key: read-only")
+        new = Signer(self.origin, new_key)
+        new_id = ed25519_key_id(new_key.public_key())
+        with self._locked() as conn:
+            done = conn.execute(select(audit_keys).where(audit_keys.c.key_id == new_id)).first()
+            if done is None:
+                old = self._signer(conn)
+                event = AuditEvent(
+                    action=KEY_CHANGED,
+                    outcome="allowed",
+                    subject=subject,
+                    detail={"from": old.verifier().vkey(), "to": new.verifier().vkey()},
+                )
+                size, at = self._write(conn, [event])
+                self._sign(conn, old, size, new)
+                conn.execute(
+                    insert(audit_keys).values(
+                        size=size, key_id=new_id, vkey=new.verifier().vkey(), at=at
+                    )
+                )
+        self._adopt(new_key)
+        return next(c for c in self.key_changes() if c.key_id == new_id)
 
     # --- appending ------------------------------------------------------------------
 
@@ -184,47 +276,26 @@ class AuditLog:
 
     def append_all(self, events: Sequence[AuditEvent], tx: Transaction | None = None) -> list[int]:
         """Add ``events`` in order in one transaction; one checkpoint covers them all."""
-        signer = self._signer()
-        bodies = [event.canonical() for event in events]
-        if not bodies:
+        if self._signing_key is None:
+            raise AuditError("this audit log was opened without its signing key: read-only")
+        if not events:
             return []
         with self._locked(tx) as conn:
-            head = self._head(conn)
-            first, at = 1, self._clock()
-            if head is not None:
-                first, at = head.seq + 1, max(at, head.at)
-            rows, leaves, names = [], [], []
-            for seq, (event, body) in enumerate(zip(events, bodies, strict=True), first):
-                leaf = leaf_hash(entry_bytes(seq, at, body))
-                rows.append(
-                    {
-                        "seq": seq,
-                        "at": at,
-                        "event": body,
-                        "hash": leaf.hex(),
-                        **indexed_columns(event),
-                    }
-                )
-                leaves.append(leaf)
-                names += record_rows(seq, event)
-            conn.execute(insert(audit_log), rows)
-            if names:
-                conn.execute(insert(audit_records), names)
-            self.tree.extend(conn, leaves, first - 1)
-            last = first + len(bodies) - 1
+            last, at = self._write(conn, events)
             if self._checkpoint_due(conn, last, at):
-                self._sign(conn, signer, last)
-        return list(range(first, last + 1))
+                self._sign(conn, self._signer(conn), last)
+        return list(range(last - len(events) + 1, last + 1))
 
     def checkpoint(self) -> StoredCheckpoint | None:
         """Sign the current head (or return its checkpoint if it has one); None when empty."""
-        signer = self._signer()
+        if self._signing_key is None:
+            raise AuditError("this audit log was opened without its signing key: read-only")
         with self._locked() as conn:
             head = self._head(conn)
             if head is None:
                 return None
             existing = self._checkpoint_row(conn, head.seq)
-            return existing or self._sign(conn, signer, head.seq)
+            return existing or self._sign(conn, self._signer(conn), head.seq)
 
     # --- reading checkpoints and proofs ------------------------------------------------
 
@@ -315,9 +386,10 @@ class AuditLog:
         ``first_bad`` is the first entry the evidence no longer vouches for: for a signed
         root that does not match, the first entry after the previous checkpoint. With
         ``witnesses``, each of them must have cosigned, and every cosignature must hold.
-        ``public_key`` lets an auditor verify without the private key.
+        ``public_key`` (the log's *first* key, which its origin names) lets an auditor
+        verify without the private key; the later keys are learnt from the checkpoints.
         """
-        key = public_key or self.public_key
+        key = public_key or self.first_key
         if key is None:
             raise AuditError("verifying the checkpoints needs the audit public key")
         verifier = Verifier(origin_for(key), key)
@@ -326,10 +398,54 @@ class AuditLog:
 
     # --- internals ----------------------------------------------------------------------
 
-    def _signer(self) -> Signer:
-        if self._signing_key is None or self.origin is None:
+    def _write(self, conn: Connection, events: Sequence[AuditEvent]) -> tuple[int, dt.datetime]:
+        """Write ``events`` at the head, with their leaves and tree nodes; returns the last
+        entry's seq and the time they share. The caller holds the lock."""
+        head = self._head(conn)
+        first, at = 1, self._clock()
+        if head is not None:
+            first, at = head.seq + 1, max(at, head.at)
+        rows, leaves, names = [], [], []
+        for seq, event in enumerate(events, first):
+            body = event.canonical()
+            leaf = leaf_hash(entry_bytes(seq, at, body))
+            rows.append(
+                {"seq": seq, "at": at, "event": body, "hash": leaf.hex(), **indexed_columns(event)}
+            )
+            leaves.append(leaf)
+            names += record_rows(seq, event)
+        conn.execute(insert(audit_log), rows)
+        if names:
+            conn.execute(insert(audit_records), names)
+        self.tree.extend(conn, leaves, first - 1)
+        return first + len(events) - 1, at
+
+    def _signer(self, conn: Connection) -> Signer:
+        """The signer of the log's next checkpoint: the key the last hand-over names (or
+        the first key), which this process must hold. The caller holds the lock."""
+        if self._signing_key is None or self.origin is None or self.first_key is None:
             raise AuditError("this audit log was opened without its signing key: read-only")
+        query = select(audit_keys.c.key_id).order_by(audit_keys.c.size.desc()).limit(1)
+        wanted = conn.execute(query).scalar() or ed25519_key_id(self.first_key)
+        if wanted != self.key_id:
+            held = self._key_source() if self._key_source is not None else []
+            key = next((k for k in held if ed25519_key_id(k.public_key()) == wanted), None)
+            if key is None:
+                raise AuditKeyUnavailable(wanted)
+            self._adopt(key)
         return Signer(self.origin, self._signing_key)
+
+    def held_key_ids(self) -> set[str]:
+        """The ids of the audit private keys this log can sign with (none when read-only)."""
+        if self._signing_key is None:
+            return set()
+        held = self._key_source() if self._key_source is not None else []
+        return {ed25519_key_id(k.public_key()) for k in [self._signing_key, *held]}
+
+    def _adopt(self, key: Ed25519PrivateKey) -> None:
+        self._signing_key = key
+        self.public_key = key.public_key()
+        self.key_id = ed25519_key_id(self.public_key)
 
     @contextmanager
     def _locked(self, tx: Transaction | None = None) -> Iterator[Connection]:
@@ -362,15 +478,17 @@ class AuditLog:
             seq - last.size >= self.checkpoint_every or at - last.at >= self.checkpoint_interval
         )
 
-    def _sign(self, conn: Connection, signer: Signer, size: int) -> StoredCheckpoint:
+    def _sign(
+        self, conn: Connection, signer: Signer, size: int, next_signer: Signer | None = None
+    ) -> StoredCheckpoint:
+        """Sign the checkpoint of ``size``; with ``next_signer``, the hand-over one."""
         last = self._last_checkpoint(conn)
-        checkpoint = Checkpoint(
-            signer.name,
-            size,
-            self.tree.root(conn, size),
-            (f"prev {last.size if last is not None else 0}",),
-        )
-        note = sign_checkpoint(checkpoint, signer)
+        extensions = [f"prev {last.size if last is not None else 0}"]
+        if next_signer is not None:
+            extensions.append(key_line(next_signer.verifier()))
+        checkpoint = Checkpoint(signer.name, size, self.tree.root(conn, size), tuple(extensions))
+        also = () if next_signer is None else (next_signer,)
+        note = sign_checkpoint(checkpoint, signer, *also)
         at = self._clock()
         conn.execute(insert(audit_checkpoints).values(size=size, at=at, note=note))
         return StoredCheckpoint(size, at, note)
@@ -461,11 +579,22 @@ class _Walk:
     def _checkpoints(self) -> VerifyResult | None:
         rows = self.conn.execute(select(audit_checkpoints).order_by(audit_checkpoints.c.size)).all()
         prev = 0
+        signer = self.verifier
+        handed: dict[int, str] = {}
         for row in rows:
             try:
-                checkpoint = open_checkpoint(row.note, self.verifier).checkpoint
+                checkpoint = open_checkpoint(row.note, signer).checkpoint
+                new = next_key(checkpoint)
             except NoteError as exc:
                 return self.bad(prev + 1, f"checkpoint of size {row.size} refused: {exc}")
+            if new is not None:
+                if not signed_by_next(row.note, new):
+                    return self.bad(
+                        prev + 1,
+                        f"checkpoint of size {row.size} hands over to a key that did not sign it",
+                    )
+                signer = new
+                handed[row.size] = ed25519_key_id(new.public_key)
             named = _PREV.fullmatch(checkpoint.extensions[0]) if checkpoint.extensions else None
             if checkpoint.size != row.size or named is None:
                 return self.bad(
@@ -479,7 +608,35 @@ class _Walk:
                 )
             self.checkpoints[row.size] = checkpoint
             prev = row.size
-        return None
+        return self._key_table(handed) or self._key_in_force(signer, max(handed, default=0))
+
+    def _key_in_force(self, signer: Verifier, handed_at: int) -> VerifyResult | None:
+        """Opened with its signing key, the log knows where the chain must end: at a key
+        its key file holds. Anyone holding a *retired* key can re-sign the hand-over of its
+        day to a key of their own; only the key in force, or a witness that cosigned the
+        real hand-over, tells the two chains apart."""
+        held = self.log.held_key_ids()
+        if not held or ed25519_key_id(signer.public_key) in held:
+            return None
+        return self.bad(
+            handed_at,
+            f"the checkpoints hand over at size {handed_at} to a key this hub does not hold: "
+            "a retired key signed a hand-over of its own",
+        )
+
+    def _key_table(self, handed: dict[int, str]) -> VerifyResult | None:
+        """``audit_keys`` must state the hand-overs the checkpoints sign, no more, no less:
+        the hub signs with the key it names."""
+        rows = self.conn.execute(select(audit_keys.c.size, audit_keys.c.key_id)).all()
+        table = {int(size): key_id for size, key_id in rows}
+        if table == handed:
+            return None
+        size = min(k for k in table.keys() | handed.keys() if table.get(k) != handed.get(k))
+        return self.bad(
+            size,
+            f"the key change recorded at size {size} is not the one the checkpoints sign: "
+            "audit_keys was altered",
+        )
 
     def _archives(self) -> VerifyResult | None:
         """The archived prefix 1..n, once its records hold (``archived_prefix``)."""

@@ -39,7 +39,7 @@ def prove(log: AuditLog, seq: int) -> dict[str, Any]:
         raise AuditError(f"entry {seq} is covered by no checkpoint yet")
     return {
         "format": FORMAT,
-        "log_key": log.verifier.vkey(),
+        "log_key": log.verifier_at(stored.size).vkey(),
         "entry": {"seq": seq, "at": iso_utc(entry.at), "event": text},
         "tree_size": stored.size,
         "inclusion": [base64.b64encode(h).decode() for h in log.inclusion(seq, stored.size)],

@@ -7,6 +7,13 @@ at the same size, or a consistency proof from the old size to the new one). Only
 it cosign and send the cosignature back. A smaller tree, a different root at the same size,
 or a proof that fails is an alarm: nothing is cosigned, the state is kept, and the run
 exits non-zero naming the sizes, because the log was truncated or rewritten.
+
+When the hub rotates its audit key, its newest checkpoint is signed by a key the witness
+does not know. The witness then asks for the log's key changes (``/v1/audit/keys``) and
+follows them from the key it holds (``hub.audit.keychain``): each hand-over checkpoint must
+be signed by that key and by the key it names, and extend what the witness saw, before the
+named key is trusted; the state file keeps the key reached. A key that no such chain
+leads to is an alarm, like a rewrite.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from pathlib import Path
 import httpx
 
 from hub.audit.checkpoint import Checkpoint, cosign, open_checkpoint
-from hub.audit.errors import NoteError, WitnessAlarm
+from hub.audit.errors import NoteError, Unverified, WitnessAlarm
+from hub.audit.keychain import next_key, signed_by_next
 from hub.audit.merkle import verify_consistency
 from hub.audit.note import Cosigner, Verifier
 from hub.files import write_private
@@ -30,13 +38,20 @@ class WitnessState:
     origin: str
     size: int
     root: bytes
+    log_key: str | None = None
+    """The log key reached by following its key changes; None: the one pinned at start."""
 
     @classmethod
     def load(cls, path: Path) -> WitnessState | None:
         if not path.exists():
             return None
         document = json.loads(path.read_text(encoding="utf-8"))
-        return cls(document["origin"], int(document["size"]), base64.b64decode(document["root"]))
+        return cls(
+            document["origin"],
+            int(document["size"]),
+            base64.b64decode(document["root"]),
+            document.get("log_key"),
+        )
 
     def save(self, path: Path) -> None:
         document = {
@@ -44,6 +59,8 @@ class WitnessState:
             "size": self.size,
             "root": base64.b64encode(self.root).decode(),
         }
+        if self.log_key is not None:
+            document["log_key"] = self.log_key
         write_private(path, json.dumps(document, indent=2) + "\n")
 
 
@@ -52,6 +69,8 @@ def witness_once(
 ) -> WitnessState:
     """One round: fetch, check, cosign, send, remember. Raises ``WitnessAlarm``."""
     before = WitnessState.load(state_path)
+    if before is not None and before.log_key is not None:
+        log = Verifier.parse(before.log_key)
     answer = http.get("/v1/audit/checkpoint")
     if answer.status_code != 200:
         raise WitnessAlarm(
@@ -59,6 +78,9 @@ def witness_once(
         )
     try:
         checkpoint = open_checkpoint(answer.text, log).checkpoint
+    except Unverified:
+        before, log = _follow_keys(http, before, log)
+        checkpoint = _open(answer.text, log)
     except NoteError as exc:
         raise WitnessAlarm("bad_checkpoint", f"the checkpoint is not the log's: {exc}") from None
     if before is not None:
@@ -70,9 +92,51 @@ def witness_once(
     )
     if sent.status_code not in (200, 201):
         raise WitnessAlarm("refused", f"the hub refused the cosignature: {sent.text[:200]}")
-    after = WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root)
+    after = WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root, log.vkey())
     after.save(state_path)
     return after
+
+
+def _open(note: str, log: Verifier) -> Checkpoint:
+    try:
+        return open_checkpoint(note, log).checkpoint
+    except NoteError as exc:
+        raise WitnessAlarm("bad_checkpoint", f"the checkpoint is not the log's: {exc}") from None
+
+
+def _follow_keys(
+    http: httpx.Client, before: WitnessState | None, log: Verifier
+) -> tuple[WitnessState | None, Verifier]:
+    """Walk the log's hand-overs from ``log``, the key held, to the newest one; each must
+    be signed by the key before it and the key it names, and extend what was seen."""
+    answer = http.get("/v1/audit/keys")
+    if answer.status_code != 200:
+        raise WitnessAlarm("bad_checkpoint", "the checkpoint is signed by a key not known here")
+    for change in answer.json()["changes"]:
+        try:
+            opened = open_checkpoint(change["checkpoint"], log)
+        except Unverified:
+            continue  # a hand-over before the key held: already behind us
+        except NoteError as exc:
+            raise WitnessAlarm("bad_key_change", f"a key change does not verify: {exc}") from None
+        handover = opened.checkpoint
+        try:
+            new = next_key(handover)
+        except NoteError as exc:
+            raise WitnessAlarm("bad_key_change", f"a key change does not verify: {exc}") from None
+        if new == log:
+            continue  # the hand-over to the key held (signed by it too)
+        if new is None or not signed_by_next(change["checkpoint"], new):
+            raise WitnessAlarm(
+                "bad_key_change",
+                f"the checkpoint of size {handover.size} is served as a key change but does "
+                "not hand over to a key that signed it",
+            )
+        if before is not None:
+            _extends(http, before, handover)
+        before = WitnessState(handover.origin, handover.size, handover.root, new.vkey())
+        log = new
+    return before, log
 
 
 def _extends(http: httpx.Client, before: WitnessState, now: Checkpoint) -> None:

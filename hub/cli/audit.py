@@ -11,6 +11,7 @@ from rich.console import Console
 
 from hub.audit import AuditEntry, AuditLog
 from hub.audit.archive import archive as archive_log
+from hub.audit.archive import log_key_of_archive
 from hub.audit.archive import verify_archive as check_archive
 from hub.audit.witnesses import trusted_witnesses
 from hub.cli.options import HomeOption, operator
@@ -203,8 +204,10 @@ def verify_archive(
     Exits 0 when it verifies, 1 with the reason when it does not."""
     if log_key is None:
         store, log = _open(home)
-        store.close()
-        log_key = log.verifier.vkey()
+        try:
+            log_key = log_key_of_archive(log, file)
+        finally:
+            store.close()
     result = check_archive(file, log_key)
     if not result.ok:
         typer.echo(f"archive BROKEN: {result.reason}")

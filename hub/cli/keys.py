@@ -1,6 +1,7 @@
 """``hub keys``: rotate the data keys (re-encrypting every sealed value), the blind-index
-key (re-indexing every blind-indexed column) and the token signing keys, and show which
-keys there are. Key material is never printed."""
+key (re-indexing every blind-indexed column), the token signing keys and the audit key
+(the log hands over to it: ``AuditLog.hand_over``), and show which keys there are. Key
+material is never printed."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
 from hub.store import Keyring, Store, reindex
 from hub.store.indexstate import IndexState
-from hub.store.keyring import key_file_lock
+from hub.store.keyring import ed25519_key_id, key_file_lock
 from hub.store.rotation import (
     DEFAULT_BATCH,
     DrainReport,
@@ -62,6 +63,10 @@ def rotate(
         bool,
         typer.Option("--index", help="Rotate the blind-index key instead of the data key."),
     ] = False,
+    audit: Annotated[
+        bool,
+        typer.Option("--audit", help="Rotate the audit log's checkpoint signing key."),
+    ] = False,
     batch_size: Annotated[
         int, typer.Option(min=1, help="Rows re-encrypted (or re-indexed) per transaction.")
     ] = DEFAULT_BATCH,
@@ -82,9 +87,16 @@ def rotate(
     which finds it. No restart is needed: every process follows the database. Exits 0
     when the old key is retired, 1 when indexes whose value their row does not give keep
     the switch from happening (listed by table, column and row id; lookups still work).
+
+    ``--audit`` rotates the key that signs the audit log's checkpoints: the new key is
+    saved to the key file, the log appends ``audit.key_changed`` and signs that checkpoint
+    with the old key and the new, naming the new one, and the old key's material is then
+    dropped from the key file. The log's origin does not change; witnesses and auditors
+    follow the change from the key they hold. A killed one is finished by ``--audit``
+    again. Running processes pick the new key up from the key file at their next append.
     """
-    if signing and index:
-        raise _fail("--signing and --index rotate different keys: one at a time")
+    if signing + index + audit > 1:
+        raise _fail("--signing, --index and --audit rotate different keys: one at a time")
     if signing:
         if resume:
             raise _fail("--resume is for data keys; a signing-key rotation is one step")
@@ -93,7 +105,9 @@ def rotate(
     config, store = _open(home)
     try:
         with key_file_lock(config.key_file):
-            if index:
+            if audit:
+                _rotate_audit(config, store, resume)
+            elif index:
                 _rotate_index(config, store, resume, batch_size)
             else:
                 _rotate_data(config, store, resume, batch_size)
@@ -247,6 +261,26 @@ def _index_summary(report: reindex.Report) -> None:
     typer.echo(f"retired: {report.retired} (kept for audit search only)")
 
 
+def _rotate_audit(config: HubConfig, store: Store, resume: bool) -> None:
+    keyring = store.keyring
+    unfinished = keyring.audit_next_key is not None
+    if resume and not unfinished:
+        raise _fail("no audit key rotation to resume; `hub keys rotate --audit` starts one")
+    log = AuditLog.for_store(store)
+    old = keyring.audit_key_id
+    new_key = keyring.start_audit_rotation()
+    if unfinished:
+        typer.echo("resuming the unfinished audit key rotation")
+    else:
+        keyring.save(config.key_file)
+    change = log.hand_over(new_key, subject=operator())
+    keyring.finish_audit_rotation()
+    keyring.save(config.key_file)
+    typer.echo(f"audit key {change.key_id} signs the log from checkpoint {change.size} on")
+    typer.echo(f"retired: {old} (its checkpoints still verify: hub audit verify)")
+    typer.echo(f"log key for witnesses: {change.vkey}")
+
+
 def _rotate_signing(home: HomeOption) -> None:
     _config, store = _open(home)
     try:
@@ -313,6 +347,11 @@ def show(home: HomeOption = None) -> None:
         typer.echo(line)
     if keyring.audit_key_id is not None:
         typer.echo(f"audit key {keyring.audit_key_id}: signs checkpoints")
+        first = ed25519_key_id(keyring.audit_first_key())
+        if first != keyring.audit_key_id:
+            typer.echo(f"audit key {first}: first (the log's origin names it), retired")
+    if keyring.audit_next_key is not None:
+        typer.echo("audit key rotation unfinished: hub keys rotate --audit")
     for row in signing:
         state = (
             "active"

@@ -27,7 +27,11 @@ material from the key file, keeping its id (and when) under ``retired``.
 
 The audit key (optional, so older key files still load) is the raw Ed25519 private key
 that signs the audit log's checkpoints; its id is a digest of the public key, so anyone
-holding only the public key can tell which checkpoints it should verify.
+holding only the public key can tell which checkpoints it should verify. It is rotated by
+``hub.audit.log.AuditLog.hand_over``: ``start_audit_rotation`` saves the next key before
+the log names it, ``finish_audit_rotation`` drops the old key's material once it has. The
+log's origin stays the one its first key named (``audit_first``, the first key's raw
+public half, kept from the first rotation on).
 """
 
 from __future__ import annotations
@@ -63,8 +67,7 @@ def _new_key_id() -> str:
 
 
 def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:8]
+    return hashlib.sha256(_raw_public(public_key)).hexdigest()[:8]
 
 
 @cache
@@ -101,12 +104,18 @@ class Keyring:
     next_index_key: bytes | None = field(default=None, repr=False)
     """The new blind-index key of an unfinished index rotation."""
     retired_index_keys: dict[str, RetiredIndexKey] = field(default_factory=dict)
+    audit_next_key: bytes | None = field(default=None, repr=False)
+    """The audit key of an unfinished rotation: saved here before the log hands over to it."""
+    audit_first: bytes | None = None
+    """The raw public key of the log's first audit key, once the key was rotated (before,
+    it is the audit key's own): the log's origin names it, and verifying starts from it."""
 
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
-        if self.audit_key is not None and len(self.audit_key) != 32:
-            raise KeyringError("the audit key must be a raw 32-byte Ed25519 private key")
+        for key in (self.audit_key, self.audit_next_key, self.audit_first):
+            if key is not None and len(key) != 32:
+                raise KeyringError("an audit key must be a raw 32-byte Ed25519 key")
         if self.partner_root is None:
             self.partner_root = self.index_key
         self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
@@ -135,6 +144,34 @@ class Keyring:
         if self.audit_key is None:
             return None
         return ed25519_key_id(self.audit_signing_key().public_key())
+
+    def audit_first_key(self) -> Ed25519PublicKey:
+        """The public half of the log's first audit key: what its origin names."""
+        if self.audit_first is not None:
+            return Ed25519PublicKey.from_public_bytes(self.audit_first)
+        return self.audit_signing_key().public_key()
+
+    def audit_keys_held(self) -> list[Ed25519PrivateKey]:
+        """The audit private keys in the file: the current one and, mid-rotation, the next."""
+        held = [key for key in (self.audit_key, self.audit_next_key) if key is not None]
+        return [Ed25519PrivateKey.from_private_bytes(key) for key in held]
+
+    def start_audit_rotation(self) -> Ed25519PrivateKey:
+        """The next audit key, made if none is waiting (a rotation resumed keeps its key)."""
+        if self.audit_key is None:
+            raise KeyringError("the key file holds no audit key")
+        if self.audit_first is None:
+            self.audit_first = _raw_public(self.audit_signing_key().public_key())
+        if self.audit_next_key is None:
+            self.audit_next_key = secrets.token_bytes(32)
+        return Ed25519PrivateKey.from_private_bytes(self.audit_next_key)
+
+    def finish_audit_rotation(self) -> None:
+        """Make the next audit key the audit key, forgetting the old one's material. Call
+        only once the log has handed over to it."""
+        if self.audit_next_key is None:
+            raise KeyringError("no audit key rotation to finish")
+        self.audit_key, self.audit_next_key = self.audit_next_key, None
 
     def rotate(self) -> str:
         """Add a new data key and make it the one new values are encrypted with."""
@@ -289,6 +326,10 @@ class Keyring:
             }
         if self.audit_key is not None:
             document["audit_key"] = b64url_encode(self.audit_key)
+        if self.audit_next_key is not None:
+            document["audit_next_key"] = b64url_encode(self.audit_next_key)
+        if self.audit_first is not None:
+            document["audit_first"] = b64url_encode(self.audit_first)
         if self.retired:
             document["retired"] = dict(sorted(self.retired.items()))
         _write_atomically(path, json.dumps(document, indent=2))
@@ -309,11 +350,17 @@ class Keyring:
                     str(kid): RetiredIndexKey(b64url_decode(old["key"]), str(old["retired"]))
                     for kid, old in document.get("retired_index_keys", {}).items()
                 },
+                audit_next_key=_optional_key(document, "audit_next_key"),
+                audit_first=_optional_key(document, "audit_first"),
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None
         except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise KeyringError(f"key file {path} is not readable: {exc}") from None
+
+
+def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+    return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
 def _optional_key(document: dict[str, Any], name: str) -> bytes | None:

@@ -230,6 +230,13 @@ class Store:
     def audit_signing_key(self) -> Ed25519PrivateKey:
         return self.keyring.audit_signing_key()
 
+    def audit_keys_on_file(self) -> list[Ed25519PrivateKey]:
+        """The audit keys the key file holds now, read again: a rotation by another process
+        may have added the one the log has moved to."""
+        if self.key_file is None:
+            return []
+        return Keyring.load(self.key_file).audit_keys_held()
+
     def seal(self, clear: str, context: str) -> str:
         return self.keyring.encrypt(clear, context)
 

@@ -613,6 +613,20 @@ audit_checkpoints = Table(
 )
 """The log's signed tree heads: C2SP tlog-checkpoints as signed notes, by tree size."""
 
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("size", _Id, primary_key=True, autoincrement=False),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("vkey", Text(), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)
+"""The log's audit key changes: from the checkpoint of ``size`` on (the hand-over one, which
+the old key and this one both sign and whose ``key`` line names this one), checkpoints are
+signed by ``key_id``. Before the first row, by the key the origin names. What decides is the
+chain of signed checkpoints; this table is how the hub finds it fast, and ``verify`` checks
+the two agree."""
+
 audit_cosignatures = Table(
     "audit_cosignatures",
     metadata,

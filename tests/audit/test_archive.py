@@ -17,7 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from typer.testing import CliRunner
 
 from hub.audit import AuditEvent, AuditLog
-from hub.audit.archive import ACTION, archive, archives, verify_archive
+from hub.audit.archive import ACTION, archive, archives, log_key_of_archive, verify_archive
 from hub.audit.checkpoint import Checkpoint, sign_checkpoint
 from hub.audit.errors import ArchiveError, RetentionError
 from hub.audit.note import Signer
@@ -328,3 +328,20 @@ def test_cli_archive_verify_archive_and_log_key(tmp_path: Path) -> None:
     broken = runner.invoke(app, ["audit", "verify-archive", str(path), "--log-key", vkey])
     assert broken.exit_code == 1
     assert "archive BROKEN: archived entry 4 is missing" in broken.output
+
+
+def test_a_range_archived_after_a_key_rotation_verifies_with_the_key_of_its_day(
+    store: Store, tmp_path: Path
+) -> None:
+    """The archive's checkpoints are the old key's (the newest one it signs: the hand-over),
+    and the hub finds that key for ``verify-archive`` from the file's range."""
+    log = backdated(store)
+    old = log.verifier
+    change = log.hand_over(Ed25519PrivateKey.generate())
+    log.append(event(99))
+    done = archive(log, days_ago(250), tmp_path / "one.json")
+    path = done.path
+    assert log_key_of_archive(log, path) == old.vkey() != log.verifier.vkey()
+    checked = verify_archive(path, old.vkey())
+    assert (checked.ok, checked.last, checked.latest) == (True, 16, change.size), checked
+    assert log.verify().ok

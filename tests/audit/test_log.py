@@ -163,7 +163,7 @@ def rewrite(
         conn.execute(delete(audit_checkpoints))
         log = AuditLog(conn.engine, key)
         for size in range(1, len(entries) + 1):
-            log._sign(conn, log._signer(), size)
+            log._sign(conn, log._signer(conn), size)
 
 
 def modify_event(conn: Connection) -> None:

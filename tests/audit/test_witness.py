@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, func, select, update
 from typer.testing import CliRunner
 
 from hub.api import create_app
 from hub.audit import AuditEvent, AuditLog
+from hub.audit.checkpoint import Checkpoint, sign_checkpoint
+from hub.audit.note import Signer
 from hub.cli import app
 from hub.config import load_config, open_store
 from hub.reference.serve import serve_in_thread
@@ -152,3 +155,49 @@ def test_a_proof_bundle_checks_offline_and_refuses_a_changed_entry(
     missing = check(bundle, other.stdout.strip())
     assert missing.returncode == 1
     assert "not cosigned by other" in missing.stdout
+
+
+def test_a_witness_follows_the_audit_key_rotation_and_refuses_a_key_no_chain_leads_to(
+    served: Served, tmp_path: Path
+) -> None:
+    """The witness was given the log key before the rotation. The hub rotates while it is
+    served (its own next append, the witness's cosignature, must be signed by the new key);
+    the witness follows the hand-over from the key it holds and cosigns under the new key.
+    A newest checkpoint signed by any other key is an alarm."""
+    key_file, _ = _witness(served, tmp_path, "grid-witness")
+    state = tmp_path / "grid-witness.state"
+    served.append(3)
+    assert _run(served, key_file, state).returncode == 0
+    rotated = runner.invoke(app, ["keys", "rotate", "--audit", "--home", str(served.home)])
+    assert rotated.exit_code == 0, rotated.output
+    new_key = runner.invoke(app, ["audit", "key", "--home", str(served.home)]).stdout.strip()
+    assert new_key != served.log_key
+    served.append(2)
+
+    followed = _run(served, key_file, state)
+    assert followed.returncode == 0, followed.stderr
+    assert json.loads(state.read_text())["log_key"] == new_key
+    again = _run(served, key_file, state)  # the server appended the cosignature, new key
+    assert again.returncode == 0, again.stderr
+    verified = runner.invoke(app, ["audit", "verify", "--home", str(served.home)])
+    assert verified.exit_code == 0, verified.output
+    assert "cosignatures by 1 witnesses" in verified.output
+
+    store = open_store(load_config(served.home))
+    mallory = Signer(AuditLog.for_store(store).first_verifier.name, Ed25519PrivateKey.generate())
+    with store.engine.begin() as conn:
+        size = conn.execute(select(func.max(audit_checkpoints.c.size))).scalar_one()
+        note = conn.execute(
+            select(audit_checkpoints.c.note).where(audit_checkpoints.c.size == size)
+        ).scalar_one()
+        body = Checkpoint.parse(note[: note.index("\n\n") + 1])
+        conn.execute(
+            update(audit_checkpoints)
+            .where(audit_checkpoints.c.size == size)
+            .values(note=sign_checkpoint(body, mallory))
+        )
+    store.close()
+    alarm = _run(served, key_file, state)
+    assert alarm.returncode == 1
+    assert "not the log's" in alarm.stderr
+    assert json.loads(state.read_text())["log_key"] == new_key, "the state is kept"

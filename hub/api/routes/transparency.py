@@ -35,6 +35,19 @@ class Cosignature(BaseModel):
     """One C2SP tlog-cosignature line: ``— <witness> <base64>``."""
 
 
+class KeyChangeOut(BaseModel):
+    size: int
+    key: str
+    """The verifier key that signs the checkpoints from ``size`` on."""
+    checkpoint: str
+    """The hand-over checkpoint: signed by the key before and by ``key``, naming it."""
+
+
+class KeyChain(BaseModel):
+    origin: str
+    changes: list[KeyChangeOut]
+
+
 class Cosigned(BaseModel):
     size: int
     witness: str
@@ -51,6 +64,13 @@ def checkpoint(request: Request) -> PlainTextResponse:
     if latest is None:
         raise Problem(404, "the audit log is empty", code="not_found")
     return PlainTextResponse(latest.note, media_type=NOTE)
+
+
+@router.get("/keys", summary="The log's audit key changes, oldest first, for witnesses")
+def keys(request: Request) -> KeyChain:
+    log = services(request).audit
+    changes = [KeyChangeOut(size=c.size, key=c.vkey, checkpoint=c.note) for c in log.key_changes()]
+    return KeyChain(origin=log.first_verifier.name, changes=changes)
 
 
 @router.get("/consistency", summary="Proof that the tree of size `from` is a prefix of `to`'s")
