@@ -67,6 +67,7 @@ def deliver(
         timeout=timeout,
         batch=batch,
         once=once,
+        allow_loopback=config.webhook_loopback,
     )
     worker_logging()
     store = open_current_store(config)

@@ -23,7 +23,7 @@ from hub.api import create_app
 from hub.audit import AuditLog
 from hub.auth.clients import ClientRegistry
 from hub.config import HubConfig, open_store
-from hub.events.delivery import Deliverer
+from hub.events.delivery import Deliverer, DeliveryOptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.reference.receiver import WebhookReceiver
 from hub.reference.serve import serve_in_thread
@@ -104,7 +104,7 @@ def _served(config: HubConfig) -> Iterator[tuple[str, Callable[[], int]]]:
     store = open_store(demo)
     log = AuditLog.for_store(store)
     sharing = Sharing(store, log, PolicyRegistry(log, demo.home / POLICIES_DIR))
-    deliverer = Deliverer(sharing, ClientRegistry(store))
+    deliverer = Deliverer(sharing, ClientRegistry(store), DeliveryOptions(allow_loopback=True))
 
     def drain() -> int:
         sent = 0

@@ -48,8 +48,10 @@ from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 
 from hub import __version__
 from hub.auth.clients import ClientRegistry
+from hub.events.errors import UrlRefused
 from hub.events.render import Event, Rendered, Renderer
 from hub.events.subscriptions import Subscription, secret_of, subscription_of
+from hub.events.urls import Resolver, pin, resolve
 from hub.ingest.worker import db_now, new_worker_id
 from hub.sharing import Sharing
 from hub.store.store import begin_immediate
@@ -75,6 +77,8 @@ class DeliveryOptions:
     backoff_max: dt.timedelta = dt.timedelta(hours=6)
     once: bool = False
     """Stop once nothing is due (rather than wait for more)."""
+    allow_loopback: bool = False
+    """Deliver to loopback addresses (``HubConfig.webhook_loopback``: tests, the demo)."""
     wait: wait_exponential_jitter = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +117,7 @@ class Deliverer:
         worker_id: str | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
         self.sharing = sharing
         self.store = sharing.store
@@ -120,6 +125,7 @@ class Deliverer:
         self.options = options or DeliveryOptions()
         self.id = worker_id or new_worker_id()
         self.clock = clock
+        self.resolver = resolver
         self.stop = threading.Event()
         timeout = httpx.Timeout(self.options.timeout)
         self.http = httpx.Client(
@@ -303,8 +309,17 @@ class Deliverer:
             "webhook-signature": Webhook(secret).sign(event.event_id, sent_at, body),
         }
         try:
+            target = pin(
+                subscription.url, allow_loopback=self.options.allow_loopback, resolver=self.resolver
+            )
+        except UrlRefused as exc:
+            log.warning("delivery to subscription %s refused: %s", subscription.id, exc)
+            return None, exc.reason
+        headers["host"] = target.host
+        extensions = {"sni_hostname": target.server_name} if target.url.startswith("https") else {}
+        try:
             with self.http.stream(
-                "POST", subscription.url, content=body.encode(), headers=headers
+                "POST", target.url, content=body.encode(), headers=headers, extensions=extensions
             ) as answer:
                 status = answer.status_code
         except (httpx.HTTPError, httpx.InvalidURL) as exc:

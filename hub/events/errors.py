@@ -8,7 +8,7 @@ the package's own, raised before a request is judged or at the operator's CLI:
 EventsError (HubError)
  ├── UrlRefused      a subscriber URL the hub will not call; ``reason`` a stable word:
  │                   url_syntax, url_scheme, url_userinfo, url_fragment, url_host,
- │                   url_loopback, url_address
+ │                   url_loopback, url_address, url_resolve (at delivery: ``pin``)
  └── NoSuchDelivery  ``hub webhooks replay`` named no delivery or event the store holds
 """
 

@@ -30,6 +30,7 @@ from hub.audit import AuditLog, AuditQuery
 from hub.auth import ClientRegistry
 from hub.config import HubConfig, load_config, open_store, save_config
 from hub.events.delivery import Deliverer, DeliveryOptions
+from hub.events.urls import Resolver, resolve
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.reference.serve import serve_in_thread
 from hub.sharing import Sharing
@@ -164,16 +165,18 @@ class EventsHub:
 
     @contextmanager
     def deliverer(
-        self, clock: Clock | None = None, **options: Any
+        self, clock: Clock | None = None, resolver: Resolver = resolve, **options: Any
     ) -> Iterator[tuple[Deliverer, AuditLog]]:
         log = AuditLog.for_store(self.store)
         policies = PolicyRegistry(log, self.config.home / POLICIES_DIR, interval=0)
-        chosen = {"backoff": 1.0, "backoff_base": 2.0, "timeout": 5.0} | options
+        chosen = {"backoff": 1.0, "backoff_base": 2.0, "timeout": 5.0, "allow_loopback": True}
+        chosen |= options
         worker = Deliverer(
             Sharing(self.store, log, policies),
             ClientRegistry(self.store),
             DeliveryOptions(**chosen),
             clock=clock,
+            resolver=resolver,
         )
         try:
             yield worker, log

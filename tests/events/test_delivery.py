@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
@@ -395,3 +395,45 @@ def test_event_facts_are_sent_as_they_were_emitted(hub: EventsHub) -> None:
     assert payload["data"]["due_at"] == "2026-12-03T09:00:00Z"
     assert payload["data"]["priority"] == "高"
     assert payload["data"]["kind"] == "work_order"
+
+
+def test_a_name_rebound_to_an_address_the_hub_never_calls_is_sent_nothing(
+    hub: EventsHub,
+) -> None:
+    """The subscriber's host name is resolved at each delivery and the connection goes to
+    the address checked, under the partner's own Host name: a name that resolved to the
+    partner yesterday and to the metadata address (or to loopback, where that is not
+    allowed) today gets nothing."""
+    rx = hub.receiver()
+    port = rx.url.rsplit(":", 1)[1].split("/")[0]
+    url = f"http://partner.localhost:{port}/hook"
+    sub, _ = hub.subscribe("grid", url, ["work_order.transitioned"], "网格服务")
+    answers = {"partner.localhost": ["127.0.0.1"]}
+
+    def resolver(host: str, _port: int) -> list[str]:
+        return answers[host]
+
+    def transition() -> None:
+        with hub.store.begin() as tx:
+            emit(tx, "work_order.transitioned", kind="work_order", record_id=hub.work_order,
+                 data={"from": "签收", "to": "处置中", "step": "处置", "version": 3})  # fmt: skip
+
+    transition()
+    with hub.deliverer(resolver=resolver) as (worker, _):
+        [sent] = _drain(worker)
+        assert sent.status == "delivered"
+        assert rx.arrivals[0].headers["host"] == f"partner.localhost:{port}"
+        for rebound in ("169.254.169.254", "::ffff:169.254.169.254", "224.0.0.1"):
+            answers["partner.localhost"] = ["127.0.0.1", rebound]
+            transition()
+            [refused] = worker.run_once()
+            assert (refused.status, refused.error) == ("pending", "url_address")
+            with hub.store.engine.begin() as conn:  # not retried within this test
+                conn.execute(delete(deliveries).where(deliveries.c.status == "pending"))
+    answers["partner.localhost"] = ["127.0.0.1"]
+    transition()
+    with hub.deliverer(resolver=resolver, allow_loopback=False) as (worker, _):
+        [refused] = worker.run_once()
+        assert (refused.status, refused.error) == ("pending", "url_loopback")
+    assert len(rx.arrivals) == 1, "nothing left the hub after the first delivery"
+    assert hub.statuses(sub)[0] == ("delivered", 1)
