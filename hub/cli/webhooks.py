@@ -11,6 +11,7 @@ run on any machine.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated
 
@@ -24,13 +25,13 @@ from hub.cli.options import HomeOption, open_current_store, operator
 from hub.cli.worker import duration, stop_on_signals, worker_logging
 from hub.config import HubConfig, load_config, open_store
 from hub.errors import HubError
-from hub.events.admin import overview, replay
+from hub.events.admin import overview, prune, replay
 from hub.events.delivery import Deliverer, DeliveryOptions
 from hub.events.subscriptions import STATUSES
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
 
-app = typer.Typer(help="Webhook subscriptions: deliver, list, replay.")
+app = typer.Typer(help="Webhook subscriptions: deliver, list, replay, prune.")
 out = Console()
 err = Console(stderr=True)
 
@@ -160,3 +161,27 @@ def replay_(
     finally:
         store.close()
     out.print(f"{len(ids)} deliveries queued again" + (f": {ids}" if ids else ""))
+
+
+@app.command("prune")
+def prune_command(
+    older_than: Annotated[
+        str, typer.Option(help="Events emitted longer ago than this, e.g. 30d, 12h.")
+    ] = "30d",
+    dead: Annotated[bool, typer.Option("--dead", help="Remove old dead letters too.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Remove delivered and filtered deliveries of old events, and the old events no
+    delivery still needs; pending ones are kept. Run it daily (a timer or cron)."""
+    age = duration(older_than) or dt.timedelta()
+    config = _config(home)
+    store = open_current_store(config)
+    try:
+        before = dt.datetime.now(dt.UTC) - age
+        done = prune(store, AuditLog.for_store(store), operator(), before=before, dead=dead)
+    finally:
+        store.close()
+    typer.echo(
+        f"pruned {done.deliveries} deliveries and {done.events} events emitted before "
+        f"{before:%Y-%m-%dT%H:%M:%SZ}"
+    )

@@ -1,6 +1,7 @@
-"""The operator's view of webhooks (``hub webhooks list|replay``): every subscription with
-its deliveries counted by status, the dead letters, and re-queueing. Each is audited
-under the operator's name, a replay in the transaction that re-queues."""
+"""The operator's view of webhooks (``hub webhooks list|replay|prune``): every subscription
+with its deliveries counted by status, the dead letters, re-queueing, and removing what is
+done with. Each is audited under the operator's name, a replay or a prune in the
+transaction that makes it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 
 from hub.audit import AuditEvent, AuditLog
 from hub.events.errors import NoSuchDelivery
@@ -62,6 +63,55 @@ def overview(store: Store, audit: AuditLog, by: str, *, dead_limit: int = 100) -
         )
     )
     return Overview([(s, counted[s.id]) for s in found], dead)
+
+
+FINISHED = ("delivered", "filtered")
+"""Deliveries that will never be sent again: what ``prune`` removes (dead letters only when
+asked, since they are what an operator replays)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    deliveries: int
+    events: int
+
+
+def prune(
+    store: Store,
+    audit: AuditLog,
+    by: str,
+    *,
+    before: dt.datetime,
+    dead: bool = False,
+) -> Pruned:
+    """Remove the finished deliveries of events emitted before ``before`` (and, with
+    ``dead``, the dead letters), then the events before it that no delivery still needs.
+    Pending deliveries and their events are never touched. The outbox and deliveries hold
+    no record field (an event names its record), so this is about size, not secrecy."""
+    d, o = deliveries.c, outbox.c
+    statuses = [*FINISHED, *(["dead"] if dead else [])]
+    old = select(o.seq).where(o.at < before).scalar_subquery()
+    with store.begin() as tx:
+        gone = tx.conn.execute(
+            delete(deliveries).where(d.status.in_(statuses), d.event_seq.in_(old))
+        ).rowcount
+        needed = exists().where(d.event_seq == o.seq)
+        events = tx.conn.execute(delete(outbox).where(o.at < before, ~needed)).rowcount
+        audit.append(
+            AuditEvent(
+                action="webhooks.pruned",
+                outcome="allowed",
+                subject=by,
+                detail={
+                    "before": before.isoformat(),
+                    "dead": dead,
+                    "deliveries": gone,
+                    "events": events,
+                },
+            ),
+            tx,
+        )
+    return Pruned(gone, events)
 
 
 def replay(

@@ -437,3 +437,60 @@ def test_a_name_rebound_to_an_address_the_hub_never_calls_is_sent_nothing(
         assert (refused.status, refused.error) == ("pending", "url_loopback")
     assert len(rx.arrivals) == 1, "nothing left the hub after the first delivery"
     assert hub.statuses(sub)[0] == ("delivered", 1)
+
+
+def test_prune_removes_what_is_done_with_and_keeps_what_is_not(hub: EventsHub) -> None:
+    """Old delivered events go; a pending delivery, its event, and (unless asked) a dead
+    letter stay; events newer than the cut stay whatever their state."""
+    ok, failing = hub.receiver(), hub.receiver(fail=1000)
+    sub_ok, _ = hub.subscribe("grid", ok.url, ["record.changed:person"], "网格服务")
+    sub_dead, _ = hub.subscribe("police", failing.url, ["record.changed:person"], "社区警务")
+    [old] = _changed(hub, "in_grid")
+    with hub.deliverer(Clock(), attempts=1) as (worker, _):
+        _drain(worker)
+    assert sorted(hub.statuses(sub_ok) + hub.statuses(sub_dead)) == [("dead", 1), ("delivered", 1)]
+    [waiting] = _changed(hub, "in_grid")  # old too, never attempted: pending
+    with hub.store.engine.begin() as conn:
+        conn.execute(update(outbox).values(at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40)))
+    [new] = _changed(hub, "in_grid")
+    with hub.deliverer(Clock(), attempts=1) as (worker, _):
+        done = sorted(r.status for r in _drain(worker))
+    home = str(hub.config.home)
+
+    def events() -> list[str]:
+        with hub.store.engine.connect() as conn:
+            return sorted(conn.execute(select(outbox.c.event_id)).scalars())
+
+    def pending() -> int:
+        with hub.store.engine.connect() as conn:
+            query = select(func.count()).where(deliveries.c.status == "pending")
+            return int(conn.execute(query.select_from(deliveries)).scalar_one())
+
+    assert done == ["dead", "dead", "delivered", "delivered"], (
+        "the waiting event's and the new one's"
+    )
+    with hub.store.engine.begin() as conn:  # the waiting event's deliveries: not yet due
+        seq = select(outbox.c.seq).where(outbox.c.event_id == waiting).scalar_subquery()
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.event_seq == seq)
+            .values(status="pending", attempts=0, delivered_at=None)
+        )
+    assert pending() == 2
+    pruned = CliRunner().invoke(cli, ["webhooks", "prune", "--older-than", "30d", "--home", home])
+    assert pruned.exit_code == 0, pruned.output
+    assert "pruned 1 deliveries and 0 events" in pruned.output  # the old dead letter holds it
+    assert events() == sorted([old, waiting, new])
+    dead_too = ["webhooks", "prune", "--older-than", "30d", "--dead", "--home", home]
+    pruned = CliRunner().invoke(cli, dead_too)
+    assert pruned.exit_code == 0, pruned.output
+    assert "pruned 1 deliveries and 1 events" in pruned.output
+    assert events() == sorted([waiting, new])
+    assert pending() == 2
+    entries = hub.audit("webhooks.pruned")
+    assert [(e.event.detail["deliveries"], e.event.detail["events"]) for e in entries] == [
+        (1, 0),
+        (1, 1),
+    ]
+    refused = CliRunner().invoke(cli, ["webhooks", "prune", "--older-than", "soon", "--home", home])
+    assert refused.exit_code == 2
