@@ -9,8 +9,6 @@ last committed batch: no row lost, none stored twice.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
-from contracts import Record, RecordInvalid, header_names
+from contracts import Record
 from hub.events import record_changed
-from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
+from hub.ingest.judging import Judged, Prepared, judge, prepare
+from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts
 from hub.work.verification_tasks import declared
 
 MAX_EXAMPLES = 3
@@ -67,30 +66,6 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
-def source_key_of(stream: Stream, row: dict[str, Any], seal: Callable[[str], str] | None) -> str:
-    """The row's primary key, or for a row without one a digest of its content.
-
-    A source whose key is itself a sealed value (a spreadsheet keyed by 公民身份号码) gets
-    the blind index of it instead: source keys are stored in clear.
-    """
-    key = row.get(stream.primary_key)
-    if key is None or key == "":
-        digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode())
-        return "#" + digest.hexdigest()[:32]
-    if seal is not None:
-        return seal(str(key))
-    return str(key)
-
-
-def key_is_sealed(stream: Stream) -> bool:
-    model = stream.model
-    fed = [name for name, m in stream.mapping.fields.items() if m.source == stream.primary_key]
-    if stream.mapping.passthrough and stream.primary_key in header_names(model):
-        fed.append(header_names(model)[stream.primary_key])
-    specs = {spec.name: spec for spec in model.specs()}
-    return any(specs[name].sensitivity.encrypted_at_rest for name in fed if name in specs)
-
-
 @dataclass
 class Admitted:
     """What became of the rows of one batch."""
@@ -124,6 +99,7 @@ def admit_rows(
     state: State | None = None,
     audit: AuditHook | None = None,
     tx: Transaction | None = None,
+    prepared: Prepared | None = None,
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
@@ -134,32 +110,36 @@ def admit_rows(
     transaction, to commit (or roll back) with a change of its own: a review's decision.
     Each record a ``self_declared`` stream stores gets its verification task
     (``hub.work.verification_tasks``) in that transaction too.
+
+    ``prepared`` is ``rows`` judged and sealed beforehand (by a worker process of a
+    parallel sync); it is used if its blind indexes are under the index key the
+    transaction's rows are under, else the rows are judged and sealed again here.
     """
-    model = stream.model
-    parsed: list[tuple[dict[str, Any], Record | list[dict[str, Any]]]] = []
-    for row in rows:
-        try:
-            parsed.append((row, model.parse(stream.mapping.apply(model, row))))
-        except RecordInvalid as exc:
-            parsed.append((row, [f.as_dict() for f in exc.failures]))
+    if prepared is None:
+        judged: list[Judged] | None = judge(stream, rows)
     now = dt.datetime.now(dt.UTC)
     with _within(store, tx) as tx:
-        # A sealed source key is a blind index: made in the transaction that writes it.
-        seal = tx.seal_source_key if key_is_sealed(stream) else None
-        good: list[tuple[str, Record]] = []
+        if prepared is None or prepared.index_key != tx.index_key:
+            # A sealed source key and the blind indexes: made under the transaction's key.
+            prepared = prepare(stream, rows, tx, judged if prepared is None else None)
+        good: list[tuple[str, Sealed]] = []
+        records: dict[str, Record] = {}
         bad: list[QuarantinedRow] = []
         raw: dict[str, dict[str, Any]] = {}
-        for row, outcome in parsed:
-            key = source_key_of(stream, row, seal)
+        for index, (row, key, outcome) in enumerate(
+            zip(rows, prepared.keys, prepared.outcomes, strict=True)
+        ):
             raw[key] = row
-            if isinstance(outcome, Record):
+            if isinstance(outcome, Sealed):
                 good.append((key, outcome))
+                if prepared.records is not None:
+                    records[key] = prepared.records[index]  # type: ignore[assignment]
             else:
                 bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, outcome))
         good = _without_duplicates(tx, source_id, stream, good, raw, bad)
-        counts = tx.upsert(source_id, good, now)
+        counts = tx.upsert_sealed(source_id, good, now)
         if stream.self_declared:
-            declared(tx, source_id, good, now)
+            declared(tx, source_id, [(key, records[key]) for key, _ in good], now)
         record_changed(tx, counts.changed, now)
         tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
         tx.quarantine(run_id, bad, now)
@@ -221,24 +201,23 @@ def _without_duplicates(
     tx: Transaction,
     source_id: str,
     stream: Stream,
-    good: list[tuple[str, Record]],
+    good: list[tuple[str, Sealed]],
     raw: dict[str, dict[str, Any]],
     bad: list[QuarantinedRow],
-) -> list[tuple[str, Record]]:
+) -> list[tuple[str, Sealed]]:
     """Quarantine records whose natural key this source already holds under another key.
 
     A source that lists one ID number under two of its own keys has a duplicate; which
     one is right is the steward's call, so the later one waits in quarantine.
     """
-    links = [tx.link_key(record.natural_key()) for _, record in good]
-    owners = tx.key_owners(source_id, stream.kind, sorted(set(links)))
+    owners = tx.key_owners(source_id, stream.kind, sorted({s.link_key for _, s in good}))
+    name = stream.model.natural_key_fields()[0]
     kept = []
-    for (key, record), link in zip(good, links, strict=True):
-        owner = owners.setdefault(link, key)
+    for key, sealed in good:
+        owner = owners.setdefault(sealed.link_key, key)
         if owner == key:
-            kept.append((key, record))
+            kept.append((key, sealed))
             continue
-        name = record.natural_key_fields()[0]
         failure = {
             "kind": stream.kind,
             "field": name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,27 +21,84 @@ def content_hash(record: Record) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
-def encode(kind_table: KindTable, record: Record, keyring: Keyring) -> dict[str, Any]:
-    """The field columns of ``record`` (not provenance), sensitive ones sealed."""
-    plain = record.model_dump(mode="json")
-    row: dict[str, Any] = {}
-    for column in kind_table.fields:
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A record as its table row holds it, made once and written as is: what a worker
+    process hands the writer (``hub.ingest.pipeline``), and what ``Transaction.upsert``
+    writes. The blind indexes in it (``link_key``, the ``*_bidx`` columns) are under
+    ``index_key``: a transaction writes it only if its rows are under that key too."""
+
+    kind: str
+    version: int
+    content_hash: str
+    link_key: str
+    index_key: str
+    values: tuple[Any, ...]
+    """The field columns, in the order of ``field_columns(kind_table)``."""
+
+
+def field_columns(kind_table: KindTable) -> tuple[str, ...]:
+    """The names of a kind table's field columns (a sealed field's index after it)."""
+    return _layout(kind_table)[0]
+
+
+def _contexts(kind_table: KindTable) -> tuple[str, ...]:
+    return _layout(kind_table)[1]
+
+
+_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _layout(kind_table: KindTable) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(field column names, encryption context of each field) of a kind table."""
+    kind = kind_table.model.kind
+    found = _LAYOUTS.get(kind)
+    if found is None:
+        names: list[str] = []
+        for column in kind_table.fields:
+            names.append(column.name)
+            if column.indexed:
+                names.append(column.index_column)
+        contexts = tuple(f"{kind}.{column.name}" for column in kind_table.fields)
+        found = _LAYOUTS[kind] = (tuple(names), contexts)
+    return found
+
+
+def seal(kind_table: KindTable, record: Record, keyring: Keyring) -> Sealed:
+    """``record`` as a table row: one JSON dump, hashed for the content hash and read back
+    for the column values; sensitive fields encrypted, the scalar ones blind-indexed."""
+    dumped = record.model_dump_json()
+    plain = json.loads(dumped)
+    indexes: dict[str, str] = {}
+    values: list[Any] = []
+    for column, context in zip(kind_table.fields, _contexts(kind_table), strict=True):
         value = plain[column.name]
         if column.encrypted:
             if value is None:
-                row[column.name] = None
+                values.append(None)
                 if column.indexed:
-                    row[column.index_column] = None
+                    values.append(None)
                 continue
-            text = json.dumps(value, ensure_ascii=False)
-            row[column.name] = keyring.encrypt(text, f"{record.kind}.{column.name}")
+            values.append(keyring.encrypt(json.dumps(value, ensure_ascii=False), context))
             if column.indexed:
-                row[column.index_column] = keyring.blind_index(str(value))
+                clear = str(value)
+                indexes[clear] = keyring.blind_index(clear)
+                values.append(indexes[clear])
         elif column.structured:
-            row[column.name] = value
+            values.append(value)
         else:
-            row[column.name] = getattr(record, column.name)
-    return row
+            values.append(getattr(record, column.name))
+    natural = record.natural_key()
+    link = indexes.get(natural) or keyring.blind_index(natural)
+    digest = hashlib.sha256(dumped.encode()).hexdigest()
+    return Sealed(record.kind, record.version, digest, link, keyring.indexing_key_id, tuple(values))
+
+
+def encode(kind_table: KindTable, record: Record, keyring: Keyring) -> dict[str, Any]:
+    """The field columns of ``record`` (not provenance), sensitive ones sealed."""
+    return dict(
+        zip(field_columns(kind_table), seal(kind_table, record, keyring).values, strict=True)
+    )
 
 
 def decode(kind_table: KindTable, row: Any, keyring: Keyring) -> Record:

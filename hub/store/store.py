@@ -26,8 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from contracts import Record, contract
+from hub.errors import KeyringError
 from hub.store import schema
-from hub.store.codec import content_hash, decode, decode_values, encode
+from hub.store.codec import Sealed, decode, decode_values, field_columns, seal
 from hub.store.indexstate import REFRESH_SECONDS, IndexState, hold_state, holding, read_state
 from hub.store.keyring import Keyring
 from hub.store.tables import (
@@ -222,6 +223,11 @@ class Store:
         source keys are kept in clear."""
         return SEALED_KEY_PREFIX + self._current().blind_index(key)
 
+    def sealer(self) -> Sealer:
+        """A sealer indexing under the key in force now, for records a transaction of this
+        store writes later (``Transaction.upsert_sealed`` checks the key still is)."""
+        return Sealer(self._current())
+
     def partner_key(self, partner: str, use: str) -> bytes:
         """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
         partner is given under it cannot be joined with what another is given."""
@@ -335,13 +341,23 @@ def _stored(kt: KindTable, row: Any, keyring: Keyring) -> StoredRecord:
     )
 
 
-class Transaction:
-    """Writes inside one transaction of the store."""
+class Sealer:
+    """Seals records as their rows hold them, indexing under one index key.
 
-    def __init__(self, conn: Connection, keyring: Keyring) -> None:
-        self.conn = conn
+    A ``Transaction`` is one, indexing under the key its rows are under. ``Store.sealer``
+    gives one outside any transaction, to seal ahead of the writing transaction (in the
+    worker processes of a parallel sync): ``Transaction.upsert_sealed`` refuses what was
+    indexed under another key than its own, so a rotation between the two is never missed.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         """Indexing under the key the rows are under in this transaction."""
+
+    @property
+    def index_key(self) -> str:
+        """The id of the index key this sealer's blind indexes are under."""
+        return self.keyring.indexing_key_id
 
     def blind_index(self, value: str) -> str:
         return self.keyring.blind_index(value)
@@ -351,6 +367,18 @@ class Transaction:
 
     def seal_source_key(self, key: str) -> str:
         return SEALED_KEY_PREFIX + self.keyring.blind_index(key)
+
+    def seal(self, record: Record) -> Sealed:
+        """``record`` as its table row holds it (``codec.seal``)."""
+        return seal(kind_table(record.kind), record, self.keyring)
+
+
+class Transaction(Sealer):
+    """Writes inside one transaction of the store."""
+
+    def __init__(self, conn: Connection, keyring: Keyring) -> None:
+        super().__init__(keyring)
+        self.conn = conn
 
     def locked(self, kind: str, record_id: int) -> StoredRecord | None:
         """Record ``record_id``, its row locked until the transaction ends, so that what is
@@ -470,10 +498,28 @@ class Transaction:
         A record whose content hash is unchanged is not written at all, so re-running a
         sync is a no-op. Records may be of several kinds.
         """
+        sealed = [(key, self.seal(record)) for key, record in records]
+        return self.upsert_sealed(source_system, sealed, now)
+
+    def upsert_sealed(
+        self,
+        source_system: str,
+        records: Iterable[tuple[str, Sealed]],
+        now: dt.datetime | None = None,
+    ) -> UpsertCounts:
+        """``upsert`` of records sealed beforehand (``codec.seal``), possibly in another
+        process. KeyringError if one was indexed under another index key than this
+        transaction's rows are under: the caller seals it again, here."""
         now = now or dt.datetime.now(dt.UTC)
-        by_kind: dict[str, dict[str, Record]] = {}
+        in_force = self.keyring.indexing_key_id
+        by_kind: dict[str, dict[str, Sealed]] = {}
         counts = UpsertCounts()
         for source_key, record in records:
+            if record.index_key != in_force:
+                raise KeyringError(
+                    f"{record.kind} {source_key} was indexed under key {record.index_key}, "
+                    f"the rows are under {in_force}"
+                )
             batch = by_kind.setdefault(record.kind, {})
             counts.superseded += source_key in batch
             batch[source_key] = record
@@ -484,38 +530,39 @@ class Transaction:
         return counts
 
     def _upsert_kind(
-        self, kt: KindTable, source_system: str, batch: dict[str, Record], now: dt.datetime
+        self, kt: KindTable, source_system: str, batch: dict[str, Sealed], now: dt.datetime
     ) -> UpsertCounts:
         table = kt.table
         query = select(table.c.source_key, table.c.id, table.c.content_hash).where(
             table.c.source_system == source_system, table.c.source_key.in_(list(batch))
         )
         existing = {key: (record_id, digest) for key, record_id, digest in self.conn.execute(query)}
-        inserts: list[dict[str, Any]] = []
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         counts = UpsertCounts()
+        names = field_columns(kt)
         for source_key, record in batch.items():
-            digest = content_hash(record)
-            if source_key in existing and existing[source_key][1] == digest:
+            held = existing.get(source_key)
+            if held is None:
+                provenance = (source_system, source_key, record.link_key, record.version)
+                inserts.append((*provenance, now, now, record.content_hash, *record.values))
+            elif held[1] == record.content_hash:
                 counts.unchanged += 1
-                continue
-            row = encode(kt, record, self.keyring)
-            row.update(
-                link_key=self.link_key(record.natural_key()),
-                contract_version=record.version,
-                last_updated=now,
-                content_hash=digest,
-            )
-            if source_key in existing:
-                row["_source_key"] = source_key
-                updates.append(row)
-                counts.changed.append((kt.model.kind, existing[source_key][0]))
             else:
-                row.update(source_system=source_system, source_key=source_key, first_seen=now)
-                inserts.append(row)
+                row = dict(zip(names, record.values, strict=True))
+                row.update(
+                    link_key=record.link_key,
+                    contract_version=record.version,
+                    last_updated=now,
+                    content_hash=record.content_hash,
+                    _source_key=source_key,
+                )
+                updates.append(row)
+                counts.changed.append((kt.model.kind, held[0]))
         if inserts:
-            inserted = self.conn.execute(table.insert().returning(table.c.id), inserts)
-            counts.changed += [(kt.model.kind, record_id) for record_id in inserted.scalars()]
+            _insert_many(self.conn, kt, inserts)
+            ids = self.located(kt.model.kind, source_system, [row[1] for row in inserts])
+            counts.changed += [(kt.model.kind, ids[row[1]][0]) for row in inserts]
             counts.inserted = len(inserts)
         if updates:
             statement = (
@@ -526,6 +573,72 @@ class Transaction:
             self.conn.execute(statement, updates)
             counts.updated = len(updates)
         return counts
+
+
+_PROVENANCE = (
+    "source_system",
+    "source_key",
+    "link_key",
+    "contract_version",
+    "first_seen",
+    "last_updated",
+    "content_hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _InsertMany:
+    """A kind table's INSERT compiled once for a dialect, with each column's bind
+    processor: a batch is one ``executemany`` of plain tuples through the DBAPI."""
+
+    sql: str
+    order: tuple[int, ...] | None
+    """Positional dialects: the index into a row of each placeholder; None: named."""
+    names: tuple[str, ...]
+    processors: tuple[tuple[int, Any], ...]
+    """(index into a row, processor) of the columns whose type converts values."""
+
+
+_INSERTS: dict[tuple[str, str], _InsertMany] = {}
+
+
+def _insert_many(conn: Connection, kt: KindTable, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (provenance then field columns, as ``_upsert_kind`` builds them)."""
+    dialect = conn.dialect
+    statement = _INSERTS.get((kt.model.kind, dialect.name))
+    if statement is None:
+        statement = _INSERTS[(kt.model.kind, dialect.name)] = _compile_insert(kt, dialect)
+    if statement.processors:
+        converted = []
+        for row in rows:
+            values = list(row)
+            for index, process in statement.processors:
+                if values[index] is not None:
+                    values[index] = process(values[index])
+            converted.append(values)
+        rows = converted  # type: ignore[assignment]
+    if statement.order is not None:
+        order = statement.order
+        params: list[Any] = [tuple(row[i] for i in order) for row in rows]
+    else:
+        params = [dict(zip(statement.names, row, strict=True)) for row in rows]
+    conn.exec_driver_sql(statement.sql, params)
+
+
+def _compile_insert(kt: KindTable, dialect: Any) -> _InsertMany:
+    names = (*_PROVENANCE, *field_columns(kt))
+    compiled = kt.table.insert().compile(dialect=dialect, column_keys=list(names))
+    processors = []
+    for index, name in enumerate(names):
+        column_type = kt.table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, process))
+    order = None
+    if compiled.positional:
+        position = {name: index for index, name in enumerate(names)}
+        order = tuple(position[name] for name in compiled.positiontup or ())
+    return _InsertMany(compiled.string, order, names, tuple(processors))
 
 
 def kind_table(kind: str) -> KindTable:
