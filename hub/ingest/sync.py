@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
+from connectors.sdk import Batch, ConnectorError, RecordMapping, Source, State, Stream
 from contracts import Record
 from hub.events import record_changed
+from hub.ingest import pipeline
 from hub.ingest.judging import Judged, Prepared, judge, prepare
 from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts
 from hub.work.verification_tasks import declared
@@ -168,12 +169,16 @@ def sync_stream(
     batch_size: int = 1000,
     on_batch: Callable[[StreamReport], None] | None = None,
     in_batch: AuditHook | None = None,
+    workers: int = 1,
 ) -> StreamReport:
     """Read ``stream`` from its saved state on, admitting batch after batch.
 
     ``on_batch`` sees the report after each committed batch; ``in_batch`` runs inside each
     batch's transaction (the worker renews its claim there, so a batch commits only while
     the worker still holds the stream, and raises to roll the batch back if it does not).
+    With ``workers`` > 1 the rows are judged and sealed by that many worker processes
+    while this one reads and writes (``hub.ingest.pipeline``); batches still commit one by
+    one, in order, each with its state.
     """
     report = StreamReport(source.source_id, stream.name, stream.kind)
     if stream.model.owned_by_hub:
@@ -181,20 +186,41 @@ def sync_stream(
         return report
     state = store.load_state(source.source_id, stream.name)
     try:
-        for batch in source.read(stream, state, batch_size):
-            admitted = admit_rows(
-                store, source.source_id, stream, batch.rows, run_id, batch.state, in_batch
-            )
-            report.read += len(batch.rows)
-            report.counts += admitted.counts
-            report.quarantined += len(admitted.quarantined)
-            for entry in admitted.quarantined:
-                _count_failures(report, entry.source_key, entry.failures)
-            if on_batch is not None:
-                on_batch(report)
+        with _prepared(store, stream, source.read(stream, state, batch_size), workers) as read:
+            for batch, prepared in read:
+                admitted = admit_rows(
+                    store,
+                    source.source_id,
+                    stream,
+                    batch.rows,
+                    run_id,
+                    batch.state,
+                    in_batch,
+                    prepared=prepared,
+                )
+                report.read += len(batch.rows)
+                report.counts += admitted.counts
+                report.quarantined += len(admitted.quarantined)
+                for entry in admitted.quarantined:
+                    _count_failures(report, entry.source_key, entry.failures)
+                if on_batch is not None:
+                    on_batch(report)
     except ConnectorError as exc:
         report.error = str(exc)
     return report
+
+
+@contextmanager
+def _prepared(
+    store: Store, stream: Stream, batches: Iterator[Batch], workers: int
+) -> Iterator[Iterator[tuple[Batch, Prepared | None]]]:
+    """The batches read, with their rows prepared by ``workers`` processes, or (one
+    worker, or no ``fork`` here) with None: ``admit_rows`` prepares them itself."""
+    if workers <= 1 or not pipeline.parallel_available():
+        yield ((batch, None) for batch in batches)
+        return
+    with pipeline.prepared_batches(batches, stream, store.sealer(), workers) as prepared:
+        yield prepared
 
 
 def _without_duplicates(
