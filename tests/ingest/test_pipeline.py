@@ -65,7 +65,7 @@ def _held(store: Store) -> dict[str, Any]:
         (q.stream, q.source_key): (q.row, q.failures) for q in store.quarantined()
     }
     held["state"] = {
-        stream["name"]: store.load_state("police_db", stream["name"]) for stream in POLICE_STREAMS
+        str(s["name"]): store.load_state("police_db", str(s["name"])) for s in POLICE_STREAMS
     }
     return held
 
