@@ -62,6 +62,7 @@ def prepared_batches(
     processes. A connector error raised while reading comes after every batch read before
     it, as in a serial sync. The pool is shut down when the block ends."""
     context = multiprocessing.get_context("fork")
+    gc.freeze()  # what the workers inherit is never scanned by their GC, nor copied
     pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
@@ -72,6 +73,7 @@ def prepared_batches(
         yield _in_order(pool, batches, 2 * workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 def _in_order(
@@ -114,12 +116,23 @@ def _start_worker(parent: int, stream: Stream, sealer: Sealer) -> None:
     gc.freeze()
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic GC off while a batch is admitted: a batch makes many objects and no
+    cycles worth a collection in the middle of it; collections resume after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _prepare(rows: list[dict[str, Any]]) -> Prepared:
     """One batch, in a worker; the GC paused while it runs (its objects are acyclic)."""
     if _job is None:
         raise RuntimeError("_prepare runs in a worker process started by _start_worker")
-    gc.disable()
-    try:
+    with gc_paused():
         return prepare(_job[0], rows, _job[1])
-    finally:
-        gc.enable()

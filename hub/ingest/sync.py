@@ -188,16 +188,17 @@ def sync_stream(
     try:
         with _prepared(store, stream, source.read(stream, state, batch_size), workers) as read:
             for batch, prepared in read:
-                admitted = admit_rows(
-                    store,
-                    source.source_id,
-                    stream,
-                    batch.rows,
-                    run_id,
-                    batch.state,
-                    in_batch,
-                    prepared=prepared,
-                )
+                with pipeline.gc_paused():
+                    admitted = admit_rows(
+                        store,
+                        source.source_id,
+                        stream,
+                        batch.rows,
+                        run_id,
+                        batch.state,
+                        in_batch,
+                        prepared=prepared,
+                    )
                 report.read += len(batch.rows)
                 report.counts += admitted.counts
                 report.quarantined += len(admitted.quarantined)

@@ -13,8 +13,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
     Connection,
     Engine,
+    String,
+    any_,
     bindparam,
     create_engine,
     event,
@@ -393,7 +398,7 @@ class Transaction(Sealer):
         """For each natural key (as ``link_key``) this source already holds: its source key."""
         table = kind_table(kind).table
         query = select(table.c.link_key, table.c.source_key).where(
-            table.c.source_system == source_system, table.c.link_key.in_(link_keys)
+            table.c.source_system == source_system, any_of(self.conn, table.c.link_key, link_keys)
         )
         return {link: key for link, key in self.conn.execute(query)}
 
@@ -403,9 +408,11 @@ class Transaction(Sealer):
         """For each source key this source holds: the record's id and ``link_key``."""
         table = kind_table(kind).table
         query = select(table.c.source_key, table.c.id, table.c.link_key).where(
-            table.c.source_system == source_system, table.c.source_key.in_(source_keys)
+            table.c.source_system == source_system,
+            any_of(self.conn, table.c.source_key, source_keys),
         )
-        return {row.source_key: (row.id, row.link_key) for row in self.conn.execute(query)}
+        found = self.conn.execute(query).all()
+        return {source_key: (record_id, link) for source_key, record_id, link in found}
 
     def records_of(
         self, kind: str, source_system: str, source_keys: list[str]
@@ -481,7 +488,7 @@ class Transaction(Sealer):
             .where(
                 quarantine.c.source_system == source_system,
                 quarantine.c.stream == stream,
-                quarantine.c.source_key.in_(source_keys),
+                any_of(self.conn, quarantine.c.source_key, source_keys),
                 quarantine.c.status == "open",
             )
             .values(status="resolved")
@@ -534,9 +541,11 @@ class Transaction(Sealer):
     ) -> UpsertCounts:
         table = kt.table
         query = select(table.c.source_key, table.c.id, table.c.content_hash).where(
-            table.c.source_system == source_system, table.c.source_key.in_(list(batch))
+            table.c.source_system == source_system,
+            any_of(self.conn, table.c.source_key, list(batch)),
         )
-        existing = {key: (record_id, digest) for key, record_id, digest in self.conn.execute(query)}
+        found = self.conn.execute(query).all()
+        existing = {key: (record_id, digest) for key, record_id, digest in found}
         inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         counts = UpsertCounts()
@@ -575,6 +584,16 @@ class Transaction(Sealer):
         return counts
 
 
+def any_of(conn: Connection, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+    """``column IN values`` as one bound parameter (a JSON array on SQLite, an array on
+    PostgreSQL) rather than one per value: a batch's look-up by thousands of keys is one
+    statement compiled once, not one compiled for every length of list."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 _PROVENANCE = (
     "source_system",
     "source_key",
@@ -592,11 +611,14 @@ class _InsertMany:
     processor: a batch is one ``executemany`` of plain tuples through the DBAPI."""
 
     sql: str
+    named: bool
+    """Parameters by name (PostgreSQL's psycopg), else by position (SQLite)."""
     order: tuple[int, ...] | None
-    """Positional dialects: the index into a row of each placeholder; None: named."""
+    """By position: the index into a row of each placeholder; None: a row's own order."""
     names: tuple[str, ...]
-    processors: tuple[tuple[int, Any], ...]
-    """(index into a row, processor) of the columns whose type converts values."""
+    processors: tuple[tuple[int, Any, bool], ...]
+    """(index into a row, processor, values hashable) of the columns whose type converts
+    values."""
 
 
 _INSERTS: dict[tuple[str, str], _InsertMany] = {}
@@ -609,19 +631,27 @@ def _insert_many(conn: Connection, kt: KindTable, rows: list[tuple[Any, ...]]) -
     if statement is None:
         statement = _INSERTS[(kt.model.kind, dialect.name)] = _compile_insert(kt, dialect)
     if statement.processors:
-        converted = []
-        for row in rows:
-            values = list(row)
-            for index, process in statement.processors:
-                if values[index] is not None:
-                    values[index] = process(values[index])
-            converted.append(values)
-        rows = converted  # type: ignore[assignment]
-    if statement.order is not None:
-        order = statement.order
-        params: list[Any] = [tuple(row[i] for i in order) for row in rows]
-    else:
+        # Values repeat (a batch's one time, a code, a date): each converted once.
+        converted = [list(row) for row in rows]
+        for index, process, repeats in statement.processors:
+            seen: dict[Any, Any] = {}
+            for values in converted:
+                value = values[index]
+                if value is None:
+                    continue
+                if not repeats:
+                    values[index] = process(value)
+                elif value in seen:
+                    values[index] = seen[value]
+                else:
+                    values[index] = seen[value] = process(value)
+        rows = [tuple(values) for values in converted]
+    params: list[Any] = rows
+    if statement.named:
         params = [dict(zip(statement.names, row, strict=True)) for row in rows]
+    elif statement.order is not None:
+        order = statement.order
+        params = [tuple(row[i] for i in order) for row in rows]
     conn.exec_driver_sql(statement.sql, params)
 
 
@@ -633,12 +663,14 @@ def _compile_insert(kt: KindTable, dialect: Any) -> _InsertMany:
         column_type = kt.table.c[name].type
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
-            processors.append((index, process))
+            processors.append((index, process, not isinstance(column_type, JSON)))
     order = None
     if compiled.positional:
         position = {name: index for index, name in enumerate(names)}
         order = tuple(position[name] for name in compiled.positiontup or ())
-    return _InsertMany(compiled.string, order, names, tuple(processors))
+        if order == tuple(range(len(names))):
+            order = None
+    return _InsertMany(compiled.string, not compiled.positional, order, names, tuple(processors))
 
 
 def kind_table(kind: str) -> KindTable:
