@@ -18,7 +18,7 @@ with that reason: there is one place where rows are judged.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -64,9 +64,45 @@ class FieldMapping(BaseModel):
             value = [part.strip() for part in value.split(self.split) if part.strip()]
         return value
 
+    def compiled(self) -> Callable[[Mapping[str, Any]], Any]:
+        """``value`` as one plain function, its options bound once."""
+        if self.const is not None:
+            const = self.const
+            return lambda _row: const
+        source = self.source
+        codes, split, fmt = self.codes, self.split, self.date_format
+        lookup = CODE_TABLES[self.table].lookup if self.table is not None else None
+
+        def value(row: Mapping[str, Any]) -> Any:
+            value = row.get(source)  # type: ignore[arg-type]
+            if value is None:
+                return None
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    return None
+            if codes is not None:
+                value = codes.get(str(value), value)
+            if lookup is not None:
+                value = lookup(str(value)) or value
+            if fmt is not None and isinstance(value, str):
+                value = _parse_date(value, fmt)
+            if split is not None and isinstance(value, str):
+                value = [part.strip() for part in value.split(split) if part.strip()]
+            return value
+
+        return value
+
 
 @lru_cache(maxsize=65536)
 def _parse_date(value: str, fmt: str) -> Any:
+    if fmt == "%Y%m%d" and len(value) == 8 and value.isascii() and value.isdigit():
+        # strptime's own reading of eight digits, without its regex; what fails here
+        # (month 13, 30 February) is left to strptime below, which refuses it too.
+        try:
+            return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            pass
     try:
         parsed = dt.datetime.strptime(value, fmt)
     except ValueError:
@@ -83,6 +119,32 @@ class RecordMapping(BaseModel):
 
     fields: dict[str, FieldMapping] = Field(default_factory=dict)
     passthrough: bool = False
+
+    def compiled(self, model: type[Record]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+        """``apply`` for ``model`` as one plain function, its options bound once: what a
+        sync makes once per batch and calls for every row. A subclass that overrides
+        ``apply`` is called through its own ``apply``."""
+        if type(self).apply is not RecordMapping.apply:
+            return lambda row: self.apply(model, row)
+        names = header_names(model) if self.passthrough else None
+        fields = [(name, field.compiled()) for name, field in self.fields.items()]
+
+        def apply(row: Mapping[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = {}
+            if names is not None:
+                for column, value in row.items():
+                    name = names.get(column)
+                    if name is not None and value is not None and value != "":
+                        result[name] = value.strip() if isinstance(value, str) else value
+            for name, value_of in fields:
+                value = value_of(row)
+                if value is not None:
+                    result[name] = value
+                else:
+                    result.pop(name, None)
+            return result
+
+        return apply
 
     def apply(self, model: type[Record], row: Mapping[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -17,10 +17,11 @@ from rich.text import Text
 
 from connectors.sdk import ConnectorError
 from hub.cli.options import HomeOption, open_current_store
-from hub.cli.worker import duration, run_worker
+from hub.cli.worker import WorkersOption, duration, run_worker
 from hub.config import load_config
 from hub.errors import HubError
 from hub.ingest import StreamReport
+from hub.ingest.pipeline import default_workers
 from hub.ingest.report import RunReport, SourceReport, report_path
 from hub.ingest.run import run_sources
 from hub.ingest.sources import SourceSpec, load_sources
@@ -35,6 +36,7 @@ def sync(
         list[str] | None, typer.Argument(help="Source ids to sync; default every source.")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    workers: WorkersOption = None,
     every: Annotated[
         str | None,
         typer.Option(
@@ -64,12 +66,17 @@ def sync(
     chosen = [s for s in specs if not sources or s.id in sources]
     if interval is not None:
         poll = min(DEFAULT_POLL, interval)
-        options = WorkerOptions(override_every=interval, poll=poll, batch_size=batch_size)
+        options = WorkerOptions(
+            override_every=interval,
+            poll=poll,
+            batch_size=batch_size,
+            workers=workers or default_workers(),
+        )
         run_worker(config, chosen, options)
         return
     store = open_current_store(config)
     try:
-        report = run_sync(store, chosen, batch_size)
+        report = run_sync(store, chosen, batch_size, workers or default_workers())
         record_run(store, report)
     finally:
         store.close()
@@ -79,7 +86,7 @@ def sync(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def run_sync(store: Store, specs: list[SourceSpec], batch_size: int) -> RunReport:
+def run_sync(store: Store, specs: list[SourceSpec], batch_size: int, workers: int = 1) -> RunReport:
     """``run_sources`` with its progress drawn on stderr."""
     columns = (
         SpinnerColumn(),
@@ -115,6 +122,7 @@ def run_sync(store: Store, specs: list[SourceSpec], batch_size: int) -> RunRepor
             store,
             specs,
             batch_size,
+            workers=workers,
             on_progress=on_progress,
             on_source=on_source,
             on_expectations=on_expectations,

@@ -19,6 +19,7 @@ from connectors.sdk import ConnectorError
 from hub.cli.options import HomeOption, open_current_store
 from hub.config import HubConfig, load_config
 from hub.errors import HubError
+from hub.ingest.pipeline import default_workers
 from hub.ingest.schedule import parse_duration
 from hub.ingest.sources import SourceSpec, load_sources
 from hub.ingest.worker import DEFAULT_LEASE, DEFAULT_POLL, Worker, WorkerOptions
@@ -36,6 +37,15 @@ def duration(value: str | None) -> dt.timedelta | None:
         raise typer.BadParameter(str(exc)) from None
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Processes judging and sealing rows while this one reads and writes;"
+        " default the machine's cores.",
+    ),
+]
+
 EveryOption = Annotated[
     str | None,
     typer.Option(help="Interval for sources with no schedule: in sources.yaml, e.g. 5m."),
@@ -51,6 +61,7 @@ def worker(
         "5s"
     ),
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 1000,
+    workers: WorkersOption = None,
     expectations: Annotated[
         bool, typer.Option(help="Run the dataset expectations after every stream's run.")
     ] = True,
@@ -67,6 +78,7 @@ def worker(
         poll=duration(poll) or DEFAULT_POLL,
         default_every=duration(every),
         batch_size=batch_size,
+        workers=workers or default_workers(),
         expectations=expectations,
         once=once,
     )

@@ -34,12 +34,14 @@ def run_sources(
     on_source: Callable[[SourceReport], None] | None = None,
     on_expectations: Callable[[], None] | None = None,
     expectations: bool = True,
+    workers: int = 1,
 ) -> RunReport:
     """Sync ``specs`` in order and return the run's report (``finished`` set).
 
     ``on_progress`` sees a stream's report when it starts (nothing read yet), after every
     committed batch and when it ends; ``on_source`` sees each source's entry once it is
     opened or has failed; ``on_expectations`` is called before the dataset checks start.
+    ``workers``: processes judging and sealing each stream's rows (``sync_stream``).
     """
     report = RunReport(new_run_id(), dt.datetime.now(dt.UTC))
     for spec in specs:
@@ -64,7 +66,13 @@ def run_sources(
             for stream in streams:
                 _call(on_progress, StreamReport(spec.id, stream.name, stream.kind))
                 result = sync_stream(
-                    store, source, stream, report.run_id, batch_size, on_batch=on_progress
+                    store,
+                    source,
+                    stream,
+                    report.run_id,
+                    batch_size,
+                    on_batch=on_progress,
+                    workers=workers,
                 )
                 if result.error is not None:
                     result.error = redact(result.error, secrets)

@@ -9,8 +9,6 @@ last committed batch: no row lost, none stored twice.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -18,10 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.sdk import ConnectorError, RecordMapping, Source, State, Stream
-from contracts import Record, RecordInvalid, header_names
+from connectors.sdk import Batch, ConnectorError, RecordMapping, Source, State, Stream
+from contracts import Record
 from hub.events import record_changed
-from hub.store import QuarantinedRow, Store, Transaction, UpsertCounts
+from hub.ingest import pipeline
+from hub.ingest.judging import Judged, Prepared, judge, prepare
+from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts
 from hub.work.verification_tasks import declared
 
 MAX_EXAMPLES = 3
@@ -67,30 +67,6 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
 
 
-def source_key_of(stream: Stream, row: dict[str, Any], seal: Callable[[str], str] | None) -> str:
-    """The row's primary key, or for a row without one a digest of its content.
-
-    A source whose key is itself a sealed value (a spreadsheet keyed by 公民身份号码) gets
-    the blind index of it instead: source keys are stored in clear.
-    """
-    key = row.get(stream.primary_key)
-    if key is None or key == "":
-        digest = hashlib.sha256(json.dumps(row, sort_keys=True, default=str).encode())
-        return "#" + digest.hexdigest()[:32]
-    if seal is not None:
-        return seal(str(key))
-    return str(key)
-
-
-def key_is_sealed(stream: Stream) -> bool:
-    model = stream.model
-    fed = [name for name, m in stream.mapping.fields.items() if m.source == stream.primary_key]
-    if stream.mapping.passthrough and stream.primary_key in header_names(model):
-        fed.append(header_names(model)[stream.primary_key])
-    specs = {spec.name: spec for spec in model.specs()}
-    return any(specs[name].sensitivity.encrypted_at_rest for name in fed if name in specs)
-
-
 @dataclass
 class Admitted:
     """What became of the rows of one batch."""
@@ -124,6 +100,7 @@ def admit_rows(
     state: State | None = None,
     audit: AuditHook | None = None,
     tx: Transaction | None = None,
+    prepared: Prepared | None = None,
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
@@ -134,32 +111,36 @@ def admit_rows(
     transaction, to commit (or roll back) with a change of its own: a review's decision.
     Each record a ``self_declared`` stream stores gets its verification task
     (``hub.work.verification_tasks``) in that transaction too.
+
+    ``prepared`` is ``rows`` judged and sealed beforehand (by a worker process of a
+    parallel sync); it is used if its blind indexes are under the index key the
+    transaction's rows are under, else the rows are judged and sealed again here.
     """
-    model = stream.model
-    parsed: list[tuple[dict[str, Any], Record | list[dict[str, Any]]]] = []
-    for row in rows:
-        try:
-            parsed.append((row, model.parse(stream.mapping.apply(model, row))))
-        except RecordInvalid as exc:
-            parsed.append((row, [f.as_dict() for f in exc.failures]))
+    if prepared is None:
+        judged: list[Judged] | None = judge(stream, rows)
     now = dt.datetime.now(dt.UTC)
     with _within(store, tx) as tx:
-        # A sealed source key is a blind index: made in the transaction that writes it.
-        seal = tx.seal_source_key if key_is_sealed(stream) else None
-        good: list[tuple[str, Record]] = []
+        if prepared is None or prepared.index_key != tx.index_key:
+            # A sealed source key and the blind indexes: made under the transaction's key.
+            prepared = prepare(stream, rows, tx, judged if prepared is None else None)
+        good: list[tuple[str, Sealed]] = []
+        records: dict[str, Record] = {}
         bad: list[QuarantinedRow] = []
         raw: dict[str, dict[str, Any]] = {}
-        for row, outcome in parsed:
-            key = source_key_of(stream, row, seal)
+        for index, (row, key, outcome) in enumerate(
+            zip(rows, prepared.keys, prepared.outcomes, strict=True)
+        ):
             raw[key] = row
-            if isinstance(outcome, Record):
+            if isinstance(outcome, Sealed):
                 good.append((key, outcome))
+                if prepared.records is not None:
+                    records[key] = prepared.records[index]  # type: ignore[assignment]
             else:
                 bad.append(QuarantinedRow(source_id, stream.name, stream.kind, key, row, outcome))
         good = _without_duplicates(tx, source_id, stream, good, raw, bad)
-        counts = tx.upsert(source_id, good, now)
+        counts = tx.upsert_sealed(source_id, good, now)
         if stream.self_declared:
-            declared(tx, source_id, good, now)
+            declared(tx, source_id, [(key, records[key]) for key, _ in good], now)
         record_changed(tx, counts.changed, now)
         tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
         tx.quarantine(run_id, bad, now)
@@ -188,12 +169,16 @@ def sync_stream(
     batch_size: int = 1000,
     on_batch: Callable[[StreamReport], None] | None = None,
     in_batch: AuditHook | None = None,
+    workers: int = 1,
 ) -> StreamReport:
     """Read ``stream`` from its saved state on, admitting batch after batch.
 
     ``on_batch`` sees the report after each committed batch; ``in_batch`` runs inside each
     batch's transaction (the worker renews its claim there, so a batch commits only while
     the worker still holds the stream, and raises to roll the batch back if it does not).
+    With ``workers`` > 1 the rows are judged and sealed by that many worker processes
+    while this one reads and writes (``hub.ingest.pipeline``); batches still commit one by
+    one, in order, each with its state.
     """
     report = StreamReport(source.source_id, stream.name, stream.kind)
     if stream.model.owned_by_hub:
@@ -201,44 +186,65 @@ def sync_stream(
         return report
     state = store.load_state(source.source_id, stream.name)
     try:
-        for batch in source.read(stream, state, batch_size):
-            admitted = admit_rows(
-                store, source.source_id, stream, batch.rows, run_id, batch.state, in_batch
-            )
-            report.read += len(batch.rows)
-            report.counts += admitted.counts
-            report.quarantined += len(admitted.quarantined)
-            for entry in admitted.quarantined:
-                _count_failures(report, entry.source_key, entry.failures)
-            if on_batch is not None:
-                on_batch(report)
+        with _prepared(store, stream, source.read(stream, state, batch_size), workers) as read:
+            for batch, prepared in read:
+                with pipeline.gc_paused():
+                    admitted = admit_rows(
+                        store,
+                        source.source_id,
+                        stream,
+                        batch.rows,
+                        run_id,
+                        batch.state,
+                        in_batch,
+                        prepared=prepared,
+                    )
+                report.read += len(batch.rows)
+                report.counts += admitted.counts
+                report.quarantined += len(admitted.quarantined)
+                for entry in admitted.quarantined:
+                    _count_failures(report, entry.source_key, entry.failures)
+                if on_batch is not None:
+                    on_batch(report)
     except ConnectorError as exc:
         report.error = str(exc)
     return report
+
+
+@contextmanager
+def _prepared(
+    store: Store, stream: Stream, batches: Iterator[Batch], workers: int
+) -> Iterator[Iterator[tuple[Batch, Prepared | None]]]:
+    """The batches read, with their rows prepared by ``workers`` processes, or (one
+    worker, or no ``fork`` here) with None: ``admit_rows`` prepares them itself."""
+    if workers <= 1 or not pipeline.parallel_available():
+        yield ((batch, None) for batch in batches)
+        return
+    with pipeline.prepared_batches(batches, stream, store.sealer(), workers) as prepared:
+        yield prepared
 
 
 def _without_duplicates(
     tx: Transaction,
     source_id: str,
     stream: Stream,
-    good: list[tuple[str, Record]],
+    good: list[tuple[str, Sealed]],
     raw: dict[str, dict[str, Any]],
     bad: list[QuarantinedRow],
-) -> list[tuple[str, Record]]:
+) -> list[tuple[str, Sealed]]:
     """Quarantine records whose natural key this source already holds under another key.
 
     A source that lists one ID number under two of its own keys has a duplicate; which
     one is right is the steward's call, so the later one waits in quarantine.
     """
-    links = [tx.link_key(record.natural_key()) for _, record in good]
-    owners = tx.key_owners(source_id, stream.kind, sorted(set(links)))
+    owners = tx.key_owners(source_id, stream.kind, sorted({s.link_key for _, s in good}))
+    name = stream.model.natural_key_fields()[0]
     kept = []
-    for (key, record), link in zip(good, links, strict=True):
-        owner = owners.setdefault(link, key)
+    for key, sealed in good:
+        owner = owners.setdefault(sealed.link_key, key)
         if owner == key:
-            kept.append((key, record))
+            kept.append((key, sealed))
             continue
-        name = record.natural_key_fields()[0]
         failure = {
             "kind": stream.kind,
             "field": name,

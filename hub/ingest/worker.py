@@ -234,6 +234,8 @@ class WorkerOptions:
     override_every: dt.timedelta | None = None
     """An interval for every source, whatever its schedule (``hub sync --every``)."""
     batch_size: int = 1000
+    workers: int = 1
+    """Processes judging and sealing a stream's rows (``hub.ingest.pipeline``)."""
     expectations: bool = True
     once: bool = False
     """Stop once no stream is due (rather than wait for the next)."""
@@ -327,6 +329,7 @@ class Worker:
                     self.options.batch_size,
                     on_batch=self._after_batch,
                     in_batch=lambda tx, _: self._renew(tx, claim),
+                    workers=self.options.workers,
                 )
             finally:
                 source.close()

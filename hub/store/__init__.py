@@ -1,9 +1,11 @@
 """The hub's record store: tables generated from the contracts, sensitive fields sealed."""
 
+from hub.store.codec import Sealed
 from hub.store.keyring import Keyring
 from hub.store.store import (
     Provenance,
     QuarantinedRow,
+    Sealer,
     Store,
     StoredRecord,
     Transaction,
@@ -18,6 +20,8 @@ __all__ = [
     "KindTable",
     "Provenance",
     "QuarantinedRow",
+    "Sealed",
+    "Sealer",
     "Store",
     "StoredRecord",
     "Transaction",

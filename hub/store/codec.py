@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
 from typing_extensions import TypedDict
@@ -20,27 +20,85 @@ def content_hash(record: Record) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
+class Sealed(NamedTuple):
+    """A record as its table row holds it, made once and written as is: what a worker
+    process hands the writer (``hub.ingest.pipeline``), and what ``Transaction.upsert``
+    writes. The blind indexes in it (``link_key``, the ``*_bidx`` columns) are under
+    ``index_key``: a transaction writes it only if its rows are under that key too.
+    A named tuple: it crosses a pipe for every row, and pickles as fast as a tuple."""
+
+    kind: str
+    version: int
+    content_hash: str
+    link_key: str
+    index_key: str
+    values: tuple[Any, ...]
+    """The field columns, in the order of ``field_columns(kind_table)``."""
+
+
+def field_columns(kind_table: KindTable) -> tuple[str, ...]:
+    """The names of a kind table's field columns (a sealed field's index after it)."""
+    return _layout(kind_table)[0]
+
+
+_Field = tuple[str, str, bool, bool, bool]
+"""A field's name, encryption context, and whether it is encrypted, indexed, structured."""
+_LAYOUTS: dict[str, tuple[tuple[str, ...], tuple[_Field, ...]]] = {}
+
+
+def _layout(kind_table: KindTable) -> tuple[tuple[str, ...], tuple[_Field, ...]]:
+    """(field column names, fields) of a kind table, worked out once."""
+    kind = kind_table.model.kind
+    found = _LAYOUTS.get(kind)
+    if found is None:
+        names: list[str] = []
+        for column in kind_table.fields:
+            names.append(column.name)
+            if column.indexed:
+                names.append(column.index_column)
+        fields = tuple(
+            (c.name, f"{kind}.{c.name}", c.encrypted, c.indexed, c.structured)
+            for c in kind_table.fields
+        )
+        found = _LAYOUTS[kind] = (tuple(names), fields)
+    return found
+
+
+def seal(kind_table: KindTable, record: Record, keyring: Keyring) -> Sealed:
+    """``record`` as a table row: one JSON dump, hashed for the content hash and read back
+    for the column values; sensitive fields encrypted, the scalar ones blind-indexed."""
+    dumped = record.model_dump_json()
+    plain = json.loads(dumped)
+    indexes: dict[str, str] = {}
+    values: list[Any] = []
+    for name, context, encrypted, indexed, structured in _layout(kind_table)[1]:
+        value = plain[name]
+        if encrypted:
+            if value is None:
+                values.append(None)
+                if indexed:
+                    values.append(None)
+                continue
+            values.append(keyring.encrypt(json.dumps(value, ensure_ascii=False), context))
+            if indexed:
+                clear = str(value)
+                indexes[clear] = keyring.blind_index(clear)
+                values.append(indexes[clear])
+        elif structured:
+            values.append(value)
+        else:
+            values.append(getattr(record, name))
+    natural = record.natural_key()
+    link = indexes.get(natural) or keyring.blind_index(natural)
+    digest = hashlib.sha256(dumped.encode()).hexdigest()
+    return Sealed(record.kind, record.version, digest, link, keyring.indexing_key_id, tuple(values))
+
+
 def encode(kind_table: KindTable, record: Record, keyring: Keyring) -> dict[str, Any]:
     """The field columns of ``record`` (not provenance), sensitive ones sealed."""
-    plain = record.model_dump(mode="json")
-    row: dict[str, Any] = {}
-    for column in kind_table.fields:
-        value = plain[column.name]
-        if column.encrypted:
-            if value is None:
-                row[column.name] = None
-                if column.indexed:
-                    row[column.index_column] = None
-                continue
-            text = json.dumps(value, ensure_ascii=False)
-            row[column.name] = keyring.encrypt(text, f"{record.kind}.{column.name}")
-            if column.indexed:
-                row[column.index_column] = keyring.blind_index(str(value))
-        elif column.structured:
-            row[column.name] = value
-        else:
-            row[column.name] = getattr(record, column.name)
-    return row
+    return dict(
+        zip(field_columns(kind_table), seal(kind_table, record, keyring).values, strict=True)
+    )
 
 
 def decode(kind_table: KindTable, row: Any, keyring: Keyring) -> Record:

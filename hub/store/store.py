@@ -13,8 +13,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
+    ARRAY,
+    JSON,
+    ColumnElement,
     Connection,
     Engine,
+    String,
+    any_,
     bindparam,
     create_engine,
     event,
@@ -26,8 +31,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from contracts import Record, contract
+from hub.errors import KeyringError
 from hub.store import schema
-from hub.store.codec import content_hash, decode, decode_values, encode
+from hub.store.codec import Sealed, decode, decode_values, field_columns, seal
 from hub.store.indexstate import REFRESH_SECONDS, IndexState, hold_state, holding, read_state
 from hub.store.keyring import Keyring
 from hub.store.tables import (
@@ -222,6 +228,11 @@ class Store:
         source keys are kept in clear."""
         return SEALED_KEY_PREFIX + self._current().blind_index(key)
 
+    def sealer(self) -> Sealer:
+        """A sealer indexing under the key in force now, for records a transaction of this
+        store writes later (``Transaction.upsert_sealed`` checks the key still is)."""
+        return Sealer(self._current())
+
     def partner_key(self, partner: str, use: str) -> bytes:
         """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
         partner is given under it cannot be joined with what another is given."""
@@ -342,13 +353,23 @@ def _stored(kt: KindTable, row: Any, keyring: Keyring) -> StoredRecord:
     )
 
 
-class Transaction:
-    """Writes inside one transaction of the store."""
+class Sealer:
+    """Seals records as their rows hold them, indexing under one index key.
 
-    def __init__(self, conn: Connection, keyring: Keyring) -> None:
-        self.conn = conn
+    A ``Transaction`` is one, indexing under the key its rows are under. ``Store.sealer``
+    gives one outside any transaction, to seal ahead of the writing transaction (in the
+    worker processes of a parallel sync): ``Transaction.upsert_sealed`` refuses what was
+    indexed under another key than its own, so a rotation between the two is never missed.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
         self.keyring = keyring
         """Indexing under the key the rows are under in this transaction."""
+
+    @property
+    def index_key(self) -> str:
+        """The id of the index key this sealer's blind indexes are under."""
+        return self.keyring.indexing_key_id
 
     def blind_index(self, value: str) -> str:
         return self.keyring.blind_index(value)
@@ -358,6 +379,18 @@ class Transaction:
 
     def seal_source_key(self, key: str) -> str:
         return SEALED_KEY_PREFIX + self.keyring.blind_index(key)
+
+    def seal(self, record: Record) -> Sealed:
+        """``record`` as its table row holds it (``codec.seal``)."""
+        return seal(kind_table(record.kind), record, self.keyring)
+
+
+class Transaction(Sealer):
+    """Writes inside one transaction of the store."""
+
+    def __init__(self, conn: Connection, keyring: Keyring) -> None:
+        super().__init__(keyring)
+        self.conn = conn
 
     def locked(self, kind: str, record_id: int) -> StoredRecord | None:
         """Record ``record_id``, its row locked until the transaction ends, so that what is
@@ -372,7 +405,7 @@ class Transaction:
         """For each natural key (as ``link_key``) this source already holds: its source key."""
         table = kind_table(kind).table
         query = select(table.c.link_key, table.c.source_key).where(
-            table.c.source_system == source_system, table.c.link_key.in_(link_keys)
+            table.c.source_system == source_system, any_of(self.conn, table.c.link_key, link_keys)
         )
         return {link: key for link, key in self.conn.execute(query)}
 
@@ -382,9 +415,11 @@ class Transaction:
         """For each source key this source holds: the record's id and ``link_key``."""
         table = kind_table(kind).table
         query = select(table.c.source_key, table.c.id, table.c.link_key).where(
-            table.c.source_system == source_system, table.c.source_key.in_(source_keys)
+            table.c.source_system == source_system,
+            any_of(self.conn, table.c.source_key, source_keys),
         )
-        return {row.source_key: (row.id, row.link_key) for row in self.conn.execute(query)}
+        found = self.conn.execute(query).all()
+        return {source_key: (record_id, link) for source_key, record_id, link in found}
 
     def records_of(
         self, kind: str, source_system: str, source_keys: list[str]
@@ -460,7 +495,7 @@ class Transaction:
             .where(
                 quarantine.c.source_system == source_system,
                 quarantine.c.stream == stream,
-                quarantine.c.source_key.in_(source_keys),
+                any_of(self.conn, quarantine.c.source_key, source_keys),
                 quarantine.c.status == "open",
             )
             .values(status="resolved")
@@ -477,10 +512,28 @@ class Transaction:
         A record whose content hash is unchanged is not written at all, so re-running a
         sync is a no-op. Records may be of several kinds.
         """
+        sealed = [(key, self.seal(record)) for key, record in records]
+        return self.upsert_sealed(source_system, sealed, now)
+
+    def upsert_sealed(
+        self,
+        source_system: str,
+        records: Iterable[tuple[str, Sealed]],
+        now: dt.datetime | None = None,
+    ) -> UpsertCounts:
+        """``upsert`` of records sealed beforehand (``codec.seal``), possibly in another
+        process. KeyringError if one was indexed under another index key than this
+        transaction's rows are under: the caller seals it again, here."""
         now = now or dt.datetime.now(dt.UTC)
-        by_kind: dict[str, dict[str, Record]] = {}
+        in_force = self.keyring.indexing_key_id
+        by_kind: dict[str, dict[str, Sealed]] = {}
         counts = UpsertCounts()
         for source_key, record in records:
+            if record.index_key != in_force:
+                raise KeyringError(
+                    f"{record.kind} {source_key} was indexed under key {record.index_key}, "
+                    f"the rows are under {in_force}"
+                )
             batch = by_kind.setdefault(record.kind, {})
             counts.superseded += source_key in batch
             batch[source_key] = record
@@ -491,38 +544,41 @@ class Transaction:
         return counts
 
     def _upsert_kind(
-        self, kt: KindTable, source_system: str, batch: dict[str, Record], now: dt.datetime
+        self, kt: KindTable, source_system: str, batch: dict[str, Sealed], now: dt.datetime
     ) -> UpsertCounts:
         table = kt.table
         query = select(table.c.source_key, table.c.id, table.c.content_hash).where(
-            table.c.source_system == source_system, table.c.source_key.in_(list(batch))
+            table.c.source_system == source_system,
+            any_of(self.conn, table.c.source_key, list(batch)),
         )
-        existing = {key: (record_id, digest) for key, record_id, digest in self.conn.execute(query)}
-        inserts: list[dict[str, Any]] = []
+        found = self.conn.execute(query).all()
+        existing = {key: (record_id, digest) for key, record_id, digest in found}
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         counts = UpsertCounts()
+        names = field_columns(kt)
         for source_key, record in batch.items():
-            digest = content_hash(record)
-            if source_key in existing and existing[source_key][1] == digest:
+            held = existing.get(source_key)
+            if held is None:
+                provenance = (source_system, source_key, record.link_key, record.version)
+                inserts.append((*provenance, now, now, record.content_hash, *record.values))
+            elif held[1] == record.content_hash:
                 counts.unchanged += 1
-                continue
-            row = encode(kt, record, self.keyring)
-            row.update(
-                link_key=self.link_key(record.natural_key()),
-                contract_version=record.version,
-                last_updated=now,
-                content_hash=digest,
-            )
-            if source_key in existing:
-                row["_source_key"] = source_key
-                updates.append(row)
-                counts.changed.append((kt.model.kind, existing[source_key][0]))
             else:
-                row.update(source_system=source_system, source_key=source_key, first_seen=now)
-                inserts.append(row)
+                row = dict(zip(names, record.values, strict=True))
+                row.update(
+                    link_key=record.link_key,
+                    contract_version=record.version,
+                    last_updated=now,
+                    content_hash=record.content_hash,
+                    _source_key=source_key,
+                )
+                updates.append(row)
+                counts.changed.append((kt.model.kind, held[0]))
         if inserts:
-            inserted = self.conn.execute(table.insert().returning(table.c.id), inserts)
-            counts.changed += [(kt.model.kind, record_id) for record_id in inserted.scalars()]
+            _insert_many(self.conn, kt, inserts)
+            ids = self.located(kt.model.kind, source_system, [row[1] for row in inserts])
+            counts.changed += [(kt.model.kind, ids[row[1]][0]) for row in inserts]
             counts.inserted = len(inserts)
         if updates:
             statement = (
@@ -533,6 +589,95 @@ class Transaction:
             self.conn.execute(statement, updates)
             counts.updated = len(updates)
         return counts
+
+
+def any_of(conn: Connection, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+    """``column IN values`` as one bound parameter (a JSON array on SQLite, an array on
+    PostgreSQL) rather than one per value: a batch's look-up by thousands of keys is one
+    statement compiled once, not one compiled for every length of list."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(String)))
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+_PROVENANCE = (
+    "source_system",
+    "source_key",
+    "link_key",
+    "contract_version",
+    "first_seen",
+    "last_updated",
+    "content_hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _InsertMany:
+    """A kind table's INSERT compiled once for a dialect, with each column's bind
+    processor: a batch is one ``executemany`` of plain tuples through the DBAPI."""
+
+    sql: str
+    named: bool
+    """Parameters by name (PostgreSQL's psycopg), else by position (SQLite)."""
+    order: tuple[int, ...] | None
+    """By position: the index into a row of each placeholder; None: a row's own order."""
+    names: tuple[str, ...]
+    processors: tuple[tuple[int, Any, bool], ...]
+    """(index into a row, processor, values hashable) of the columns whose type converts
+    values."""
+
+
+_INSERTS: dict[tuple[str, str], _InsertMany] = {}
+
+
+def _insert_many(conn: Connection, kt: KindTable, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (provenance then field columns, as ``_upsert_kind`` builds them)."""
+    dialect = conn.dialect
+    statement = _INSERTS.get((kt.model.kind, dialect.name))
+    if statement is None:
+        statement = _INSERTS[(kt.model.kind, dialect.name)] = _compile_insert(kt, dialect)
+    if statement.processors:
+        # Values repeat (a batch's one time, a code, a date): each converted once.
+        converted = [list(row) for row in rows]
+        for index, process, repeats in statement.processors:
+            seen: dict[Any, Any] = {}
+            for values in converted:
+                value = values[index]
+                if value is None:
+                    continue
+                if not repeats:
+                    values[index] = process(value)
+                elif value in seen:
+                    values[index] = seen[value]
+                else:
+                    values[index] = seen[value] = process(value)
+        rows = [tuple(values) for values in converted]
+    params: list[Any] = rows
+    if statement.named:
+        params = [dict(zip(statement.names, row, strict=True)) for row in rows]
+    elif statement.order is not None:
+        order = statement.order
+        params = [tuple(row[i] for i in order) for row in rows]
+    conn.exec_driver_sql(statement.sql, params)
+
+
+def _compile_insert(kt: KindTable, dialect: Any) -> _InsertMany:
+    names = (*_PROVENANCE, *field_columns(kt))
+    compiled = kt.table.insert().compile(dialect=dialect, column_keys=list(names))
+    processors = []
+    for index, name in enumerate(names):
+        column_type = kt.table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, process, not isinstance(column_type, JSON)))
+    order = None
+    if compiled.positional:
+        position = {name: index for index, name in enumerate(names)}
+        order = tuple(position[name] for name in compiled.positiontup or ())
+        if order == tuple(range(len(names))):
+            order = None
+    return _InsertMany(compiled.string, not compiled.positional, order, names, tuple(processors))
 
 
 def kind_table(kind: str) -> KindTable:
