@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from contracts import RELATIONS, VERIFIED_KINDS
@@ -89,6 +90,10 @@ class Sharing:
         self.policies = policies
         self.ids = RecordIds(store)
         self.max_page = max_page
+        self._pseudonym_key = lru_cache(maxsize=1024)(self._new_pseudonym_key)
+
+    def _new_pseudonym_key(self, client_id: str) -> bytes:
+        return self.store.partner_key(client_id, "pseudonym")
 
     # --- the decision -------------------------------------------------------------------
 
@@ -319,7 +324,7 @@ class Sharing:
         ``shown``, also its last verification (``verification``, None if it has none the
         caller may see; absent when the caller may not read visits)."""
         client = asked.access.client_id
-        key = self.store.partner_key(client, "pseudonym")
+        key = self._pseudonym_key(client)
         source = "partner" if row.source_system.startswith("partner:") else row.source_system
         view = {
             "id": self.ids.encode(client, decision.kind, row.id),
