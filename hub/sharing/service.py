@@ -24,7 +24,7 @@ from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
 from hub.store.visits import last_visits
-from policies import AccessDenied, Decision, Policy, RowScope, decide
+from policies import AccessDenied, Decision, Policy, RowScope, compiled
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
@@ -110,8 +110,7 @@ class Sharing:
         try:
             if policy is None:
                 raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
-            return decide(
-                policy,
+            return compiled(policy).decide(
                 asked.access.jurisdiction,
                 asked.kind,
                 asked.purpose,
@@ -237,7 +236,9 @@ class Sharing:
         try:
             if policy is None:
                 raise AccessDenied("policy", "no policy")
-            decision = decide(policy, asked.access.jurisdiction, kind, asked.purpose, "read")
+            decision = compiled(policy).decide(
+                asked.access.jurisdiction, kind, asked.purpose, "read"
+            )
         except AccessDenied as exc:
             return {"kind": kind, "withheld": exc.reason}
         if filters is None:
@@ -301,7 +302,7 @@ class Sharing:
             return None
         claims = asked.access.jurisdiction
         try:
-            decision = decide(policy, claims, "visit", asked.purpose, "read")
+            decision = compiled(policy).decide(claims, "visit", asked.purpose, "read")
         except AccessDenied:
             return None
         granted = decision.treatments
