@@ -1,24 +1,34 @@
-"""Query latency: a grid client's 100-row page through the real HTTP server against bare SQL.
+"""Query latency: a grid client's 100-row page through the real HTTP server, against bare
+SQL and against datasette serving the same table.
 
-    python benchmarks/query.py [--people 1000000] [--concurrency 8] [--requests 2000]
-                               [--folder DIR] [--database-url URL]
+    python benchmarks/query.py [--people 1000000] [--concurrency 16] [--requests 2000]
+                               [--workers N] [--folder DIR] [--database-url URL]
+                               [--no-datasette]
 
 Builds a hub home (``hub init``, the example policies) holding N persons spread over the
 36 grids of the reference world, stored the hub's way (``Transaction.upsert``: encrypted
 fields, blind indexes, link keys), and registers a grid-platform client for one grid. With
 ``--folder`` the home is kept, and a later run with the same N and database reuses it.
 
-Then serves the hub with uvicorn in a subprocess on a loopback port and has C threads,
-each with its own keep-alive ``httpx.Client`` and token, ask R times in all for the first
-page of the grid (``GET /v1/records/person?purpose=网格服务&limit=100``, half of them also
-``household_type=户籍``): row scope in SQL, decryption, masking, audit entry, JSON. Prints
-p50/p90/p99/max latency and requests/s; then the same statements as bare SQL on the same
-database in this process (no decryption, treatments, audit or HTTP) and the ratios; then
-where the time of one page goes, measured in this process step by step.
+Then serves the hub with uvicorn in a subprocess on a loopback port (``--workers``
+processes, default one per core, as ``hub serve --workers`` runs it) and asks, first from
+one client one request at a time, then from C threads each with its own keep-alive
+``httpx.Client`` and token, R times in all for the first page of the grid
+(``GET /v1/records/person?purpose=网格服务&limit=100``, half of them also
+``household_type=户籍``): token, row scope in SQL, decryption, masking, audit entry, JSON.
 
-``--database-url`` (PostgreSQL) puts the records there instead of a SQLite file in the
-folder; the hub's tables in that database are dropped and refilled unless they already
-hold this benchmark's N persons. Not a test: numbers move with the machine.
+The peer, in the same run with the same clients: datasette (the ``bench`` extra) serving
+the same SQLite file (``--database-url`` PostgreSQL: not run, datasette reads SQLite only),
+asked for the same rows (``/hub/rec_person.json?grid_code=…&_size=100``, half with
+``household_type=户籍``; ``_nocount`` and ``_nofacet``, so it runs the page query alone):
+no token, policy, decryption or audit. Then the same statements as bare SQL in this
+process, and where the time of one page goes, measured in this process step by step.
+
+Prints p50/p90/p99/max latency and requests/s for each, the ratios, and last a one-line
+summary (``GET /v1/records/person p50 X ms …``) to compare run to run. ``--database-url``
+(PostgreSQL) puts the records there instead of a SQLite file in the folder; the hub's
+tables in that database are dropped and refilled unless they already hold this
+benchmark's N persons. Not a test: numbers move with the machine.
 """
 
 from __future__ import annotations
@@ -39,19 +49,19 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 from faker import Faker
 from fastapi import FastAPI
-from pydantic import TypeAdapter
 from sqlalchemy import Select, event, select
 
 from contracts import Person
 from contracts.kinds.person import HouseholdType
 from hub.api import create_app
-from hub.api.routes.records import RecordPage, RecordView
+from hub.api.responses import json_response
 from hub.audit import AuditLog
 from hub.auth import ClientRegistry
 from hub.auth.keys import SigningKeys
@@ -229,7 +239,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(config: HubConfig) -> Iterator[str]:
+def serve(config: HubConfig, workers: int = 1) -> Iterator[str]:
     """Run the hub in a uvicorn subprocess; yield its URL once ``/health`` answers."""
     port = free_port()
     env = os.environ | {"HUB_HOME": str(config.home), "HUB_BENCH_RATE": str(RATE)}
@@ -245,24 +255,59 @@ def serve(config: HubConfig) -> Iterator[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",
+        str(workers),
         "--log-level",
         "warning",
         "--no-access-log",
     ]
-    server = subprocess.Popen(command, cwd=REPO, env=env)  # noqa: S603 (our own command)
+    with running(command, env, f"http://127.0.0.1:{port}", "/health") as url:
+        yield url
+
+
+@contextmanager
+def serve_datasette(database: Path) -> Iterator[str]:
+    """Run datasette on the hub's SQLite file in a subprocess; yield its URL once it answers."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(database),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--setting",
+        "max_returned_rows",
+        str(PAGE),
+    ]
     url = f"http://127.0.0.1:{port}"
+    with running(command, dict(os.environ), url, "/-/versions.json", quiet=True) as url:
+        yield url
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], url: str, probe: str, *, quiet: bool = False
+) -> Iterator[str]:
+    """Run ``command``, yield ``url`` once ``probe`` answers 200; stop it afterwards.
+    ``quiet``: its output (datasette logs every request) is thrown away."""
+    out = subprocess.DEVNULL if quiet else None
+    server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)  # noqa: S603
     try:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
                 raise SystemExit(f"the server exited with {server.returncode}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}{probe}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise SystemExit("the server did not answer /health within 60 s")
+                raise SystemExit(f"the server did not answer {probe} within 60 s")
             time.sleep(0.1)
         yield url
     finally:
@@ -309,6 +354,42 @@ class Caller:
         return self.http.get("/v1/records/person", params=params(n), headers=self.headers())
 
 
+class DatasetteCaller:
+    """One keep-alive connection to datasette, asking for the same rows as ``Caller``."""
+
+    def __init__(self, url: str, database: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=60)
+        self.path = f"/{database}/{kind_table('person').table.name}.json"
+
+    def close(self) -> None:
+        self.http.close()
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def page(self, n: int) -> httpx.Response:
+        query: dict[str, str | int] = {
+            "grid_code": GRID.grid_code,
+            "_size": PAGE,
+            "_shape": "objects",
+            "_nocount": 1,
+            "_nofacet": 1,
+        }
+        if n % 2:
+            query["household_type"] = "户籍"
+        return self.http.get(self.path, params=query)
+
+
+def check_datasette(answer: httpx.Response) -> dict[str, Any]:
+    if answer.status_code != 200:
+        raise SystemExit(f"datasette failed: {answer.status_code} {answer.text[:500]}")
+    rows = answer.json()["rows"]
+    if len(rows) != PAGE or rows[0].get("grid_code") != GRID.grid_code:
+        raise SystemExit(f"unexpected datasette page: {len(rows)} rows")
+    row: dict[str, Any] = rows[0]
+    return row
+
+
 def check_page(answer: httpx.Response) -> dict[str, Any]:
     """The first item of a good page; stops the run on a wrong one."""
     if answer.status_code != 200:
@@ -334,8 +415,14 @@ def timed(samples: list[float], call: Callable[[], object]) -> Any:
     return result
 
 
+Connect = Callable[[], "Caller | DatasetteCaller"]
+
+
 def run_clients(
-    url: str, client_id: str, secret: str, concurrency: int, requests: int
+    connect: Connect,
+    check: Callable[[httpx.Response], object],
+    concurrency: int,
+    requests: int,
 ) -> tuple[list[float], float, int]:
     """``requests`` pages over ``concurrency`` threads: (latencies, wall seconds, errors)."""
     counter = itertools.count()
@@ -344,10 +431,10 @@ def run_clients(
     errors = [0] * concurrency
 
     def work(slot: int) -> None:
-        caller = Caller(url, client_id, secret)
+        caller = connect()
         try:
             for n in range(4):  # warm-up: token, connection, caches
-                check_page(caller.page(n))
+                check(caller.page(n))
             caller.headers()
             start.wait()
             while (n := next(counter)) < requests:
@@ -369,14 +456,17 @@ def run_clients(
     return [x for slot in latencies for x in slot], wall, sum(errors)
 
 
-def sequential(url: str, client_id: str, secret: str, count: int) -> tuple[list[float], ...]:
-    """One client, one request at a time: ``/health`` (the HTTP floor) and pages."""
-    caller = Caller(url, client_id, secret)
+def sequential(connect: Connect, floor: str, count: int) -> tuple[list[float], ...]:
+    """One client, one request at a time: ``floor`` (the HTTP floor) and pages."""
+    caller = connect()
     health: list[float] = []
     pages: list[float] = []
     try:
+        for n in range(4):  # warm-up
+            caller.headers()
+            caller.page(n)
         for n in range(count):
-            timed(health, lambda: caller.http.get("/health"))
+            timed(health, lambda: caller.http.get(floor))
             caller.headers()
             timed(pages, lambda n=n: caller.page(n))
     finally:
@@ -423,7 +513,6 @@ def breakdown(
     kt = kind_table("person")
     encrypted = [c.name for c in kt.fields if c.encrypted]
     keyring = store.keyring
-    page_type = TypeAdapter(RecordPage)
     for n in range(pages + 3):
         access = step("verify token", lambda: verifier.verify_access_token(token))
         filters = FILTERED if n % 2 else []
@@ -462,10 +551,8 @@ def breakdown(
             lambda d=decision, a=asked, f=found: [sharing.view(a, d, s) for s in f],
         )
         step(
-            "response model + JSON",
-            lambda i=items: page_type.dump_json(
-                RecordPage(items=[RecordView(**x) for x in i], next_cursor="x")
-            ),
+            "JSON (orjson)",
+            lambda i=items: json_response({"items": i, "next_cursor": "x"}),
         )
         step(
             "audit append",
@@ -504,6 +591,40 @@ def summary(label: str, samples: list[float]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One server's numbers: the HTTP floor and pages at one client, then at C clients."""
+
+    floor: list[float]
+    single: list[float]
+    loaded: list[float]
+    wall: float
+    errors: int
+
+    @property
+    def rate(self) -> float:
+        return len(self.loaded) / self.wall
+
+    def show(self, label: str, floor: str, concurrency: int) -> None:
+        print(f"{label}, 1 client, {len(self.single)} requests each:")
+        print(summary(f"  GET {floor} (HTTP floor)", self.floor))
+        print(summary("  GET page", self.single))
+        print(
+            f"{label}, {concurrency} clients, {len(self.loaded):,} requests, {self.errors} errors:"
+        )
+        print(summary("  GET page", self.loaded))
+        print(f"  throughput {self.rate:10,.0f} requests/s ({self.wall:.2f} s wall)")
+
+
+def measure(
+    connect: Connect, check: Callable[[httpx.Response], object], floor: str, args: Any
+) -> Measured:
+    alone = min(400, max(50, args.requests // 5))
+    health, single = sequential(connect, floor, alone)
+    loaded, wall, errors = run_clients(connect, check, args.concurrency, args.requests)
+    return Measured(health, single, loaded, wall, errors)
+
+
 def run(folder: Path, args: argparse.Namespace) -> None:
     config = prepare(folder, args.people, args.database_url)
     client_id, secret = register_client(config)
@@ -512,33 +633,46 @@ def run(folder: Path, args: argparse.Namespace) -> None:
         f"grid client {client_id}: grid {GRID.grid_code} (~{per_grid:,} persons in scope), "
         f"policy grid-platform, purpose {PURPOSE}, {PAGE} rows a page"
     )
-    with serve(config) as url:
-        print(f"server: uvicorn subprocess at {url}")
-        probe = Caller(url, client_id, secret)
+    with serve(config, args.workers) as url:
+        print(f"hub: uvicorn subprocess at {url}, {args.workers} worker(s)")
+
+        def connect() -> Caller:
+            return Caller(url, client_id, secret)
+
+        probe = connect()
         try:
             sample = check_page(probe.page(0))
             check_page(probe.page(1))
         finally:
             probe.close()
         print(f"sample item: {json.dumps(sample, ensure_ascii=False, default=str)}")
-        alone = min(200, max(20, args.requests // 10))
-        health, single = sequential(url, client_id, secret, alone)
-        latencies, wall, errors = run_clients(
-            url, client_id, secret, args.concurrency, args.requests
-        )
-        last = Caller(url, client_id, secret)
+        hub = measure(connect, check_page, "/health", args)
+        last = connect()
         try:
             token = last.headers()["Authorization"].removeprefix("Bearer ")
         finally:
             last.close()
+    peer: Measured | None = None
+    database = config.home / "hub.db"
+    if args.database_url is None and not args.no_datasette:
+        with serve_datasette(database) as peer_url:
+            print(f"datasette: subprocess at {peer_url} on {database}")
+
+            def connect_peer() -> DatasetteCaller:
+                return DatasetteCaller(peer_url, database.stem)
+
+            probe_peer = connect_peer()
+            try:
+                check_datasette(probe_peer.page(0))
+                check_datasette(probe_peer.page(1))
+            finally:
+                probe_peer.close()
+            peer = measure(connect_peer, check_datasette, "/-/versions.json", args)
     print()
-    print(f"HTTP, 1 client, {alone} requests each:")
-    print(summary("  GET /health (HTTP floor)", health))
-    print(summary("  GET /v1/records/person", single))
-    print(f"HTTP, {args.concurrency} clients, {len(latencies):,} requests, {errors} errors:")
-    print(summary("  GET /v1/records/person", latencies))
-    hub_rate = len(latencies) / wall
-    print(f"  throughput {hub_rate:10,.0f} requests/s ({wall:.2f} s wall)")
+    hub.show("hub over HTTP", "/health", args.concurrency)
+    if peer is not None:
+        label = "datasette over HTTP (no token, policy, decryption or audit)"
+        peer.show(label, "/-/versions.json", args.concurrency)
 
     store = open_store(config)
     try:
@@ -559,19 +693,32 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     print(summary("  select ... limit 100", sql))
     print(f"  throughput {sql_rate:10,.0f} queries/s")
     print("ratios (hub over HTTP / bare SQL):")
-    print(f"  p50 latency, {args.concurrency} clients {pct(latencies, 0.5) / sql_p50:10.1f} x")
-    print(f"  p50 latency, 1 client   {pct(single, 0.5) / sql_p50:10.1f} x")
-    print(f"  throughput              {hub_rate / sql_rate:10.3f} (hub req/s / SQL q/s)")
+    print(f"  p50 latency, {args.concurrency} clients {pct(hub.loaded, 0.5) / sql_p50:10.1f} x")
+    print(f"  p50 latency, 1 client   {pct(hub.single, 0.5) / sql_p50:10.1f} x")
+    print(f"  throughput              {hub.rate / sql_rate:10.3f} (hub req/s / SQL q/s)")
+    if peer is not None:
+        print("ratios (hub / datasette, same pages, same clients):")
+        print(f"  p50 latency, 1 client   {pct(hub.single, 0.5) / pct(peer.single, 0.5):10.2f} x")
+        print(f"  req/s, {args.concurrency} clients    {hub.rate / peer.rate:10.2f} x")
     pages = len(next(iter(steps.values())))
     print(f"where a page's time goes, in this process, {pages} pages one at a time (p50):")
     for name, samples in steps.items():
         print(f"  {name:<32} {ms(pct(samples, 0.5))}")
+    against = f", {hub.rate / peer.rate:.2f}x datasette's {peer.rate:,.0f}" if peer else ""
+    print(
+        f"GET /v1/records/person p50 {pct(hub.single, 0.5) * 1000:.2f} ms, "
+        f"p99 {pct(hub.single, 0.99) * 1000:.2f} ms at 1 connection; "
+        f"{hub.rate:,.0f} req/s at {args.concurrency} connections "
+        f"({args.workers} workers){against}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=1_000_000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-datasette", action="store_true", help="skip the peer")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--folder", type=Path, default=None, help="kept, and reused next time")
     parser.add_argument("--database-url", default=None, help="PostgreSQL; default SQLite")

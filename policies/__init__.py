@@ -3,6 +3,7 @@
 Imports only ``contracts``: the hub compiles a decision's row scope into its queries.
 """
 
+from policies.compiled import CompiledPolicy, compiled
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
 from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide, row_scope
 from policies.explain import FieldGrant, explain
@@ -29,6 +30,7 @@ __all__ = [
     "REVIEW_ROW_CLASSES",
     "AccessDenied",
     "Claims",
+    "CompiledPolicy",
     "Condition",
     "Decision",
     "FieldGrant",
@@ -46,6 +48,7 @@ __all__ = [
     "WorkOrderGrant",
     "admits",
     "check_policy",
+    "compiled",
     "decide",
     "decide_receiving",
     "decide_step",

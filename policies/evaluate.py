@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from contracts import contract
 from policies.errors import AccessDenied
 from policies.model import KindGrant, Policy, Rows, Treatment
-from policies.transform import treat
+from policies.transform import Treat, treater
 
 Claims = Mapping[str, Sequence[str]]
 """The caller's jurisdiction claims from its token: ``{"grid_codes": ["G3201040101"], ...}``."""
@@ -62,10 +63,25 @@ class Decision:
 
     def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
-        return {
-            name: treat(record.get(name), treatment, key)
-            for name, treatment in self.treatments.items()
-        }
+        view = dict.fromkeys(self._served)
+        for name in self._served:
+            view[name] = record.get(name)
+        for name, treated in self._treated:
+            value = view[name]
+            if value is not None:
+                view[name] = treated(value, key)
+        return view
+
+    @cached_property
+    def _served(self) -> tuple[str, ...]:
+        return tuple(self.treatments)
+
+    @cached_property
+    def _treated(self) -> tuple[tuple[str, Treat], ...]:
+        """The fields not served as they are, and how: worked out once per decision."""
+        return tuple(
+            (n, treater(t)) for n, t in self.treatments.items() if t is not Treatment.ALLOW
+        )
 
     def fields_by_treatment(self) -> dict[str, list[str]]:
         """For the audit log: which fields went out in clear, masked, hashed..., withheld."""

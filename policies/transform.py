@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from policies.model import Treatment
@@ -16,11 +17,18 @@ birth year and sex a policy may also serve, 6 + 4 digits of an ID number left ab
 candidates, and the same masked value for every partner, a key to join on."""
 
 
+def _cut(length: int) -> tuple[int, int]:
+    return next(((h, t) for n, h, t in _KEEP if length <= n), (6, 0))
+
+
+_CUTS = tuple(_cut(n) for n in range(_KEEP[-1][0] + 1))
+
+
 def mask(value: str) -> str:
     """Keep enough to recognise, not enough to use: 320104************, 138****5678, 张*伟.
 
     The one mask of the hub: partners' views and stewards' reports alike."""
-    head, tail = next(((h, t) for n, h, t in _KEEP if len(value) <= n), (6, 0))
+    head, tail = _CUTS[len(value)] if len(value) < len(_CUTS) else (6, 0)
     hidden = len(value) - head - tail
     return value[:head] + "*" * hidden + (value[-tail:] if tail else "")
 
@@ -30,15 +38,50 @@ def pseudonym(value: str, key: bytes) -> str:
     return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()[:24]
 
 
-def treat(value: Any, treatment: Treatment, key: bytes) -> Any:
-    if value is None or treatment is Treatment.ALLOW:
-        return value
-    if isinstance(value, list):
-        return [treat(item, treatment, key) for item in value]
-    if treatment is Treatment.MASK:
-        return mask(str(value))
-    if treatment is Treatment.HASH:
-        return pseudonym(str(value), key)
-    if treatment is Treatment.YEAR_ONLY:
-        return value.year if isinstance(value, dt.date) else int(str(value)[:4])
+def _year(value: Any) -> int:
+    return value.year if isinstance(value, dt.date) else int(str(value)[:4])
+
+
+def _never(value: Any, treatment: Treatment) -> Any:
     raise ValueError(f"{treatment.value} values are never served")
+
+
+Treat = Callable[[Any, bytes], Any]
+"""A treatment of a value that is not None, given the partner's pseudonym key."""
+
+
+def _one(treatment: Treatment) -> Treat:
+    if treatment is Treatment.ALLOW:
+        return lambda value, _key: value
+    if treatment is Treatment.MASK:
+        return lambda value, _key: mask(str(value))
+    if treatment is Treatment.HASH:
+        return lambda value, key: pseudonym(str(value), key)
+    if treatment is Treatment.YEAR_ONLY:
+        return lambda value, _key: _year(value)
+    return lambda value, _key: _never(value, treatment)
+
+
+def treater(treatment: Treatment) -> Treat:
+    """``treatment`` as a function, chosen once (a decision applies it to every record of
+    a page); a list is treated item by item."""
+    one = _ONE[treatment]
+    if treatment is Treatment.ALLOW:
+        return one
+
+    def treated(value: Any, key: bytes) -> Any:
+        if isinstance(value, list):
+            return [None if item is None else treated(item, key) for item in value]
+        return one(value, key)
+
+    return treated
+
+
+_ONE = {treatment: _one(treatment) for treatment in Treatment}
+_TREATERS = {treatment: treater(treatment) for treatment in Treatment}
+
+
+def treat(value: Any, treatment: Treatment, key: bytes) -> Any:
+    if value is None:
+        return None
+    return _TREATERS[treatment](value, key)

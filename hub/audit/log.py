@@ -64,6 +64,7 @@ from sqlalchemy import Connection, Engine, and_, insert, or_, select, text
 from hub.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint, verify_cosignature
 from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.audit.errors import AuditError, AuditKeyUnavailable, NoteError
+from hub.audit.group import GroupCommit
 from hub.audit.keychain import KEY_CHANGED, key_line, next_key, signed_by_next
 from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
 from hub.audit.note import Signer, Verifier, add_signatures
@@ -184,6 +185,7 @@ class AuditLog:
         self.checkpoint_interval = dt.timedelta(seconds=checkpoint_interval)
         self.tree = MerkleTree(audit_tree)
         self._clock = clock
+        self._group = GroupCommit(self._append)
 
     @classmethod
     def for_store(cls, store: Store, **options: Any) -> AuditLog:
@@ -275,9 +277,18 @@ class AuditLog:
         return self.append_all([event], tx)[-1]
 
     def append_all(self, events: Sequence[AuditEvent], tx: Transaction | None = None) -> list[int]:
-        """Add ``events`` in order in one transaction; one checkpoint covers them all."""
+        """Add ``events`` in order in one transaction; one checkpoint covers them all.
+
+        Without ``tx``, the transaction may also hold other threads' events appended at the
+        same moment (``hub.audit.group``): it returns once that transaction has committed,
+        and raises if it did not."""
         if self._signing_key is None:
             raise AuditError("this audit log was opened without its signing key: read-only")
+        if tx is None:
+            return self._group.submit(events)
+        return self._append(events, tx)
+
+    def _append(self, events: Sequence[AuditEvent], tx: Transaction | None = None) -> list[int]:
         if not events:
             return []
         with self._locked(tx) as conn:

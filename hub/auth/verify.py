@@ -58,6 +58,15 @@ class AccessContext:
     """Grid, beat and area codes the caller's policy rows are scoped by (``policies.Claims``)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token whose signature and claims held when it was first verified."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    external: ExternalIdP | None
+
+
 class RemoteJwks:
     """An identity provider's JWKS, fetched with httpx and kept for ``cache_ttl``; fetched
     again early when a token names a kid we do not hold, at most every ``refetch_interval``."""
@@ -112,6 +121,7 @@ class TokenVerifier:
         *,
         http: httpx.Client | None = None,
         now: Callable[[], float] = time.time,
+        cache_size: int = 10_000,
     ) -> None:
         self.settings = settings
         self.keys = keys
@@ -119,6 +129,8 @@ class TokenVerifier:
         self.now = now
         self.remote: RemoteJwks | None = None
         self._owned_http: httpx.Client | None = None
+        self.cache_size = cache_size
+        self._verified: dict[str, _Verified] = {}
         if settings.external is not None:
             if http is None:
                 http = self._owned_http = httpx.Client()
@@ -130,7 +142,26 @@ class TokenVerifier:
             self._owned_http.close()
 
     def verify_access_token(self, token: str) -> AccessContext:
-        """The caller's context, or ``TokenInvalid`` with a stable reason word."""
+        """The caller's context, or ``TokenInvalid`` with a stable reason word.
+
+        A token whose signature and claims once held is remembered until it expires
+        (``_Verified``): asked again, only what can change in its lifetime is checked
+        again, which is its expiry, whether its signing key is still published, and the
+        client in the registry, so a revocation still bites on the very next request."""
+        known = self._verified.get(token)
+        if known is None:
+            known = self._verify(token)
+        elif int(self.now()) > known.claims["exp"] + self.settings.leeway:
+            self._verified.pop(token, None)
+            raise TokenInvalid("expired")
+        else:
+            self._key(known.header, known.external)
+        claims = dict(known.claims)
+        if known.external is None:
+            return self._hub_context(claims)
+        return self._external_context(claims, known.external)
+
+    def _verify(self, token: str) -> _Verified:
         compact, header, claims = _parse(token)
         external = self._source(header, claims)
         key = self._key(header, external)
@@ -143,9 +174,19 @@ class TokenVerifier:
         if not valid:
             raise TokenInvalid("bad_signature")
         self._check_claims(claims, external)
-        if external is None:
-            return self._hub_context(claims)
-        return self._external_context(claims, external)
+        verified = _Verified(header, claims, external)
+        self._remember(token, verified)
+        return verified
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        if len(self._verified) >= self.cache_size:
+            now = int(self.now())
+            for old, held in list(self._verified.items()):
+                if now > held.claims["exp"] + self.settings.leeway:
+                    self._verified.pop(old, None)
+            while len(self._verified) >= self.cache_size:
+                self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = verified
 
     __call__ = verify_access_token
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from contracts import RELATIONS, VERIFIED_KINDS
@@ -23,7 +24,7 @@ from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
 from hub.store.visits import last_visits
-from policies import AccessDenied, Decision, Policy, RowScope, decide
+from policies import AccessDenied, Decision, Policy, RowScope, compiled
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
@@ -89,6 +90,10 @@ class Sharing:
         self.policies = policies
         self.ids = RecordIds(store)
         self.max_page = max_page
+        self._pseudonym_key = lru_cache(maxsize=1024)(self._new_pseudonym_key)
+
+    def _new_pseudonym_key(self, client_id: str) -> bytes:
+        return self.store.partner_key(client_id, "pseudonym")
 
     # --- the decision -------------------------------------------------------------------
 
@@ -105,8 +110,7 @@ class Sharing:
         try:
             if policy is None:
                 raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
-            return decide(
-                policy,
+            return compiled(policy).decide(
                 asked.access.jurisdiction,
                 asked.kind,
                 asked.purpose,
@@ -232,7 +236,9 @@ class Sharing:
         try:
             if policy is None:
                 raise AccessDenied("policy", "no policy")
-            decision = decide(policy, asked.access.jurisdiction, kind, asked.purpose, "read")
+            decision = compiled(policy).decide(
+                asked.access.jurisdiction, kind, asked.purpose, "read"
+            )
         except AccessDenied as exc:
             return {"kind": kind, "withheld": exc.reason}
         if filters is None:
@@ -296,7 +302,7 @@ class Sharing:
             return None
         claims = asked.access.jurisdiction
         try:
-            decision = decide(policy, claims, "visit", asked.purpose, "read")
+            decision = compiled(policy).decide(claims, "visit", asked.purpose, "read")
         except AccessDenied:
             return None
         granted = decision.treatments
@@ -319,7 +325,7 @@ class Sharing:
         ``shown``, also its last verification (``verification``, None if it has none the
         caller may see; absent when the caller may not read visits)."""
         client = asked.access.client_id
-        key = self.store.partner_key(client, "pseudonym")
+        key = self._pseudonym_key(client)
         source = "partner" if row.source_system.startswith("partner:") else row.source_system
         view = {
             "id": self.ids.encode(client, decision.kind, row.id),

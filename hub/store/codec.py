@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
-from collections.abc import Iterable
-from functools import cache
+import types
+import typing
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter
-from typing_extensions import TypedDict
 
 from contracts import Record, untyped
 from hub.store.keyring import Keyring
@@ -117,22 +118,56 @@ def decode_values(
 ) -> dict[str, Any]:
     """The values of the fields ``names`` a table row holds, re-typed; only those columns
     are decrypted, so a caller granted no police-only field never has one opened."""
-    model = kind_table.model
     mapping = row._mapping
     values: dict[str, Any] = {}
+    for name, context, convert in _readers(kind_table, tuple(names)):
+        value = mapping[name]
+        if value is not None:
+            if context is not None:
+                value = json.loads(keyring.decrypt(value, context))
+            if convert is not None:
+                value = convert(value)
+        values[name] = value
+    return values
+
+
+Reader = tuple[str, str | None, Callable[[Any], Any] | None]
+"""A field's name, its sealing context (None: stored in clear) and how its value is
+re-typed (None: the value as read is already of the field's type)."""
+
+
+_READERS: dict[tuple[str, tuple[str, ...]], tuple[Reader, ...]] = {}
+
+
+def _readers(kind_table: KindTable, names: tuple[str, ...]) -> tuple[Reader, ...]:
+    """How each of ``names`` is read back, worked out once per kind and projection."""
+    kind = kind_table.model.kind
+    known = _READERS.get((kind, names))
+    if known is not None:
+        return known
+    readers = []
     for name in names:
         column = kind_table.column(name)
-        value = mapping[name]
-        if value is not None and column.encrypted:
-            value = json.loads(keyring.decrypt(value, f"{model.kind}.{name}"))
-        values[name] = value
-    retyped: dict[str, Any] = _retyper(model)(values)
-    return retyped
+        context = f"{kind}.{name}" if column.encrypted else None
+        readers.append((name, context, _retype(column.spec.info.annotation)))
+    made = _READERS[kind, names] = tuple(readers)
+    return made
 
 
-@cache
-def _retyper(model: type[Record]) -> Any:
-    fields = {name: untyped(info.annotation) for name, info in model.model_fields.items()}
-    stored = TypedDict(f"{model.__name__}Stored", fields, total=False)  # type: ignore[misc]
-    adapter: TypeAdapter[Any] = TypeAdapter(stored)
+def _retype(annotation: Any) -> Callable[[Any], Any] | None:
+    """The field's re-typing, without the contract's checks: none for text, whole numbers,
+    booleans and literals (what the column or the sealed JSON holds is that type already),
+    the enum itself for an enum, and the type's lax validation for anything else (dates
+    inside sealed JSON, lists, nested models)."""
+    bare = untyped(annotation)
+    options = [a for a in typing.get_args(bare) if a is not type(None)]
+    if typing.get_origin(bare) not in (typing.Union, types.UnionType):
+        options = [bare]
+    if len(options) == 1:
+        (only,) = options
+        if only in (str, int, bool) or typing.get_origin(only) is typing.Literal:
+            return None
+        if isinstance(only, type) and issubclass(only, enum.Enum):
+            return only
+    adapter: TypeAdapter[Any] = TypeAdapter(bare)
     return adapter.validate_python

@@ -25,7 +25,7 @@ import enum
 import json
 import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import AwareDatetime
@@ -159,13 +159,17 @@ class KindTable:
     model: type[Record]
     table: Table
     fields: tuple[FieldColumn, ...]
+    by_name: dict[str, FieldColumn] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {column.name: column for column in self.fields})
 
     def column(self, name: str) -> FieldColumn:
         """The field column ``name``; KeyError if the kind has no such field."""
-        for column in self.fields:
-            if column.name == name:
-                return column
-        raise KeyError(f"{self.model.kind} has no field {name!r}")
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.model.kind} has no field {name!r}") from None
 
 
 metadata = MetaData()

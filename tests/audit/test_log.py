@@ -343,7 +343,10 @@ def test_concurrent_appends_from_threads_make_one_log(store: Store) -> None:
         seqs = list(pool.map(lambda i: log.append(event(i)), range(100)))
     assert sorted(seqs) == list(range(1, 101))
     result = log.verify()
-    assert (result.ok, result.entries, result.checkpoints) == (True, 100, 15)
+    # Concurrent appends share transactions (group commit): one checkpoint may cover more
+    # than seven entries, never fewer checkpoints than the cadence lets verify accept.
+    assert (result.ok, result.entries) == (True, 100)
+    assert 1 <= result.checkpoints <= 15
 
 
 _APPENDER = textwrap.dedent(

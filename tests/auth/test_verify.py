@@ -110,3 +110,30 @@ def test_revocation_is_immediate_and_the_leeway_is_small(hub: Hub) -> None:
     with pytest.raises(TokenInvalid) as caught:
         hub.verifier.verify_access_token(token)
     assert caught.value.reason == "revoked"
+
+
+def test_a_remembered_token_is_checked_again_for_what_can_change(hub: Hub) -> None:
+    """A verified token is remembered until it expires; each use still checks its expiry
+    and its client (revocation bites at once), and the memory is bounded."""
+    client = keyed_client(hub, claims={"grid_codes": ["G1"]})
+    token = mint(hub, client, exp=int(hub.clock()) + 60)
+    first = hub.verifier.verify_access_token(token)
+    assert token in hub.verifier._verified
+    assert hub.verifier.verify_access_token(token) == first
+    hub.clock.advance(60 + hub.settings.leeway + 1)
+    with pytest.raises(TokenInvalid) as caught:
+        hub.verifier.verify_access_token(token)
+    assert caught.value.reason == "expired"
+    assert token not in hub.verifier._verified
+
+    hub.verifier.cache_size = 2
+    tokens = [mint(hub, client, jti=f"t{n}") for n in range(3)]
+    for each in tokens:
+        hub.verifier.verify_access_token(each)
+    assert len(hub.verifier._verified) <= 2
+    assert all(hub.verifier.verify_access_token(each).client_id for each in tokens)
+    hub.registry.revoke(client.client_id)
+    for each in tokens:
+        with pytest.raises(TokenInvalid) as caught:
+            hub.verifier.verify_access_token(each)
+        assert caught.value.reason == "revoked"

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from typing_extensions import TypedDict
 
-from contracts import CONTRACTS, Person, Record
+from contracts import CONTRACTS, Person, Record, untyped
 from hub.store import Store, StoredRecord
+from hub.store.codec import decode_values
 from hub.store.query import Filter, select_records
+from hub.store.store import kind_table
 from policies import RowScope
 from tests.data import ID_NUMBERS
 
@@ -100,3 +106,32 @@ def test_same_natural_key_from_two_sources_is_linked(
         tx.upsert("grid_platform", [("g-17", grid_view)])
     linked = store.linked(person)
     assert sorted(s.provenance.source_system for s in linked) == ["grid_platform", "police_db"]
+
+
+def test_reading_back_types_each_field_as_a_lax_validation_of_the_row_would(
+    store: Store, records: dict[str, Record]
+) -> None:
+    """``decode_values`` re-types field by field, skipping what is already of its type;
+    the result, values and their types, is what one lax validation of the whole row
+    against the contract's types (constraints removed) gives."""
+    with store.begin() as tx:
+        tx.upsert("police_db", [(f"src-{kind}", r) for kind, r in records.items()])
+    for kind in records:
+        kt = kind_table(kind)
+        names = [c.name for c in kt.fields]
+        fields = {n: untyped(i.annotation) for n, i in kt.model.model_fields.items()}
+        whole = TypeAdapter(TypedDict(f"{kind}Row", fields, total=False))  # type: ignore[operator]
+        with store.engine.connect() as conn:
+            row = conn.execute(select(kt.table)).one()
+        raw = {
+            n: json.loads(store.unseal(row._mapping[n], f"{kind}.{n}"))
+            if kt.column(n).encrypted and row._mapping[n] is not None
+            else row._mapping[n]
+            for n in names
+        }
+        expected = whole.validate_python(raw)
+        read = decode_values(kt, row, store.keyring, names)
+        assert read == expected, kind
+        assert {n: type(v) for n, v in read.items()} == {n: type(v) for n, v in expected.items()}, (
+            kind
+        )

@@ -3,12 +3,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from contracts import CONTRACTS
 from hub.api.deps import AccessDep, RequestId, SharingDep
 from hub.api.problems import Problem
+from hub.api.responses import json_response
 from hub.sharing import Asked, push
 from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
@@ -122,6 +123,7 @@ def _filters(request: Request) -> list[Filter]:
 
 @router.get(
     "/{kind}",
+    response_model=RecordPage,
     response_model_exclude_unset=True,
     summary="Query records of one kind within your policy",
     description="Filters: `field=value`, `field__in=a,b`, `field__gte=`, `field__lte=` (dates, "
@@ -137,7 +139,7 @@ def query_records(
     fields: Fields = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> RecordPage:
+) -> Response:
     page = sharing.query(
         Asked(access, _kind(kind), purpose, request_id),
         fields=_fields(fields),
@@ -145,9 +147,7 @@ def query_records(
         cursor=cursor,
         limit=limit,
     )
-    return RecordPage(
-        items=[RecordView(**item) for item in page.items], next_cursor=page.next_cursor
-    )
+    return json_response({"items": page.items, "next_cursor": page.next_cursor})
 
 
 @router.get(
