@@ -5,6 +5,7 @@ from hub.console.accounts import IDLE_TIMEOUT, LOCK_FOR, MAX_FAILURES, Accounts,
 from hub.console.auditor import Auditor
 from hub.console.errors import (
     AccountError,
+    BadInput,
     ConsoleError,
     CsrfRefused,
     Forbidden,
@@ -25,6 +26,7 @@ __all__ = [
     "Accounts",
     "Area",
     "Auditor",
+    "BadInput",
     "Console",
     "ConsoleError",
     "CsrfRefused",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts import CONTRACTS
+from contracts import CONTRACTS, contract
 from hub.audit import AuditEntry, AuditEvent, AuditLog, AuditQuery
 from hub.audit.witnesses import trusted_witnesses
 from hub.console.accounts import Operator
@@ -52,6 +52,12 @@ class Matrix:
     """Column heads: ``id@vN``."""
     rows: list[tuple[str, str, list[MatrixCell | None]]]
     """(kind, field, a cell per policy; None: denied)."""
+
+    @staticmethod
+    def labels(kind: str, field: str) -> tuple[str, str]:
+        """The Chinese labels of a kind and one of its fields, as the contracts name them."""
+        model = contract(kind)
+        return model.label, next((s.label for s in model.specs() if s.name == field), "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,8 @@ ConsoleError
  ├── SessionInvalid      no session, an unknown one, or one idle past the timeout
  ├── Forbidden           the operator's roles do not reach this page or action
  ├── CsrfRefused         a form posted without this session's CSRF token
- └── NotFound            a page's object (a run, an entry, a policy version) does not exist
+ ├── NotFound            a page's object (a run, an entry, a policy version) does not exist
+ └── BadInput            a filter or form value that does not parse (``field`` names it)
 
 Each carries a stable ``reason`` word; none carries a password, a session token or a
 value of a record.
@@ -83,3 +84,11 @@ class CsrfRefused(ConsoleError):
 
 class NotFound(ConsoleError):
     reason = "not_found"
+
+
+class BadInput(ConsoleError):
+    reason = "bad_input"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

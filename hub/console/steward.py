@@ -191,10 +191,11 @@ class Stewardship:
 def corrections_from(row: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
     """The corrections a form makes to ``row``: each column whose text changed, the value
     as typed; a column emptied is removed. Columns the row does not have are ignored, so a
-    form cannot add a column the source never sent."""
+    form cannot add a column the source never sent, nor can it retype a structured value
+    (a list or a mapping) as text."""
     changed: dict[str, Any] = {}
     for column, old in row.items():
-        if column not in form:
+        if column not in form or isinstance(old, dict | list):
             continue
         typed = form[column].strip()
         if typed == ("" if old is None else str(old)):

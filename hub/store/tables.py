@@ -711,6 +711,7 @@ def signing_key_context(kid: str) -> str:
     """The associated data ``signing_keys.private_jwk`` of key ``kid`` is sealed with."""
     return f"signing_keys.private_jwk:{kid}"
 
+
 # The pages' operator accounts (hub/console owns their use).
 operators = Table(
     "operators",

@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from hub.audit import AuditQuery
 from hub.console import (
     Area,
+    BadInput,
     Console,
     ConsoleError,
     CsrfRefused,
@@ -196,16 +197,16 @@ def console_router(console: Console) -> APIRouter:
         source: str = "",
         stream: str = "",
         rule: str = "",
-        since: dt.date | None = None,
-        until: dt.date | None = None,
+        since: str = "",
+        until: str = "",
         status: str = "open",
     ) -> HTMLResponse:
         where = QuarantineFilter(
             source or None,
             stream or None,
             rule or None,
-            since,
-            until,
+            _date("since", since),
+            _date("until", until),
             "resolved" if status == "resolved" else "open",
         )
         return page(
@@ -251,9 +252,10 @@ def console_router(console: Console) -> APIRouter:
         record: str = "",
         action: str = "",
         outcome: str = "",
-        since: dt.date | None = None,
-        until: dt.date | None = None,
+        since: str = "",
+        until: str = "",
     ) -> HTMLResponse:
+        first, last = _date("since", since), _date("until", until)
         asked = any((client, kind, purpose, record, action, outcome, since, until))
         query = AuditQuery(
             client_id=client or None,
@@ -262,8 +264,8 @@ def console_router(console: Console) -> APIRouter:
             record_ids=(record,) if record else None,
             action=action or None,
             outcome=outcome if outcome in ("allowed", "denied", "error") else None,
-            since=_day(since),
-            until=_day(until + dt.timedelta(days=1) if until else None),
+            since=_day(first),
+            until=_day(last + dt.timedelta(days=1) if last else None),
             newest_first=True,
             limit=200,
         )
@@ -281,8 +283,8 @@ def console_router(console: Console) -> APIRouter:
                 "record": record,
                 "action": action,
                 "outcome": outcome,
-                "since": since or "",
-                "until": until or "",
+                "since": since,
+                "until": until,
             },
         )
 
@@ -354,16 +356,9 @@ def install(app: Any, console: Console) -> None:
     def _error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, SessionInvalid):
             return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
-        status = 403 if isinstance(exc, Forbidden | CsrfRefused) else 404
-        if not isinstance(exc, Forbidden | CsrfRefused | NotFound):
-            status = 400
-        message = {
-            403: "您的角色无权访问此页面或执行此操作"
-            if isinstance(exc, Forbidden)
-            else "表单已失效（缺少有效的防伪令牌）",
-            404: "未找到",
-            400: "请求无效",
-        }[status]
+        status, message = _ERRORS.get(type(exc), (400, "请求无效"))
+        if isinstance(exc, BadInput):
+            message = f"请求无效：{exc}"
         return templates.TemplateResponse(
             request,
             "error.html",
@@ -375,5 +370,22 @@ def install(app: Any, console: Console) -> None:
     app.add_exception_handler(ConsoleError, _error)
 
 
+_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    Forbidden: (403, "您的角色无权访问此页面或执行此操作"),
+    CsrfRefused: (403, "表单已失效（缺少有效的防伪令牌），请返回重试"),
+    NotFound: (404, "未找到"),
+}
+
+
 def _day(day: dt.date | None) -> dt.datetime | None:
     return None if day is None else dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _date(field: str, text: str) -> dt.date | None:
+    """A date filter as a form sends it: empty for none, else ``YYYY-MM-DD``."""
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(field, "a date is YYYY-MM-DD") from None

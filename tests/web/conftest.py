@@ -29,7 +29,7 @@ from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
 from tests.conftest import BACKENDS, EXAMPLE_POLICIES, hub_home
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = "correct horse battery staple"  # noqa: S105 (the test operators' own)
 OPERATORS = {
     "steward": ["steward"],
     "auditor": ["audit_admin"],
@@ -124,7 +124,8 @@ def console_hub(
                 "--home",
                 str(home),
             )
-        _run("policy", "install", str(_second_version(home)), "--home", str(home))
+        for version in (EXAMPLE_POLICIES / "grid-platform.yaml", _second_version(home)):
+            _run("policy", "install", str(version), "--home", str(home))
         config = load_config(home)
         world = generate(people=40, seed=12)
         people = [Person.parse(p) for p in world.people]
