@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hub.audit import AuditLog
+from hub.audit import AuditEvent, AuditLog
 from hub.console.accounts import Operator
 from hub.console.errors import NotFound
 from hub.ingest import new_run_id
@@ -106,12 +106,22 @@ class Stewardship:
             )
         return found
 
-    def report_html(self, run_id: str) -> str:
-        """The run's validation report, the page ``hub report --format html`` prints."""
+    def report_html(self, operator: Operator, run_id: str) -> str:
+        """The run's validation report, the page ``hub report --format html`` prints;
+        audited (``report.read``), as its examples name source keys."""
         path = report_path(self.home, run_id)
         if path is None or run_id == "latest":
             raise NotFound(f"no report of run {run_id!r}")
-        return path.with_suffix(".html").read_text(encoding="utf-8")
+        page = path.with_suffix(".html").read_text(encoding="utf-8")
+        self.audit.append(
+            AuditEvent(
+                action="report.read",
+                outcome="allowed",
+                subject=operator.subject,
+                detail={"run_id": run_id},
+            )
+        )
+        return page
 
     def quarantined(self, where: QuarantineFilter) -> list[QuarantineLine]:
         """Entries matching ``where``, newest first, at most LISTED; nothing decrypted."""

@@ -188,7 +188,8 @@ def console_router(console: Console) -> APIRouter:
 
     @router.get("/runs/{run_id}/report")
     def report(run_id: str, session: Steward) -> HTMLResponse:
-        return HTMLResponse(console.steward.report_html(run_id), headers=PRIVATE)
+        page = console.steward.report_html(session.operator, run_id)
+        return HTMLResponse(page, headers=PRIVATE)
 
     @router.get("/quarantine")
     def quarantine(

@@ -4,6 +4,7 @@ second version of one policy, and one operator of each role, added by ``hub user
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,8 @@ from hub.auth import ClientRegistry
 from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store
 from hub.ingest import new_run_id
-from hub.ingest.sync import admit_rows, push_stream
+from hub.ingest.report import RunReport
+from hub.ingest.sync import StreamReport, admit_rows, push_stream
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
 from tests.conftest import BACKENDS, EXAMPLE_POLICIES, hub_home
@@ -50,6 +52,8 @@ class ConsoleHub:
     read_person: Person
     """The person the police client read through the API."""
     police_client: str
+    run_id: str
+    """The run whose report the steward reads."""
 
     def events(self, action: str) -> list[AuditEvent]:
         store = open_store(self.config)
@@ -133,7 +137,14 @@ def console_hub(
         with store.begin() as tx:
             tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(people[:30])])
         pushed = [broken_person(p, f"Q{n}") for n, p in enumerate(people[30:33])]
-        admit_rows(store, PARTNER, push_stream("person"), pushed, new_run_id())
+        run_id, started = new_run_id(), dt.datetime.now(dt.UTC)
+        admitted = admit_rows(store, PARTNER, push_stream("person"), pushed, run_id)
+        stream = StreamReport(
+            PARTNER, "push", "person", len(pushed), admitted.counts, len(admitted.quarantined)
+        )
+        for entry in admitted.quarantined:
+            stream.failures.update(f"{f['field']}:{f['rule']}" for f in entry.failures)
+        RunReport(run_id, started, dt.datetime.now(dt.UTC), streams=[stream]).save(home)
         quarantined = {e.source_key: e.id for e in store.quarantined() if e.id is not None}
         target = people[0]
         police = ClientRegistry(store).add(
@@ -156,7 +167,7 @@ def console_hub(
                 assert answer.status_code == 200, answer.text
                 assert len(answer.json()["items"]) == 1
             yield ConsoleHub(
-                config, server.url, people, quarantined, target, police.client.client_id
+                config, server.url, people, quarantined, target, police.client.client_id, run_id
             )
 
 

@@ -73,7 +73,13 @@ def test_a_steward_finds_a_row_by_rule_fixes_it_and_sees_it_stored(
     assert person.birth_date.isoformat() not in repr(change)
 
     pages.go("/console/runs")
+    assert console_hub.run_id in pages.text()
     pages.shot("steward-runs")
+    pages.driver.find_element(By.LINK_TEXT, "校验报告").click()
+    assert console_hub.run_id in pages.driver.page_source
+    [read] = [e for e in console_hub.events("report.read") if e.subject == "console:steward"]
+    assert read.detail == {"run_id": console_hub.run_id}
+    pages.shot("steward-report")
     pages.go("/console/audit")
     assert "无权访问" in pages.text()
     pages.shot("steward-refused-audit")

@@ -9,7 +9,12 @@ import pytest
 
 from tests.web.conftest import PASSWORD, ConsoleHub, csrf_of, signed_in
 
-STEWARD_PAGES = ["/console/runs", "/console/quarantine", "/console/quarantine/{entry}"]
+STEWARD_PAGES = [
+    "/console/runs",
+    "/console/runs/{run}/report",
+    "/console/quarantine",
+    "/console/quarantine/{entry}",
+]
 AUDIT_PAGES = [
     "/console/audit?action=records.query",
     "/console/audit/subject",
@@ -34,7 +39,7 @@ CASES = [(name, path) for name, paths in FORBIDDEN.items() for path in paths]
 
 
 def _path(hub: ConsoleHub, path: str) -> str:
-    return path.format(entry=min(hub.quarantined.values()))
+    return path.format(entry=min(hub.quarantined.values()), run=hub.run_id)
 
 
 @pytest.mark.parametrize(("name", "path"), CASES)
@@ -51,7 +56,7 @@ def test_a_role_cannot_reach_another_duty_s_page(
         (
             f"console:{name}",
             "role",
-            path.split("?")[0].format(entry=min(console_hub.quarantined.values())),
+            _path(console_hub, path).split("?")[0],
         )
     ]
 
