@@ -44,9 +44,11 @@ from hub.auth.settings import AuthSettings
 from hub.auth.throttle import TokenLimits
 from hub.auth.verify import TokenVerifier
 from hub.config import HubConfig, load_config, open_store
+from hub.console import Console
 from hub.events.subscriptions import Subscriptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
+from hub.web import install as install_pages
 from hub.work.orders import WorkOrders
 from hub.work.verifications import Verifications
 
@@ -149,6 +151,7 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
+    install_pages(app, Console.over(store, log, policies, config.home))
     return app
 
 

@@ -14,6 +14,7 @@ from hub.cli import (
     policy,
     quarantine,
     transparency,
+    users,
     webhooks,
 )
 from hub.cli.demo import demo
@@ -47,6 +48,7 @@ app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(users.app, name="users")
 
 
 def main() -> None:

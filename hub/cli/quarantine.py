@@ -13,13 +13,13 @@ from rich.table import Table
 from rich.text import Text
 
 from connectors.sdk import ConnectorError
-from hub.audit import AuditEvent, AuditLog
+from hub.audit import AuditLog
 from hub.cli.options import HomeOption, operator
 from hub.config import load_config, open_store
 from hub.errors import HubError
 from hub.ingest import new_run_id
 from hub.ingest.errors import CannotResubmit, NoSuchEntry
-from hub.ingest.quarantine import entry_stream, resubmit
+from hub.ingest.quarantine import entry_stream, read_event, resubmit, resubmit_event
 from hub.ingest.sources import load_sources
 from hub.ingest.sync import Admitted
 from hub.store import QuarantinedRow, Store, Transaction
@@ -35,21 +35,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 def _audit_read(store: Store, entries: list[QuarantinedRow], detail: dict[str, object]) -> None:
     """Record who read which entries, before anything is shown: no entry, no output."""
-    kinds = sorted({e.kind for e in entries})
-    AuditLog.for_store(store).append(
-        AuditEvent(
-            action="quarantine.read",
-            outcome="allowed",
-            subject=operator(),
-            kind=kinds[0] if len(kinds) == 1 else None,
-            record_ids=[f"quarantine:{e.id}" for e in entries],
-            detail={
-                **detail,
-                "kinds": kinds,
-                "sources": sorted({e.source_system for e in entries}),
-            },
-        )
-    )
+    AuditLog.for_store(store).append(read_event(operator(), entries, detail))
 
 
 @app.command("list")
@@ -143,25 +129,7 @@ def resubmit_entry(
             specs = [] if partner else load_sources(config.home)
 
             def audit(tx: Transaction, before: QuarantinedRow, admitted: Admitted) -> None:
-                stored = bool(admitted.stored)
-                log.append(
-                    AuditEvent(
-                        action="quarantine.resubmit",
-                        outcome="allowed",
-                        subject=operator(),
-                        kind=before.kind,
-                        record_ids=[f"quarantine:{before.id}"],
-                        detail={
-                            "entry": before.id,
-                            "source": before.source_system,
-                            "stream": before.stream,
-                            "result": "stored" if stored else "quarantined",
-                            "set": sorted(c for c, v in corrections.items() if v is not None),
-                            "unset": sorted(c for c, v in corrections.items() if v is None),
-                        },
-                    ),
-                    tx,
-                )
+                log.append(resubmit_event(operator(), before, admitted, corrections), tx)
 
             with entry_stream(entry, specs) as stream:
                 result = resubmit(store, stream, entry_id, corrections, new_run_id(), audit)

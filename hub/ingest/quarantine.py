@@ -13,13 +13,21 @@ from contextlib import contextmanager
 from typing import Any
 
 from connectors.sdk import ConnectorError, Source, Stream
+from hub.audit import AuditEvent
 from hub.ingest.errors import CannotResubmit, NoSuchEntry
 from hub.ingest.run import redact
 from hub.ingest.sources import SourceSpec
 from hub.ingest.sync import PUSH_STREAM, Admitted, admit_rows, push_stream
 from hub.store import QuarantinedRow, Store, Transaction
 
-__all__ = ["CannotResubmit", "NoSuchEntry", "entry_stream", "resubmit"]
+__all__ = [
+    "CannotResubmit",
+    "NoSuchEntry",
+    "entry_stream",
+    "read_event",
+    "resubmit",
+    "resubmit_event",
+]
 
 PARTNER_PREFIX = "partner:"
 
@@ -95,3 +103,43 @@ def entry_stream(entry: QuarantinedRow, specs: list[SourceSpec]) -> Iterator[Str
         yield stream
     finally:
         source.close()
+
+
+def read_event(subject: str, entries: list[QuarantinedRow], detail: dict[str, Any]) -> AuditEvent:
+    """The entry recording that ``subject`` read ``entries`` (rows in clear): it names the
+    entries, kinds and sources, never a value of a row."""
+    kinds = sorted({e.kind for e in entries})
+    return AuditEvent(
+        action="quarantine.read",
+        outcome="allowed",
+        subject=subject,
+        kind=kinds[0] if len(kinds) == 1 else None,
+        record_ids=[f"quarantine:{e.id}" for e in entries],
+        detail={
+            **detail,
+            "kinds": kinds,
+            "sources": sorted({e.source_system for e in entries}),
+        },
+    )
+
+
+def resubmit_event(
+    subject: str, before: QuarantinedRow, admitted: Admitted, corrections: dict[str, Any]
+) -> AuditEvent:
+    """The entry recording that ``subject`` re-submitted ``before`` with ``corrections``
+    and what became of it: the columns set and unset, never their values."""
+    return AuditEvent(
+        action="quarantine.resubmit",
+        outcome="allowed",
+        subject=subject,
+        kind=before.kind,
+        record_ids=[f"quarantine:{before.id}"],
+        detail={
+            "entry": before.id,
+            "source": before.source_system,
+            "stream": before.stream,
+            "result": "stored" if admitted.stored else "quarantined",
+            "set": sorted(c for c, v in corrections.items() if v is not None),
+            "unset": sorted(c for c, v in corrections.items() if v is None),
+        },
+    )

@@ -728,3 +728,30 @@ signing_keys = Table(
 def signing_key_context(kid: str) -> str:
     """The associated data ``signing_keys.private_jwk`` of key ``kid`` is sealed with."""
     return f"signing_keys.private_jwk:{kid}"
+
+
+# The pages' operator accounts (hub/console owns their use).
+operators = Table(
+    "operators",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("roles", JSON, nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+"""People who sign in to the pages: an argon2id hash of the password (never the password),
+their roles, and the consecutive failed sign-ins that lock the account for a while."""
+
+operator_sessions = Table(
+    "operator_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator", String(64), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen", UtcDateTime(), nullable=False),
+)
+"""Signed-in sessions: the SHA-256 of the cookie's token (a copy of the table lets no one
+sign in), the session's CSRF token, and when it was last used (the idle timeout)."""

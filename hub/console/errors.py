@@ -1,0 +1,94 @@
+"""Errors of the operator console (the pages' accounts, sessions and services).
+
+ConsoleError
+ ├── AccountError        an account cannot be made as asked
+ │    ├── UnknownRole     a role that is not one of ROLES
+ │    ├── RolesConflict   duties the separation of duties keeps apart (三员分立)
+ │    ├── AccountExists   the name is taken
+ │    └── WeakPassword    shorter than MIN_PASSWORD
+ ├── SignInRefused       wrong name or password, or the account is locked (``reason``)
+ ├── SessionInvalid      no session, an unknown one, or one idle past the timeout
+ ├── Forbidden           the operator's roles do not reach this page or action
+ ├── CsrfRefused         a form posted without this session's CSRF token
+ ├── NotFound            a page's object (a run, an entry, a policy version) does not exist
+ └── BadInput            a filter or form value that does not parse (``field`` names it)
+
+Each carries a stable ``reason`` word; none carries a password, a session token or a
+value of a record.
+"""
+
+from __future__ import annotations
+
+from hub.errors import HubError
+
+
+class ConsoleError(HubError):
+    reason = "console"
+
+
+class AccountError(ConsoleError):
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"account {name!r}: {message}")
+        self.name = name
+
+
+class UnknownRole(AccountError):
+    reason = "unknown_role"
+
+
+class RolesConflict(AccountError):
+    reason = "roles_conflict"
+
+
+class AccountExists(AccountError):
+    reason = "exists"
+
+
+class WeakPassword(AccountError):
+    reason = "weak_password"
+
+
+class SignInRefused(ConsoleError):
+    """``reason``: ``unknown`` or ``wrong_password`` (shown to the person as one message,
+    so a name cannot be probed), or ``locked`` (until ``until``)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"sign-in refused for {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class SessionInvalid(ConsoleError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"no valid session: {reason}")
+        self.reason = reason
+
+
+class Forbidden(ConsoleError):
+    reason = "forbidden"
+
+    def __init__(self, operator: str, area: str) -> None:
+        super().__init__(f"{operator} may not reach {area}")
+        self.operator = operator
+        self.area = area
+
+
+class CsrfRefused(ConsoleError):
+    reason = "csrf"
+
+    def __init__(self, operator: str | None, path: str) -> None:
+        super().__init__(f"form posted to {path} without a valid CSRF token")
+        self.operator = operator
+        self.path = path
+
+
+class NotFound(ConsoleError):
+    reason = "not_found"
+
+
+class BadInput(ConsoleError):
+    reason = "bad_input"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field

@@ -1,0 +1,392 @@
+"""The console's routes. Each names the area it belongs to and calls one service; the
+session, the role and (for a form) the CSRF token are checked by ``Console.authorize``
+before anything else runs. Personal data is only ever sent with ``Cache-Control:
+no-store``, and an ID number is only ever sent by POST (never in a URL, so never in a
+proxy's or server's access log)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.templating import Jinja2Templates
+
+from hub.audit import AuditQuery
+from hub.console import (
+    Area,
+    BadInput,
+    Console,
+    ConsoleError,
+    CsrfRefused,
+    Forbidden,
+    NotFound,
+    QuarantineFilter,
+    Session,
+    SessionInvalid,
+    SignInRefused,
+)
+from hub.console.roles import LABELS, Role
+from hub.console.steward import corrections_from
+from hub.ingest.errors import CannotResubmit
+
+SESSION_COOKIE = "hub_session"
+SIGN_IN_COOKIE = "hub_sign_in"
+"""The double-submit CSRF token of the sign-in form (there is no session yet)."""
+PREFIX = "/console"
+PRIVATE = {"Cache-Control": "no-store"}
+
+_env = Environment(
+    loader=PackageLoader("hub.web", "templates"),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.globals["role_label"] = lambda role: LABELS[Role(role)]
+templates = Jinja2Templates(env=_env)
+STYLE = files("hub.web").joinpath("static/console.css").read_text(encoding="utf-8")
+
+
+def _rid(request: Request) -> str | None:
+    rid: str | None = getattr(request.state, "request_id", None)
+    return rid
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _console(request: Request) -> Console:
+    console: Console = request.app.state.console
+    return console
+
+
+def signed_in(area: Area) -> Callable[..., Any]:
+    """The dependency of a page of ``area``: the session, its role and, for a form, its
+    CSRF token, checked (``Console.authorize``) before the route runs."""
+
+    async def check(request: Request) -> Session:
+        console = _console(request)
+        session = console.accounts.session(request.cookies.get(SESSION_COOKIE))
+        csrf = None
+        if request.method not in ("GET", "HEAD"):
+            value = (await request.form()).get("csrf")
+            csrf = value if isinstance(value, str) else None
+        return console.authorize(
+            session,
+            area,
+            method=request.method,
+            path=request.url.path,
+            csrf=csrf,
+            request_id=_rid(request),
+        )
+
+    return check
+
+
+Home = Annotated[Session, Depends(signed_in(Area.HOME))]
+Steward = Annotated[Session, Depends(signed_in(Area.STEWARD))]
+Auditing = Annotated[Session, Depends(signed_in(Area.AUDIT))]
+Sharing = Annotated[Session, Depends(signed_in(Area.SHARING))]
+
+
+def console_router(console: Console) -> APIRouter:
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    def page(
+        request: Request,
+        name: str,
+        session: Session | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        response = templates.TemplateResponse(
+            request,
+            name,
+            {"session": session, "prefix": PREFIX, "Area": Area, **context},
+            status_code=status_code,
+            headers=PRIVATE,
+        )
+        return response
+
+    @router.get("/static/console.css")
+    def style() -> Response:
+        return Response(STYLE, media_type="text/css")
+
+    # --- signing in and out ----------------------------------------------------------
+
+    def sign_in_page(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
+        """The sign-in form with a fresh double-submit token in its cookie and its field."""
+        token = secrets.token_urlsafe(32)
+        response = page(request, "sign_in.html", None, status, csrf=token, message=message)
+        response.set_cookie(
+            SIGN_IN_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path=PREFIX,
+        )
+        return response
+
+    @router.get("/sign-in")
+    def sign_in_form(request: Request) -> HTMLResponse:
+        return sign_in_page(request)
+
+    @router.post("/sign-in")
+    def sign_in(
+        request: Request,
+        name: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=1024)],
+        csrf: Annotated[str, Form(max_length=128)] = "",
+    ) -> Response:
+        expected = request.cookies.get(SIGN_IN_COOKIE)
+        if not expected or not secrets.compare_digest(expected, csrf):
+            return sign_in_page(request, 403, "表单已失效，请重新登录")
+        try:
+            session = console.accounts.sign_in(name, password, request_id=_rid(request))
+        except SignInRefused as exc:
+            locked = exc.reason in ("locked", "locked_now")
+            return sign_in_page(
+                request, 401, "账户已锁定，请稍后再试" if locked else "用户名或密码错误"
+            )
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
+        # No max-age: the cookie ends with the browser; the server ends it after
+        # IDLE_TIMEOUT without use, whatever the browser keeps.
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+            path=PREFIX,
+        )
+        return response
+
+    @router.post("/sign-out")
+    def sign_out(request: Request, session: Home) -> Response:
+        console.accounts.sign_out(session, request_id=_rid(request))
+        response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
+        return response
+
+    @router.get("/")
+    def home(request: Request, session: Home) -> HTMLResponse:
+        return page(request, "home.html", session)
+
+    # --- the steward's pages ---------------------------------------------------------
+
+    @router.get("/runs")
+    def runs(request: Request, session: Steward) -> HTMLResponse:
+        return page(request, "runs.html", session, runs=console.steward.runs())
+
+    @router.get("/runs/{run_id}/report")
+    def report(run_id: str, session: Steward) -> HTMLResponse:
+        page = console.steward.report_html(session.operator, run_id)
+        return HTMLResponse(page, headers=PRIVATE)
+
+    @router.get("/quarantine")
+    def quarantine(
+        request: Request,
+        session: Steward,
+        source: str = "",
+        stream: str = "",
+        rule: str = "",
+        since: str = "",
+        until: str = "",
+        status: str = "open",
+    ) -> HTMLResponse:
+        where = QuarantineFilter(
+            source or None,
+            stream or None,
+            rule or None,
+            _date("since", since),
+            _date("until", until),
+            "resolved" if status == "resolved" else "open",
+        )
+        return page(
+            request,
+            "quarantine.html",
+            session,
+            where=where,
+            lines=console.steward.quarantined(where),
+            rules=console.steward.rules(),
+        )
+
+    @router.get("/quarantine/{entry_id}")
+    def entry(request: Request, session: Steward, entry_id: int, result: str = "") -> HTMLResponse:
+        found = console.steward.entry(session.operator, entry_id)
+        return page(request, "entry.html", session, entry=found, result=result)
+
+    @router.post("/quarantine/{entry_id}/resubmit")
+    async def resubmit(request: Request, session: Steward, entry_id: int) -> Response:
+        form = await request.form()
+        typed = {
+            key[len("col:") :]: value
+            for key, value in form.multi_items()
+            if key.startswith("col:") and isinstance(value, str)
+        }
+        before = console.steward.entry(session.operator, entry_id)
+        corrections = corrections_from(before.row, typed)
+        try:
+            after = console.steward.resubmit(session.operator, entry_id, corrections)
+        except CannotResubmit as exc:
+            return page(request, "entry.html", session, 409, entry=before, error=str(exc))
+        outcome = "stored" if after.status == "resolved" else "still"
+        return RedirectResponse(f"{PREFIX}/quarantine/{entry_id}?result={outcome}", 303)
+
+    # --- the auditor's pages ---------------------------------------------------------
+
+    @router.get("/audit")
+    def audit_search(
+        request: Request,
+        session: Auditing,
+        client: str = "",
+        kind: str = "",
+        purpose: str = "",
+        record: str = "",
+        action: str = "",
+        outcome: str = "",
+        since: str = "",
+        until: str = "",
+    ) -> HTMLResponse:
+        first, last = _date("since", since), _date("until", until)
+        asked = any((client, kind, purpose, record, action, outcome, since, until))
+        query = AuditQuery(
+            client_id=client or None,
+            kind=kind or None,
+            purpose=purpose or None,
+            record_ids=(record,) if record else None,
+            action=action or None,
+            outcome=outcome if outcome in ("allowed", "denied", "error") else None,
+            since=_day(first),
+            until=_day(last + dt.timedelta(days=1) if last else None),
+            newest_first=True,
+            limit=200,
+        )
+        found = console.auditor.search(session.operator, query) if asked else []
+        return page(
+            request,
+            "audit.html",
+            session,
+            asked=asked,
+            found=found,
+            form={
+                "client": client,
+                "kind": kind,
+                "purpose": purpose,
+                "record": record,
+                "action": action,
+                "outcome": outcome,
+                "since": since,
+                "until": until,
+            },
+        )
+
+    @router.get("/audit/subject")
+    def subject_form(request: Request, session: Auditing) -> HTMLResponse:
+        return page(request, "subject.html", session, found=None)
+
+    @router.post("/audit/subject")
+    def subject(
+        request: Request,
+        session: Auditing,
+        id_number: Annotated[str, Form(max_length=32)],
+    ) -> HTMLResponse:
+        found = console.auditor.subject(session.operator, id_number)
+        return page(request, "subject.html", session, found=found)
+
+    @router.get("/audit/integrity")
+    def integrity(request: Request, session: Auditing) -> HTMLResponse:
+        return page(request, "integrity.html", session, state=console.auditor.integrity())
+
+    @router.post("/audit/verify")
+    def verify(session: Auditing) -> Response:
+        console.auditor.verify(session.operator)
+        return RedirectResponse(f"{PREFIX}/audit/integrity", 303)
+
+    @router.get("/sharing")
+    def sharing(request: Request, session: Sharing) -> HTMLResponse:
+        return page(request, "sharing.html", session, matrix=console.auditor.matrix())
+
+    @router.get("/policies")
+    def policies(request: Request, session: Auditing) -> HTMLResponse:
+        ids = console.auditor.policy_ids()
+        return page(request, "policies.html", session, ids=ids)
+
+    @router.get("/policies/{policy_id}")
+    def policy(
+        request: Request,
+        session: Auditing,
+        policy_id: str,
+        before: int | None = None,
+        after: int | None = None,
+    ) -> HTMLResponse:
+        history = console.auditor.history(policy_id)
+        changes = (
+            console.auditor.diff(policy_id, before, after)
+            if before is not None and after is not None
+            else None
+        )
+        return page(
+            request,
+            "policy.html",
+            session,
+            policy_id=policy_id,
+            history=history,
+            before=before,
+            after=after,
+            changes=changes,
+        )
+
+    return router
+
+
+def install(app: Any, console: Console) -> None:
+    """Serve the console on ``app``, its errors as pages: no session sends the person to
+    the sign-in page, a refusal is a 403 page, a missing object a 404 page."""
+    app.state.console = console
+    app.include_router(console_router(console))
+
+    def _error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, SessionInvalid):
+            return RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
+        status, message = _ERRORS.get(type(exc), (400, "请求无效"))
+        if isinstance(exc, BadInput):
+            message = f"请求无效：{exc}"
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"session": None, "prefix": PREFIX, "message": message, "status": status},
+            status_code=status,
+            headers=PRIVATE,
+        )
+
+    app.add_exception_handler(ConsoleError, _error)
+
+
+_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    Forbidden: (403, "您的角色无权访问此页面或执行此操作"),
+    CsrfRefused: (403, "表单已失效（缺少有效的防伪令牌），请返回重试"),
+    NotFound: (404, "未找到"),
+}
+
+
+def _day(day: dt.date | None) -> dt.datetime | None:
+    return None if day is None else dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def _date(field: str, text: str) -> dt.date | None:
+    """A date filter as a form sends it: empty for none, else ``YYYY-MM-DD``."""
+    if not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(field, "a date is YYYY-MM-DD") from None
