@@ -267,6 +267,10 @@ def _kind_table(model: type[Record]) -> KindTable:
         Column("content_hash", String(64), nullable=False),
     ]
     fields = []
+    # Plain code columns (grid, beat, address…) are what scopes name, and a page is read
+    # by id within one: each is indexed with ``id``, or PostgreSQL sorts the whole grid for
+    # every page (SQLite's rowid made the one-column index do this already).
+    codes: list[str] = []
     for spec in model.specs():
         structured = is_structured(spec.info.annotation)
         encrypted = spec.sensitivity.encrypted_at_rest
@@ -286,19 +290,15 @@ def _kind_table(model: type[Record]) -> KindTable:
                     )
                 )
         else:
-            columns.append(
-                Column(
-                    spec.name,
-                    _column_type(spec.info.annotation),
-                    nullable=nullable,
-                    index=spec.name.endswith("_code"),
-                )
-            )
+            columns.append(Column(spec.name, _column_type(spec.info.annotation), nullable=nullable))
+            if spec.name.endswith("_code"):
+                codes.append(spec.name)
     table = Table(
         f"rec_{model.kind}",
         metadata,
         *columns,
         UniqueConstraint("source_system", "source_key", name=f"uq_rec_{model.kind}_source"),
+        *(Index(f"ix_rec_{model.kind}_{name}", name, "id") for name in codes),
     )
     return KindTable(model, table, tuple(fields))
 
