@@ -81,3 +81,19 @@ class NotAdmissible(Conflict):
         )
         self.review_id = review_id
         self.rules = rules
+
+
+class SubmitterNotGranted(Conflict):
+    """The submitter may no longer submit this record (its client revoked, its policy
+    changed since, the record now outside its rows or its ``submit:`` fields): reject it."""
+
+    def __init__(self, review_id: str, why: str, event: AuditEvent) -> None:
+        super().__init__(
+            "submitter_not_granted",
+            f"review {review_id} cannot be accepted: its submitter may no longer submit it ({why})",
+            event,
+            review_id=review_id,
+            why=why,
+        )
+        self.review_id = review_id
+        self.why = why

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from contracts import Record
 from hub.audit import AuditEvent
+from hub.auth.clients import ClientRegistry
 from hub.events import emit
 from hub.ingest.sync import admit_rows, push_stream
 from hub.sharing import Asked, InvalidRequest, NotFound, Page, Sharing
@@ -47,10 +48,11 @@ from hub.work.errors import (
     NotAdmissible,
     OwnSubmission,
     SubmissionInvalid,
+    SubmitterNotGranted,
 )
 from hub.work.queue import ID_KIND, Queued, ReviewQueue, Status
 from hub.work.verification_tasks import declared
-from policies import Decision, Policy
+from policies import AccessDenied, Decision, Policy, admits, compiled
 
 Verdict = Literal["accept", "reject"]
 VERDICT_STATUS: dict[Verdict, Status] = {"accept": "accepted", "reject": "rejected"}
@@ -332,6 +334,9 @@ class Reviews:
         admission path, under the submitter's source; were it quarantined instead, the
         decision is rolled back with it. A person, house or unit a grid worker reported
         gets a verification task (``submitted``): what the desk accepted, a visit confirms."""
+        if why := self._no_longer_granted(q):
+            event = self._refused(asked, decision, "submitter_not_granted", q, why=why)
+            raise SubmitterNotGranted(ref, why, event)
         source = partner_source(q.submitter)
         row = q.record.model_dump(mode="json") | {"source_key": q.source_key}
         admitted = admit_rows(
@@ -349,6 +354,29 @@ class Reviews:
         if disagreements := disagreements_of(tx, q.kind, source, located):
             detail["disagreements"] = disagreements[q.source_key]
         return record_id
+
+    def _no_longer_granted(self, q: Queued) -> str | None:
+        """Why the submitter could not submit ``q`` today, or None if it still could.
+
+        A submission waits for its review, and grants change meanwhile: what is accepted
+        is judged again, as the submitter's own write would be now (client not revoked,
+        its current policy granting ``submit`` on the kind with these fields, the record
+        inside its rows), so a revoked partner's queue does not enter the record."""
+        client = ClientRegistry(self.store).get(q.submitter)
+        if client is None or client.revoked:
+            return "client revoked"
+        policy = self.sharing.policies.get(client.policy_id)
+        if policy is None:
+            return f"policy {client.policy_id} not loaded"
+        try:
+            granted = compiled(policy).decide(client.claims, q.kind, q.purpose, "submit")
+        except AccessDenied as exc:
+            return exc.reason
+        if set(q.record.model_fields_set) - granted.writable:
+            return "submit_fields"
+        if not admits(granted.scope, q.record.model_dump()):
+            return "out_of_scope"
+        return None
 
     def _reason(
         self, asked: Asked, decision: Decision, verdict: Verdict, reason: str | None

@@ -4,11 +4,13 @@ another beat cannot; only an accepted record ever reaches the store."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -89,6 +91,7 @@ class Loop:
     http: httpx.Client
     store: Store
     secrets: dict[str, tuple[str, str]]
+    home: Path
 
     def token(self, partner: str) -> str:
         client_id, secret = self.secrets[partner]
@@ -214,7 +217,7 @@ def loop(
             serve_in_thread(create_app(config, rate=1000, burst=1000, **GENEROUS))
         )
         http = stack.enter_context(httpx.Client(base_url=server.url))
-        yield Loop(http, store, secrets)
+        yield Loop(http, store, secrets, home)
 
 
 def test_a_submission_is_invisible_to_record_queries_until_it_is_accepted(loop: Loop) -> None:
@@ -475,6 +478,54 @@ def test_an_accept_the_store_would_quarantine_is_refused_and_rolled_back(loop: L
     assert (loop.count(quarantine), loop.store.count("person")) == (held, people)
     assert loop.call("police", "GET", f"/v1/reviews/person/{ref}").json()["status"] == "pending"
     assert loop.decide("person", ref, "reject", "重复申报").status_code == 200
+
+
+def test_a_submission_of_a_partner_revoked_since_is_not_accepted(loop: Loop) -> None:
+    scopes = ["person.read", "person.submit"]
+    new = ClientRegistry(loop.store).add("grid, later revoked", "grid-platform", scopes, {
+        "grid_codes": [GRID]
+    })  # fmt: skip
+    loop.secrets["gone"] = (new.client.client_id, new.secret or "")
+    records = {"records": [declared(417)]}
+    answer = loop.call("gone", "POST", "/v1/submissions/person", records, purpose=GRID_SERVICE)
+    assert answer.status_code == 200, answer.text
+    ref = loop.reviewer_id("person", "P417")
+    ClientRegistry(loop.store).revoke(new.client.client_id)
+    people = loop.store.count("person")
+    refused = loop.decide("person", ref, "accept")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "urn:hub:problem:submitter_not_granted"
+    assert refused.json()["why"] == "client revoked"
+    assert loop.store.count("person") == people
+    [entry] = loop.entries(request_id=refused.headers["x-request-id"])
+    assert (entry.event.action, entry.event.outcome) == ("reviews.decide", "denied")
+    assert entry.event.detail == {"reason": "submitter_not_granted", "why": "client revoked"}
+    assert loop.call("police", "GET", f"/v1/reviews/person/{ref}").json()["status"] == "pending"
+    assert loop.decide("person", ref, "reject", "申报单位已注销").status_code == 200
+
+
+def test_a_submission_is_judged_again_under_the_policy_in_force_at_acceptance(
+    loop: Loop,
+) -> None:
+    """The desk submitted a phone number; its policy has since dropped ``phone`` from
+    ``submit:``: accepting would store what the desk may no longer submit."""
+    answer = loop.submit("person", declared(418), partner="desk")
+    assert answer.status_code == 200, answer.text
+    ref = loop.reviewer_id("person", "P418")
+    policy = loop.home / "policies" / "street-desk.yaml"
+    narrowed = DESK_POLICY.replace("version: 1", "version: 2").replace(" phone,", "")
+    assert narrowed.count("phone") == 0
+    policy.write_text(narrowed, encoding="utf-8")
+    time.sleep(1.1)  # the served hub looks at its policy folder every second
+    people = loop.store.count("person")
+    try:
+        refused = loop.decide("person", ref, "accept")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["why"] == "submit_fields"
+        assert loop.store.count("person") == people
+    finally:
+        policy.write_text(DESK_POLICY.replace("version: 1", "version: 3"), encoding="utf-8")
+        time.sleep(1.1)
 
 
 def test_a_reason_may_not_carry_an_id_or_phone_number(loop: Loop) -> None:
