@@ -6,10 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from hub.audit import AuditEvent, AuditLog
+from hub.auth.settings import OperatorIdP
 from hub.console.accounts import Accounts, Session
 from hub.console.auditor import Auditor
 from hub.console.errors import CsrfRefused, Forbidden
+from hub.console.provider import ProviderSignIn
 from hub.console.roles import Area, reaches
 from hub.console.steward import Stewardship
 from hub.policyfiles import PolicyRegistry
@@ -22,14 +26,30 @@ class Console:
     steward: Stewardship
     auditor: Auditor
     audit: AuditLog
+    provider: ProviderSignIn | None = None
+    """Sign-in through the operators' OpenID Connect provider, when one is configured."""
 
     @classmethod
-    def over(cls, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> Console:
+    def over(
+        cls,
+        store: Store,
+        audit: AuditLog,
+        policies: PolicyRegistry,
+        home: Path,
+        operator_idp: OperatorIdP | None = None,
+        *,
+        http: httpx.Client | None = None,
+    ) -> Console:
+        accounts = Accounts(store, audit)
+        provider = None
+        if operator_idp is not None:
+            provider = ProviderSignIn(operator_idp, accounts, http=http)
         return cls(
-            Accounts(store, audit),
+            accounts,
             Stewardship(store, audit, home),
             Auditor(store, audit, policies, home),
             audit,
+            provider,
         )
 
     def authorize(
