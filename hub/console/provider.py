@@ -204,9 +204,10 @@ class ProviderSignIn:
         with self.accounts.store.begin() as tx:
             mine = operator_sign_ins.c.state_hash == _digest(state)
             row = tx.conn.execute(operator_sign_ins.select().where(mine)).first()
-            if row is None:
+            # Two answers racing for one sign-in: the second waits on the first's delete,
+            # then deletes nothing.
+            if row is None or tx.conn.execute(delete(operator_sign_ins).where(mine)).rowcount != 1:
                 raise _Refused("state")
-            tx.conn.execute(delete(operator_sign_ins).where(mine))
         if self.accounts.clock() - row.created_at > PENDING_FOR:
             raise _Refused("state_expired")
         return row.nonce, row.code_verifier, row.redirect_uri

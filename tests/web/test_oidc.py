@@ -6,6 +6,8 @@ refused and audited."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -238,6 +240,13 @@ def test_linking_refuses_a_subject_held_and_lists_the_links(hub: OidcHub) -> Non
     listed = _run("users", "list", "--home", home)
     assert STEWARD_SUBJECT in listed
     assert AUDITOR_SUBJECT in listed
+
+
+def test_the_readmes_provider_settings_are_valid() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```json\n(\"operator_oidc\".*?)```", readme, flags=re.DOTALL)
+    settings = json.loads("{" + block + "}")["operator_oidc"]
+    assert OperatorIdP(**settings).subject_claim == "sub"
 
 
 @pytest.mark.browser
