@@ -25,6 +25,7 @@ from hub.audit import AuditEvent, AuditLog
 from hub.auth.settings import OperatorIdP
 from hub.cli import app as cli
 from hub.config import HubConfig, load_config, open_store, save_config
+from hub.console import Accounts, ProviderSignIn, SignInRefused
 from hub.reference.serve import serve_in_thread
 from tests.conftest import BACKENDS, hub_home
 from tests.web.browser import Pages, chromium
@@ -240,6 +241,27 @@ def test_linking_refuses_a_subject_held_and_lists_the_links(hub: OidcHub) -> Non
     listed = _run("users", "list", "--home", home)
     assert STEWARD_SUBJECT in listed
     assert AUDITOR_SUBJECT in listed
+
+
+def test_a_provider_that_cannot_be_read_or_names_another_issuer_is_refused(
+    hub: OidcHub,
+) -> None:
+    """Discovery must name the issuer configured (the same server under another name does
+    not); a provider that does not answer refuses the sign-in before the browser leaves."""
+    store = open_store(hub.config)
+    try:
+        accounts = Accounts(store, AuditLog.for_store(store))
+        renamed = hub.provider.url.replace("localhost", "127.0.0.1")
+        for issuer in (renamed, "http://127.0.0.1:9"):
+            idp = OperatorIdP(issuer=issuer, client_id=CLIENT_ID, timeout=2)
+            with httpx.Client() as http:
+                provider = ProviderSignIn(idp, accounts, http=http)
+                with pytest.raises(SignInRefused) as refused:
+                    provider.start("http://127.0.0.1/console/oidc/callback")
+            assert refused.value.reason == "provider_unavailable"
+            assert hub.sign_ins()[-1].detail == {"method": "oidc", "reason": "provider_unavailable"}
+    finally:
+        store.close()
 
 
 def test_the_readmes_provider_settings_are_valid() -> None:
