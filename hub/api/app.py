@@ -151,8 +151,8 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
-    console = Console.over(store, log, policies, config.home, config.operator_oidc)
-    install_pages(app, console)
+    console = Console.over(store, log, policies, config.home)
+    install_pages(app, console.with_provider(config.operator_oidc))
     return app
 
 

@@ -3,7 +3,7 @@ auditor's services, and the one check every page and action passes (``authorize`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -30,27 +30,21 @@ class Console:
     """Sign-in through the operators' OpenID Connect provider, when one is configured."""
 
     @classmethod
-    def over(
-        cls,
-        store: Store,
-        audit: AuditLog,
-        policies: PolicyRegistry,
-        home: Path,
-        operator_idp: OperatorIdP | None = None,
-        *,
-        http: httpx.Client | None = None,
-    ) -> Console:
-        accounts = Accounts(store, audit)
-        provider = None
-        if operator_idp is not None:
-            provider = ProviderSignIn(operator_idp, accounts, http=http)
+    def over(cls, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> Console:
         return cls(
-            accounts,
+            Accounts(store, audit),
             Stewardship(store, audit, home),
             Auditor(store, audit, policies, home),
             audit,
-            provider,
         )
+
+    def with_provider(
+        self, settings: OperatorIdP | None, *, http: httpx.Client | None = None
+    ) -> Console:
+        """This console, signing operators in through ``settings``' provider too (if any)."""
+        if settings is None:
+            return self
+        return replace(self, provider=ProviderSignIn(settings, self.accounts, http=http))
 
     def authorize(
         self,
