@@ -151,7 +151,8 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
-    install_pages(app, Console.over(store, log, policies, config.home))
+    console = Console.over(store, log, policies, config.home)
+    install_pages(app, console.with_provider(config.operator_oidc))
     return app
 
 

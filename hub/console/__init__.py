@@ -13,6 +13,7 @@ from hub.console.errors import (
     SessionInvalid,
     SignInRefused,
 )
+from hub.console.provider import ProviderSignIn, Redirect
 from hub.console.roles import ROLES, Area, Role
 from hub.console.service import Console
 from hub.console.steward import QuarantineFilter, Stewardship
@@ -33,7 +34,9 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "Operator",
+    "ProviderSignIn",
     "QuarantineFilter",
+    "Redirect",
     "Role",
     "Session",
     "SessionInvalid",

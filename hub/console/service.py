@@ -3,13 +3,17 @@ auditor's services, and the one check every page and action passes (``authorize`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
+
 from hub.audit import AuditEvent, AuditLog
+from hub.auth.settings import OperatorIdP
 from hub.console.accounts import Accounts, Session
 from hub.console.auditor import Auditor
 from hub.console.errors import CsrfRefused, Forbidden
+from hub.console.provider import ProviderSignIn
 from hub.console.roles import Area, reaches
 from hub.console.steward import Stewardship
 from hub.policyfiles import PolicyRegistry
@@ -22,6 +26,8 @@ class Console:
     steward: Stewardship
     auditor: Auditor
     audit: AuditLog
+    provider: ProviderSignIn | None = None
+    """Sign-in through the operators' OpenID Connect provider, when one is configured."""
 
     @classmethod
     def over(cls, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> Console:
@@ -31,6 +37,14 @@ class Console:
             Auditor(store, audit, policies, home),
             audit,
         )
+
+    def with_provider(
+        self, settings: OperatorIdP | None, *, http: httpx.Client | None = None
+    ) -> Console:
+        """This console, signing operators in through ``settings``' provider too (if any)."""
+        if settings is None:
+            return self
+        return replace(self, provider=ProviderSignIn(settings, self.accounts, http=http))
 
     def authorize(
         self,

@@ -89,6 +89,64 @@ def signed_in(area: Area) -> Callable[..., Any]:
     return check
 
 
+def page(
+    request: Request,
+    name: str,
+    session: Session | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"session": session, "prefix": PREFIX, "Area": Area, **context},
+        status_code=status_code,
+        headers=PRIVATE,
+    )
+
+
+def sign_in_page(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
+    """The sign-in form with a fresh double-submit token in its cookie and its field (and
+    the button of the operators' provider, when one is configured)."""
+    token = secrets.token_urlsafe(32)
+    provider = _console(request).provider
+    label = provider.label if provider else None
+    response = page(
+        request, "sign_in.html", None, status, csrf=token, message=message, provider=label
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+    )
+    return response
+
+
+def sign_in_form_holds(request: Request, csrf: str) -> bool:
+    """The sign-in form came back with the token of its own cookie (double submit)."""
+    expected = request.cookies.get(SIGN_IN_COOKIE)
+    return bool(expected) and secrets.compare_digest(expected or "", csrf)
+
+
+def open_session(response: Response, request: Request, session: Session) -> Response:
+    """``response`` with the session's cookie set and the sign-in form's deleted."""
+    response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
+    # No max-age: the cookie ends with the browser; the server ends it after
+    # IDLE_TIMEOUT without use, whatever the browser keeps.
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path=PREFIX,
+    )
+    return response
+
+
 Home = Annotated[Session, Depends(signed_in(Area.HOME))]
 Steward = Annotated[Session, Depends(signed_in(Area.STEWARD))]
 Auditing = Annotated[Session, Depends(signed_in(Area.AUDIT))]
@@ -98,41 +156,11 @@ Sharing = Annotated[Session, Depends(signed_in(Area.SHARING))]
 def console_router(console: Console) -> APIRouter:
     router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-    def page(
-        request: Request,
-        name: str,
-        session: Session | None,
-        status_code: int = 200,
-        **context: Any,
-    ) -> HTMLResponse:
-        response = templates.TemplateResponse(
-            request,
-            name,
-            {"session": session, "prefix": PREFIX, "Area": Area, **context},
-            status_code=status_code,
-            headers=PRIVATE,
-        )
-        return response
-
     @router.get("/static/console.css")
     def style() -> Response:
         return Response(STYLE, media_type="text/css")
 
     # --- signing in and out ----------------------------------------------------------
-
-    def sign_in_page(request: Request, status: int = 200, message: str = "") -> HTMLResponse:
-        """The sign-in form with a fresh double-submit token in its cookie and its field."""
-        token = secrets.token_urlsafe(32)
-        response = page(request, "sign_in.html", None, status, csrf=token, message=message)
-        response.set_cookie(
-            SIGN_IN_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-            path=PREFIX,
-        )
-        return response
 
     @router.get("/sign-in")
     def sign_in_form(request: Request) -> HTMLResponse:
@@ -145,8 +173,7 @@ def console_router(console: Console) -> APIRouter:
         password: Annotated[str, Form(max_length=1024)],
         csrf: Annotated[str, Form(max_length=128)] = "",
     ) -> Response:
-        expected = request.cookies.get(SIGN_IN_COOKIE)
-        if not expected or not secrets.compare_digest(expected, csrf):
+        if not sign_in_form_holds(request, csrf):
             return sign_in_page(request, 403, "表单已失效，请重新登录")
         try:
             session = console.accounts.sign_in(name, password, request_id=_rid(request))
@@ -155,19 +182,7 @@ def console_router(console: Console) -> APIRouter:
             return sign_in_page(
                 request, 401, "账户已锁定，请稍后再试" if locked else "用户名或密码错误"
             )
-        response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
-        # No max-age: the cookie ends with the browser; the server ends it after
-        # IDLE_TIMEOUT without use, whatever the browser keeps.
-        response.set_cookie(
-            SESSION_COOKIE,
-            session.token,
-            httponly=True,
-            samesite="strict",
-            secure=_secure(request),
-            path=PREFIX,
-        )
-        return response
+        return open_session(RedirectResponse(f"{PREFIX}/", status_code=303), request, session)
 
     @router.post("/sign-out")
     def sign_out(request: Request, session: Home) -> Response:
@@ -353,6 +368,10 @@ def install(app: Any, console: Console) -> None:
     the sign-in page, a refusal is a 403 page, a missing object a 404 page."""
     app.state.console = console
     app.include_router(console_router(console))
+    if console.provider is not None:
+        from hub.web.provider import provider_router
+
+        app.include_router(provider_router(console.provider))
 
     def _error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, SessionInvalid):
