@@ -8,7 +8,8 @@ Every option of ``config.json`` can also come from the environment (12-factor), 
 over the file: ``HUB_DATABASE_URL``, ``HUB_ISSUER``, ``HUB_AUDIENCE`` and the external
 identity provider's ``HUB_EXTERNAL_IDP__ISSUER``, ``__AUDIENCE``, ``__JWKS_URI``,
 ``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` … and the work orders' service levels
-``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``) (``HubEnv``).
+``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``), the pages'
+``HUB_CONSOLE__REVIEWER`` (``hub.console.settings``) (``HubEnv``).
 Any of them can instead name a file holding the value,
 ``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a secret need not sit in the
 environment; naming both is an error.
@@ -28,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hub.auth.settings import ExternalIdP
+from hub.console.settings import ConsoleEnv, ConsoleSettings
 from hub.errors import ConfigError, SchemaBehind
 from hub.files import private_dir, private_sqlite_file, write_private
 from hub.store import Keyring, Store, schema
@@ -57,6 +59,8 @@ class HubConfig(BaseModel):
     """Attempts at a webhook delivery before it is a dead letter (``hub webhooks list``)."""
     work_orders: Sla = Field(default_factory=Sla)
     """Work orders' service levels: signing and closing due, near-due window, per type."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The pages: the org stewards review submissions for (``hub.console.settings``)."""
 
     @property
     def key_file(self) -> Path:
@@ -101,9 +105,10 @@ class HubEnv(BaseSettings):
     webhook_loopback: bool | None = None
     webhook_attempts: int | None = None
     work_orders: SlaEnv | None = None
+    console: ConsoleEnv | None = None
 
 
-_NESTED = ("external_idp", "work_orders")
+_NESTED = ("external_idp", "work_orders", "console")
 """Settings that are objects: a ``_FILE`` reference to one holds JSON."""
 
 

@@ -151,7 +151,7 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
-    install_pages(app, Console.over(store, log, policies, config.home))
+    install_pages(app, Console.over(sharing, config.home, config.console))
     return app
 
 

@@ -10,7 +10,8 @@ import datetime as dt
 import secrets
 from collections.abc import Callable
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -27,13 +28,17 @@ from hub.console import (
     Forbidden,
     NotFound,
     QuarantineFilter,
+    ReviewRefused,
+    ReviewsClosed,
     Session,
     SessionInvalid,
     SignInRefused,
 )
+from hub.console.auditor import Matrix
 from hub.console.roles import LABELS, Role
 from hub.console.steward import corrections_from
 from hub.ingest.errors import CannotResubmit
+from hub.work.queue import Status
 
 SESSION_COOKIE = "hub_session"
 SIGN_IN_COOKIE = "hub_sign_in"
@@ -48,6 +53,8 @@ _env = Environment(
     lstrip_blocks=True,
 )
 _env.globals["role_label"] = lambda role: LABELS[Role(role)]
+_env.globals["field_label"] = lambda kind, name: Matrix.labels(kind, name)[1] or name
+_env.globals["kind_label"] = lambda kind: Matrix.labels(kind, "")[0]
 templates = Jinja2Templates(env=_env)
 STYLE = files("hub.web").joinpath("static/console.css").read_text(encoding="utf-8")
 
@@ -241,6 +248,102 @@ def console_router(console: Console) -> APIRouter:
         outcome = "stored" if after.status == "resolved" else "still"
         return RedirectResponse(f"{PREFIX}/quarantine/{entry_id}?result={outcome}", 303)
 
+    # --- the steward's review queue (上报 → 审核入库) ----------------------------------
+
+    @router.get("/reviews")
+    def reviews(
+        request: Request,
+        session: Steward,
+        kind: str = "",
+        purpose: str = "",
+        status: str = "pending",
+        cursor: str = "",
+    ) -> HTMLResponse:
+        try:
+            desk = console.reviews.desk()
+        except ReviewsClosed as exc:
+            return page(request, "reviews.html", session, desk=None, closed=str(exc))
+        kind = kind or (desk.kinds[0] if desk.kinds else "")
+        purpose = purpose if purpose in desk.purposes else desk.purposes[0]
+        shown = _status(status)
+        listed = (
+            console.reviews.listing(
+                session.operator, kind, purpose, shown, cursor or None, _rid(request)
+            )
+            if kind
+            else None
+        )
+        return page(
+            request,
+            "reviews.html",
+            session,
+            desk=desk,
+            kind=kind,
+            purpose=purpose,
+            status=status,
+            listed=listed,
+            names=console.reviews.names(),
+        )
+
+    @router.get("/reviews/{kind}/{ref}")
+    def review(
+        request: Request, session: Steward, kind: str, ref: str, purpose: str = ""
+    ) -> HTMLResponse:
+        desk = console.reviews.desk()
+        purpose = purpose if purpose in desk.purposes else desk.purposes[0]
+        found = console.reviews.review(session.operator, kind, purpose, ref, _rid(request))
+        return page(
+            request,
+            "review.html",
+            session,
+            desk=desk,
+            purpose=purpose,
+            item=found,
+            names=console.reviews.names(),
+        )
+
+    @router.post("/reviews/{kind}/{ref}/decision")
+    def decide(
+        request: Request,
+        session: Steward,
+        kind: str,
+        ref: str,
+        verdict: Annotated[str, Form(max_length=16)],
+        purpose: Annotated[str, Form(max_length=64)] = "",
+        reason: Annotated[str, Form(max_length=4096)] = "",
+    ) -> Response:
+        desk = console.reviews.desk()
+        purpose = purpose if purpose in desk.purposes else desk.purposes[0]
+        if verdict not in ("accept", "reject"):
+            raise BadInput("verdict", "accept or reject")
+        try:
+            console.reviews.decide(
+                session.operator,
+                kind,
+                purpose,
+                ref,
+                "accept" if verdict == "accept" else "reject",
+                reason,
+                _rid(request),
+            )
+        except ReviewRefused as exc:
+            found = console.reviews.review(session.operator, kind, purpose, ref, _rid(request))
+            return page(
+                request,
+                "review.html",
+                session,
+                409 if exc.reason in _CONFLICTS else 400,
+                desk=desk,
+                purpose=purpose,
+                item=found,
+                names=console.reviews.names(),
+                error=REVIEW_REFUSALS.get(exc.reason, str(exc)),
+                reason=reason,
+            )
+        return RedirectResponse(
+            f"{PREFIX}/reviews/{kind}/{ref}?purpose={quote(purpose)}", status_code=303
+        )
+
     # --- the auditor's pages ---------------------------------------------------------
 
     @router.get("/audit")
@@ -360,6 +463,9 @@ def install(app: Any, console: Console) -> None:
         status, message = _ERRORS.get(type(exc), (400, "请求无效"))
         if isinstance(exc, BadInput):
             message = f"请求无效：{exc}"
+        if isinstance(exc, ReviewRefused):
+            status = 404 if exc.reason in ("not_found", "kind") else 403
+            message = "未找到该上报" if status == 404 else f"审核被拒绝：{exc.reason}"
         return templates.TemplateResponse(
             request,
             "error.html",
@@ -375,7 +481,25 @@ _ERRORS: dict[type[Exception], tuple[int, str]] = {
     Forbidden: (403, "您的角色无权访问此页面或执行此操作"),
     CsrfRefused: (403, "表单已失效（缺少有效的防伪令牌），请返回重试"),
     NotFound: (404, "未找到"),
+    ReviewsClosed: (409, "尚未配置审核单位（console.reviewer），审核队列不可用"),
 }
+
+
+_CONFLICTS = {"already_decided", "not_admissible", "submitter_not_granted"}
+REVIEW_REFUSALS = {
+    "reason_required": "驳回须填写理由",
+    "reason_too_long": "理由过长（最多 256 字）",
+    "reason_sensitive": "理由中不得出现身份证号或手机号，请写明字段名",
+    "already_decided": "该上报已审核，不能重复审核",
+    "not_admissible": "该记录已不符合入库规则，无法通过",
+    "submitter_not_granted": "上报方已无上报权限，无法通过",
+    "own_submission": "不能审核本单位的上报",
+}
+
+
+def _status(text: str) -> Status | None:
+    """A status filter as the form sends it: anything else lists every status."""
+    return cast(Status, text) if text in ("pending", "accepted", "rejected") else None
 
 
 def _day(day: dt.date | None) -> dt.datetime | None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from contracts import Person
@@ -23,12 +24,15 @@ from hub.api.limits import RefusalLimits
 from hub.audit import AuditEvent, AuditLog
 from hub.auth import ClientRegistry
 from hub.cli import app as cli
-from hub.config import HubConfig, load_config, open_store
+from hub.config import HubConfig, load_config, open_store, save_config
+from hub.console import ConsoleSettings
 from hub.ingest import new_run_id
 from hub.ingest.report import RunReport
 from hub.ingest.sync import StreamReport, admit_rows, push_stream
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
+from hub.sharing.ids import RecordIds
+from hub.store.tables import review_queue
 from tests.conftest import BACKENDS, EXAMPLE_POLICIES, hub_home
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test operators' own)
@@ -40,6 +44,11 @@ OPERATORS = {
     "viewer": ["viewer"],
 }
 PARTNER = "partner:cl_grid"
+SUBMITTED = (
+    *("id_number", "name", "sex", "birth_date", "ethnicity", "phone", "household_type"),
+    *("address_code", "house_code", "grid_code", "beat_code"),
+)
+"""The person fields the grid platform's policy lets it submit for review."""
 
 
 @dataclass
@@ -54,6 +63,9 @@ class ConsoleHub:
     police_client: str
     run_id: str
     """The run whose report the steward reads."""
+    submitted: dict[str, Person]
+    """The people the grid platform submitted for review, by source key (S0, S1, S2)."""
+    grid_client: str
 
     def events(self, action: str) -> list[AuditEvent]:
         store = open_store(self.config)
@@ -72,10 +84,35 @@ class ConsoleHub:
         finally:
             store.close()
 
-    def stored_person(self, source_key: str) -> Person | None:
+    def review_ref(self, source_key: str) -> str:
+        """The reviewing org's (the police client's) id of the submission ``source_key``."""
         store = open_store(self.config)
         try:
-            found = store.get("person", PARTNER, source_key)
+            with store.engine.connect() as conn:
+                db_id = conn.execute(
+                    select(review_queue.c.id).where(review_queue.c.source_key == source_key)
+                ).scalar_one()
+            return RecordIds(store).encode(self.police_client, "review", db_id)
+        finally:
+            store.close()
+
+    def review_status(self, source_key: str) -> tuple[str, str | None, str | None]:
+        """(status, reviewer subject, reason) of the submission ``source_key``."""
+        store = open_store(self.config)
+        try:
+            with store.engine.connect() as conn:
+                q = review_queue.c
+                row = conn.execute(
+                    select(q.status, q.reviewer_subject, q.reason).where(q.source_key == source_key)
+                ).one()
+            return row.status, row.reviewer_subject, row.reason
+        finally:
+            store.close()
+
+    def stored_person(self, source_key: str, source: str = PARTNER) -> Person | None:
+        store = open_store(self.config)
+        try:
+            found = store.get("person", source, source_key)
             return None if found is None else found.record  # type: ignore[return-value]
         finally:
             store.close()
@@ -147,13 +184,52 @@ def console_hub(
         RunReport(run_id, started, dt.datetime.now(dt.UTC), streams=[stream]).save(home)
         quarantined = {e.source_key: e.id for e in store.quarantined() if e.id is not None}
         target = people[0]
-        police = ClientRegistry(store).add(
-            "police", "police-station", ["person.read"], {"beat_codes": [target.beat_code]}
+        registry = ClientRegistry(store)
+        police = registry.add(
+            "派出所社区警务",
+            "police-station",
+            ["person.read", "person.review"],
+            {"beat_codes": [target.beat_code]},
+        )
+        grid = registry.add(
+            "网格平台", "grid-platform", ["person.submit"], {"grid_codes": [target.grid_code]}
         )
         store.close()
+        # The stewards review for the police station (``console.reviewer``).
+        reviewer = ConsoleSettings(reviewer=police.client.client_id)
+        save_config(config.model_copy(update={"console": reviewer}))
+        config = load_config(home)
+        submitted = {
+            f"S{n}": p.model_copy(
+                update={"grid_code": target.grid_code, "beat_code": target.beat_code}
+            )
+            for n, p in enumerate(people[33:36])
+        }
         limits = RefusalLimits(limit=10_000)
         with serve_in_thread(create_app(config, refusal_limits=limits)) as server:
             with httpx.Client(base_url=server.url) as http:
+                grid_token = http.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=(grid.client.client_id, grid.secret or ""),
+                ).json()["access_token"]
+                answer = http.post(
+                    "/v1/submissions/person",
+                    params={"purpose": "网格服务"},
+                    json={
+                        "records": [
+                            {
+                                "source_key": key,
+                                "record": p.model_dump(
+                                    mode="json", include=set(SUBMITTED), exclude_none=True
+                                ),
+                            }
+                            for key, p in submitted.items()
+                        ]
+                    },
+                    headers={"Authorization": f"Bearer {grid_token}"},
+                )
+                assert answer.status_code == 200, answer.text
                 token = http.post(
                     "/oauth/token",
                     data={"grant_type": "client_credentials"},
@@ -167,7 +243,15 @@ def console_hub(
                 assert answer.status_code == 200, answer.text
                 assert len(answer.json()["items"]) == 1
             yield ConsoleHub(
-                config, server.url, people, quarantined, target, police.client.client_id, run_id
+                config,
+                server.url,
+                people,
+                quarantined,
+                target,
+                police.client.client_id,
+                run_id,
+                submitted,
+                grid.client.client_id,
             )
 
 
@@ -179,8 +263,9 @@ def csrf_of(html: str) -> str:
 
 @contextmanager
 def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding ``name``'s session cookie (signed in through the form)."""
-    with httpx.Client(base_url=hub.url) as http:
+    """An HTTP client holding ``name``'s session cookie (signed in through the form); a
+    generous timeout, as a sign-in hashes with argon2 on a machine the suite keeps busy."""
+    with httpx.Client(base_url=hub.url, timeout=30) as http:
         form = http.get("/console/sign-in")
         answer = http.post(
             "/console/sign-in",

@@ -142,3 +142,46 @@ def test_an_auditor_finds_who_accessed_a_person_and_reads_the_policies(
     pages.go("/console/quarantine")
     assert "无权访问" in pages.text()
     pages.shot("auditor-refused-quarantine")
+
+
+def test_a_steward_reviews_grid_submissions_into_the_record(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    accepted, rejected = console_hub.submitted["S0"], console_hub.submitted["S1"]
+    pages.sign_in("steward", PASSWORD)
+    pages.go("/console/reviews")
+    listed = pages.text("#reviews")
+    assert accepted.name in listed
+    assert rejected.name in listed
+    assert console_hub.read_person.name not in listed  # stored records are not submissions
+    pages.shot("steward-reviews")
+
+    pages.go(f"/console/reviews/person/{console_hub.review_ref('S0')}")
+    assert accepted.id_number in pages.text("#record")  # the police station reads it in clear
+    pages.shot("steward-review")
+    pages.click("accept")
+    assert "已通过并入库" in pages.text("#result")
+    pages.shot("steward-review-accepted")
+    assert console_hub.review_status("S0") == ("accepted", "console:steward", None)
+    stored = console_hub.stored_person("S0", f"partner:{console_hub.grid_client}")
+    assert stored is not None
+    assert stored.id_number == accepted.id_number
+    [decided] = [
+        e for e in console_hub.events("reviews.decide") if e.detail.get("decision") == "accepted"
+    ]
+    assert (decided.subject, decided.client_id) == ("console:steward", console_hub.police_client)
+
+    pages.go(f"/console/reviews/person/{console_hub.review_ref('S1')}")
+    pages.click("reject")  # no reason: refused, still pending
+    assert "驳回须填写理由" in pages.text("#result")
+    assert console_hub.review_status("S1")[0] == "pending"
+    pages.type("reason", "住址与走访核实不符")
+    pages.click("reject")
+    assert "已驳回" in pages.text("#result")
+    pages.shot("steward-review-rejected")
+    assert console_hub.review_status("S1") == ("rejected", "console:steward", "住址与走访核实不符")
+    assert console_hub.stored_person("S1", f"partner:{console_hub.grid_client}") is None
+    refused = [e for e in console_hub.events("reviews.decide") if e.outcome == "denied"]
+    assert [(e.subject, e.detail["reason"]) for e in refused] == [
+        ("console:steward", "reason_required")
+    ]

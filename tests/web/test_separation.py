@@ -14,6 +14,8 @@ STEWARD_PAGES = [
     "/console/runs/{run}/report",
     "/console/quarantine",
     "/console/quarantine/{entry}",
+    "/console/reviews",
+    "/console/reviews/person/{review}",
 ]
 AUDIT_PAGES = [
     "/console/audit?action=records.query",
@@ -39,7 +41,9 @@ CASES = [(name, path) for name, paths in FORBIDDEN.items() for path in paths]
 
 
 def _path(hub: ConsoleHub, path: str) -> str:
-    return path.format(entry=min(hub.quarantined.values()), run=hub.run_id)
+    return path.format(
+        entry=min(hub.quarantined.values()), run=hub.run_id, review=hub.review_ref("S2")
+    )
 
 
 @pytest.mark.parametrize(("name", "path"), CASES)
@@ -70,10 +74,11 @@ def test_each_role_reaches_its_own_pages(console_hub: ConsoleHub, name: str, pat
 
 
 FORBIDDEN_ACTIONS = {
-    "auditor": ["resubmit"],
-    "viewer": ["resubmit", "subject", "verify"],
+    "auditor": ["resubmit", "accept"],
+    "viewer": ["resubmit", "subject", "verify", "accept"],
     "steward": ["subject", "verify"],
-    "sysadmin": ["resubmit", "subject", "verify"],
+    "sysadmin": ["resubmit", "subject", "verify", "accept"],
+    "secadmin": ["accept"],
 }
 
 
@@ -83,6 +88,10 @@ def _post(hub: ConsoleHub, http: httpx.Client, action: str, csrf: str | None) ->
         "resubmit": (f"/console/quarantine/{entry}/resubmit", {"col:birth_date": "2000-01-01"}),
         "subject": ("/console/audit/subject", {"id_number": hub.read_person.id_number}),
         "verify": ("/console/audit/verify", {}),
+        "accept": (
+            f"/console/reviews/person/{hub.review_ref('S2')}/decision",
+            {"verdict": "accept"},
+        ),
     }[action]
     return http.post(target, data=data | ({"csrf": csrf} if csrf is not None else {}))
 
@@ -101,6 +110,7 @@ def test_a_role_cannot_take_another_duty_s_action_even_with_its_token(
         answer = _post(console_hub, http, action, csrf)
     assert answer.status_code == 403
     assert console_hub.entry_status(entry) == "open"
+    assert console_hub.review_status("S2")[0] == "pending"
     assert len(console_hub.events("quarantine.resubmit")) == resubmits
     assert len(console_hub.events("audit.subject")) == subjects
     assert console_hub.events("console.refused")[-1].detail["reason"] == "role"
@@ -108,20 +118,24 @@ def test_a_role_cannot_take_another_duty_s_action_even_with_its_token(
 
 @pytest.mark.parametrize(
     ("name", "action"),
-    [("steward", "resubmit"), ("auditor", "subject"), ("auditor", "verify")],
+    [("steward", "resubmit"), ("steward", "accept"), ("auditor", "subject"), ("auditor", "verify")],
 )
 @pytest.mark.parametrize("csrf", [None, "", "forged-token"])
 def test_a_form_without_the_session_s_csrf_token_is_refused_and_changes_nothing(
     console_hub: ConsoleHub, name: str, action: str, csrf: str | None
 ) -> None:
     entry = min(console_hub.quarantined.values())
-    counts = {a: len(console_hub.events(a)) for a in ("quarantine.resubmit", "audit.subject")}
+    counts = {
+        a: len(console_hub.events(a))
+        for a in ("quarantine.resubmit", "audit.subject", "reviews.decide")
+    }
     verified = len(console_hub.events("audit.verified"))
     with signed_in(console_hub, name) as http:
         answer = _post(console_hub, http, action, csrf)
     assert answer.status_code == 403
     assert "防伪令牌" in answer.text
     assert console_hub.entry_status(entry) == "open"
+    assert console_hub.review_status("S2")[0] == "pending"
     assert {a: len(console_hub.events(a)) for a in counts} == counts
     assert len(console_hub.events("audit.verified")) == verified
     last = console_hub.events("console.refused")[-1]
