@@ -7,13 +7,14 @@ proxy's or server's access log)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.templating import Jinja2Templates
@@ -37,6 +38,7 @@ from hub.console import (
 from hub.console.auditor import Matrix
 from hub.console.roles import LABELS, Role
 from hub.console.steward import corrections_from
+from hub.console.workbook import MAX_BYTES
 from hub.ingest.errors import CannotResubmit
 from hub.work.queue import Status
 
@@ -45,6 +47,15 @@ SIGN_IN_COOKIE = "hub_sign_in"
 """The double-submit CSRF token of the sign-in form (there is no session yet)."""
 PREFIX = "/console"
 PRIVATE = {"Cache-Control": "no-store"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+IMPORT_REASONS = {
+    "entry": "条目编号无效",
+    "formula": "含公式，未导入",
+    "not_open": "条目不存在或已解决",
+    "unchanged": "未修改",
+    "cannot_resubmit": "无法重新提交",
+    "still_invalid": "修正后仍不合规",
+}
 
 _env = Environment(
     loader=PackageLoader("hub.web", "templates"),
@@ -225,6 +236,34 @@ def console_router(console: Console) -> APIRouter:
             lines=console.steward.quarantined(where),
             rules=console.steward.rules(),
         )
+
+    @router.get("/quarantine/export")
+    def export(
+        session: Steward,
+        rule: Annotated[str, Query(min_length=1, max_length=128)],
+        source: str = "",
+    ) -> Response:
+        """One rule's open rows as a workbook to correct offline (rows in clear: audited)."""
+        where = QuarantineFilter(source=source or None, rule=rule)
+        data, _ = console.steward.export(session.operator, where)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", rule)
+        return Response(
+            data,
+            media_type=XLSX,
+            headers={
+                **PRIVATE,
+                "Content-Disposition": f'attachment; filename="quarantine-{name}.xlsx"',
+            },
+        )
+
+    @router.post("/quarantine/import")
+    async def import_workbook(
+        request: Request, session: Steward, file: Annotated[UploadFile, File()]
+    ) -> HTMLResponse:
+        """A corrected workbook: each row re-submitted or left, with its reason."""
+        data = await file.read(MAX_BYTES + 1)
+        lines = console.steward.import_workbook(session.operator, data)
+        return page(request, "imported.html", session, lines=lines, reasons=IMPORT_REASONS)
 
     @router.get("/quarantine/{entry_id}")
     def entry(request: Request, session: Steward, entry_id: int, result: str = "") -> HTMLResponse:

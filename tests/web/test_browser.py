@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -185,3 +186,58 @@ def test_a_steward_reviews_grid_submissions_into_the_record(
     assert [(e.subject, e.detail["reason"]) for e in refused] == [
         ("console:steward", "reason_required")
     ]
+
+
+def test_a_steward_exports_one_rule_s_rows_corrects_them_offline_and_imports_them(
+    console_hub: ConsoleHub, pages: Pages, tmp_path: Path
+) -> None:
+    open_keys = [
+        k for k, e in console_hub.quarantined.items() if console_hub.entry_status(e) == "open"
+    ]
+    fixed, formula = open_keys[0], open_keys[1]
+    by_key = {f"Q{n}": p for n, p in enumerate(console_hub.people[30:33])}
+    pages.sign_in("steward", PASSWORD)
+    pages.go("/console/quarantine")
+    Select(pages.driver.find_element(By.ID, "rule")).select_by_value(f"birth_date:{RULE}")
+    pages.click("filter")
+    pages.shot("steward-quarantine-export")
+    reads = len(console_hub.events("quarantine.read"))
+    pages.driver.find_element(By.ID, "export").click()
+    path = pages.downloaded(tmp_path, "quarantine-*.xlsx")
+    [read] = console_hub.events("quarantine.read")[reads:]
+    assert (read.subject, read.detail["page"]) == ("console:steward", "quarantine/export")
+    assert sorted(read.record_ids) == sorted(
+        f"quarantine:{console_hub.quarantined[k]}" for k in open_keys
+    )
+
+    book = load_workbook(path)
+    sheet = book["隔离数据"]
+    heads = [c.value for c in sheet[1]]
+    rows = {row[heads.index("source_key")].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(rows) == set(open_keys)
+    assert rows[fixed][heads.index("id_number")].value == by_key[fixed].id_number  # text, whole
+    rows[fixed][heads.index("birth_date")].value = by_key[fixed].birth_date.isoformat()
+    rows[formula][heads.index("birth_date")].value = "=TODAY()"
+    edited = tmp_path / "corrected.xlsx"
+    book.save(edited)
+
+    pages.go("/console/quarantine")
+    pages.driver.find_element(By.ID, "workbook").send_keys(str(edited))
+    pages.click("import")
+    pages.shot("steward-quarantine-imported")
+    assert "入库 1 行" in pages.text("#summary")
+    assert "含公式" in pages.text("#imported")
+    assert console_hub.entry_status(console_hub.quarantined[fixed]) == "resolved"
+    assert console_hub.entry_status(console_hub.quarantined[formula]) == "open"
+    stored = console_hub.stored_person(fixed)
+    assert stored is not None
+    assert stored.birth_date == by_key[fixed].birth_date
+    [change] = [
+        e
+        for e in console_hub.events("quarantine.resubmit")
+        if e.record_ids == [f"quarantine:{console_hub.quarantined[fixed]}"]
+    ]
+    assert (change.subject, change.detail["set"]) == ("console:steward", ["birth_date"])
+    [imported] = console_hub.events("quarantine.import")
+    assert imported.detail["stored"] == 1
+    assert imported.detail["reasons"] == ["formula"]

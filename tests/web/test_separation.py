@@ -4,9 +4,13 @@ session's CSRF token is refused and changes nothing; no session, no page."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
+from hub.config import open_store
+from hub.console.workbook import write_workbook
 from tests.web.conftest import PASSWORD, ConsoleHub, csrf_of, signed_in
 
 STEWARD_PAGES = [
@@ -14,6 +18,7 @@ STEWARD_PAGES = [
     "/console/runs/{run}/report",
     "/console/quarantine",
     "/console/quarantine/{entry}",
+    "/console/quarantine/export?rule=id_birth_date_mismatch",
     "/console/reviews",
     "/console/reviews/person/{review}",
 ]
@@ -74,16 +79,37 @@ def test_each_role_reaches_its_own_pages(console_hub: ConsoleHub, name: str, pat
 
 
 FORBIDDEN_ACTIONS = {
-    "auditor": ["resubmit", "accept"],
-    "viewer": ["resubmit", "subject", "verify", "accept"],
+    "auditor": ["resubmit", "accept", "import"],
+    "viewer": ["resubmit", "subject", "verify", "accept", "import"],
     "steward": ["subject", "verify"],
     "sysadmin": ["resubmit", "subject", "verify", "accept"],
     "secadmin": ["accept"],
 }
 
 
+def _fixing_workbook(hub: ConsoleHub) -> bytes:
+    """A workbook that would fix the first quarantined row, were it imported."""
+    entry_id = min(hub.quarantined.values())
+    store = open_store(hub.config)
+    try:
+        entry = store.quarantined_row(entry_id)
+    finally:
+        store.close()
+    assert entry is not None
+    key = next(k for k, v in hub.quarantined.items() if v == entry_id)
+    born = hub.people[30 + int(key[1:])].birth_date.isoformat()
+    return write_workbook([replace(entry, row=entry.row | {"birth_date": born})])
+
+
 def _post(hub: ConsoleHub, http: httpx.Client, action: str, csrf: str | None) -> httpx.Response:
     entry = min(hub.quarantined.values())
+    if action == "import":
+        files = {"file": ("fixed.xlsx", _fixing_workbook(hub))}
+        return http.post(
+            "/console/quarantine/import",
+            files=files,
+            data={"csrf": csrf} if csrf is not None else {},
+        )
     target, data = {
         "resubmit": (f"/console/quarantine/{entry}/resubmit", {"col:birth_date": "2000-01-01"}),
         "subject": ("/console/audit/subject", {"id_number": hub.read_person.id_number}),
@@ -118,7 +144,13 @@ def test_a_role_cannot_take_another_duty_s_action_even_with_its_token(
 
 @pytest.mark.parametrize(
     ("name", "action"),
-    [("steward", "resubmit"), ("steward", "accept"), ("auditor", "subject"), ("auditor", "verify")],
+    [
+        ("steward", "resubmit"),
+        ("steward", "accept"),
+        ("steward", "import"),
+        ("auditor", "subject"),
+        ("auditor", "verify"),
+    ],
 )
 @pytest.mark.parametrize("csrf", [None, "", "forged-token"])
 def test_a_form_without_the_session_s_csrf_token_is_refused_and_changes_nothing(
