@@ -9,7 +9,8 @@ over the file: ``HUB_DATABASE_URL``, ``HUB_ISSUER``, ``HUB_AUDIENCE`` and the ex
 identity provider's ``HUB_EXTERNAL_IDP__ISSUER``, ``__AUDIENCE``, ``__JWKS_URI``,
 ``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` … and the work orders' service levels
 ``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``), the pages'
-``HUB_CONSOLE__REVIEWER`` (``hub.console.settings``) (``HubEnv``).
+``HUB_CONSOLE__REVIEWER`` (``hub.console.settings``), the access alerts' thresholds
+``HUB_ACCESS_ALERTS__VOLUME_MIN`` … (``hub.audit.patterns``) (``HubEnv``).
 Any of them can instead name a file holding the value,
 ``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a secret need not sit in the
 environment; naming both is an error.
@@ -28,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.audit.patterns import AlertThresholds, AlertThresholdsEnv
 from hub.auth.settings import ExternalIdP
 from hub.console.settings import ConsoleEnv, ConsoleSettings
 from hub.errors import ConfigError, SchemaBehind
@@ -61,6 +63,8 @@ class HubConfig(BaseModel):
     """Work orders' service levels: signing and closing due, near-due window, per type."""
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     """The pages: the org stewards review submissions for (``hub.console.settings``)."""
+    access_alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """When reads add up to an alert (``hub.audit.patterns``): the auditor's page, /metrics."""
 
     @property
     def key_file(self) -> Path:
@@ -106,9 +110,10 @@ class HubEnv(BaseSettings):
     webhook_attempts: int | None = None
     work_orders: SlaEnv | None = None
     console: ConsoleEnv | None = None
+    access_alerts: AlertThresholdsEnv | None = None
 
 
-_NESTED = ("external_idp", "work_orders", "console")
+_NESTED = ("external_idp", "work_orders", "console", "access_alerts")
 """Settings that are objects: a ``_FILE`` reference to one holds JSON."""
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.audit import AuditEvent, AuditLog
+from hub.audit.patterns import AlertThresholds
 from hub.console.accounts import Accounts, Session
 from hub.console.auditor import Auditor
 from hub.console.errors import CsrfRefused, Forbidden
+from hub.console.operations import Operations
 from hub.console.reviews import ReviewDesk
 from hub.console.roles import Area, reaches
 from hub.console.settings import ConsoleSettings
@@ -25,6 +27,7 @@ class Console:
     auditor: Auditor
     audit: AuditLog
     reviews: ReviewDesk
+    operations: Operations
 
     @classmethod
     def over(
@@ -32,6 +35,7 @@ class Console:
         sharing: Sharing,
         home: Path,
         settings: ConsoleSettings | None = None,
+        thresholds: AlertThresholds | None = None,
     ) -> Console:
         """The console of the hub whose sharing service is ``sharing`` (its store, audit
         log and policies)."""
@@ -40,9 +44,10 @@ class Console:
         return cls(
             Accounts(store, audit),
             Stewardship(store, audit, home),
-            Auditor(store, audit, policies, home),
+            Auditor(store, audit, policies, home, thresholds),
             audit,
             ReviewDesk(sharing, settings.reviewer),
+            Operations(store, audit, policies, home),
         )
 
     def authorize(

@@ -66,6 +66,7 @@ _env = Environment(
 _env.globals["role_label"] = lambda role: LABELS[Role(role)]
 _env.globals["field_label"] = lambda kind, name: Matrix.labels(kind, name)[1] or name
 _env.globals["kind_label"] = lambda kind: Matrix.labels(kind, "")[0]
+_env.filters["duration"] = lambda seconds: _duration(seconds)
 templates = Jinja2Templates(env=_env)
 STYLE = files("hub.web").joinpath("static/console.css").read_text(encoding="utf-8")
 
@@ -111,6 +112,7 @@ Home = Annotated[Session, Depends(signed_in(Area.HOME))]
 Steward = Annotated[Session, Depends(signed_in(Area.STEWARD))]
 Auditing = Annotated[Session, Depends(signed_in(Area.AUDIT))]
 Sharing = Annotated[Session, Depends(signed_in(Area.SHARING))]
+Operating = Annotated[Session, Depends(signed_in(Area.OPERATIONS))]
 
 
 def console_router(console: Console) -> APIRouter:
@@ -383,6 +385,20 @@ def console_router(console: Console) -> APIRouter:
             f"{PREFIX}/reviews/{kind}/{ref}?purpose={quote(purpose)}", status_code=303
         )
 
+    # --- the system admin's page -----------------------------------------------------
+
+    @router.get("/operations")
+    def operations(request: Request, session: Operating) -> HTMLResponse:
+        ops = console.operations
+        return page(
+            request,
+            "operations.html",
+            session,
+            streams=ops.streams(),
+            clients=ops.clients(),
+            orders=ops.work_orders(),
+        )
+
     # --- the auditor's pages ---------------------------------------------------------
 
     @router.get("/audit")
@@ -443,6 +459,23 @@ def console_router(console: Console) -> APIRouter:
     ) -> HTMLResponse:
         found = console.auditor.subject(session.operator, id_number)
         return page(request, "subject.html", session, found=found)
+
+    @router.get("/audit/alerts")
+    def alerts(request: Request, session: Auditing) -> HTMLResponse:
+        found = console.auditor.alerts(session.operator)
+        return page(
+            request,
+            "alerts.html",
+            session,
+            alerts=found,
+            thresholds=console.auditor.thresholds,
+            labels=ALERT_LABELS,
+        )
+
+    @router.get("/audit/alerts/{key:path}")
+    def alert(request: Request, session: Auditing, key: str) -> HTMLResponse:
+        found, entries = console.auditor.alert(session.operator, key)
+        return page(request, "alert.html", session, alert=found, found=entries, labels=ALERT_LABELS)
 
     @router.get("/audit/integrity")
     def integrity(request: Request, session: Auditing) -> HTMLResponse:
@@ -524,6 +557,13 @@ _ERRORS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
+ALERT_LABELS = {
+    "volume": "访问人数异常增多",
+    "night": "夜间批量查询",
+    "repeat": "同一人员被反复查询",
+    "refusals": "频繁被拒（疑似试探）",
+    "new_grid": "查询超出常用网格",
+}
 _CONFLICTS = {"already_decided", "not_admissible", "submitter_not_granted"}
 REVIEW_REFUSALS = {
     "reason_required": "驳回须填写理由",
@@ -534,6 +574,19 @@ REVIEW_REFUSALS = {
     "submitter_not_granted": "上报方已无上报权限，无法通过",
     "own_submission": "不能审核本单位的上报",
 }
+
+
+def _duration(seconds: float | None) -> str:
+    """A lag as people read it: 45 秒, 12 分钟, 3.5 小时, 2.0 天."""
+    if seconds is None:
+        return "从未成功"
+    if seconds < 60:
+        return f"{seconds:.0f} 秒"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} 分钟"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} 小时"
+    return f"{seconds / 86400:.1f} 天"
 
 
 def _status(text: str) -> Status | None:

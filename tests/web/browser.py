@@ -81,7 +81,10 @@ class Pages:
         """Click and wait for the page it loads: rows of the old page are never read."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.ID, element_id).click()
-        WebDriverWait(self.driver, 10).until(staleness_of(old))
+        WebDriverWait(self.driver, 20).until(staleness_of(old))
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
 
     def downloaded(self, folder: Path, pattern: str, timeout: float = 20) -> Path:
         """The file a click downloaded into ``folder``, once complete."""

@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from contracts import Person
+from contracts import Person, WorkOrder
 from hub.api import create_app
 from hub.api.limits import RefusalLimits
 from hub.audit import AuditEvent, AuditLog
@@ -32,8 +32,9 @@ from hub.ingest.sync import StreamReport, admit_rows, push_stream
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
 from hub.sharing.ids import RecordIds
-from hub.store.tables import review_queue
+from hub.store.tables import review_queue, sync_claims
 from tests.conftest import BACKENDS, EXAMPLE_POLICIES, hub_home
+from tests.data import make_records
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test operators' own)
 OPERATORS = {
@@ -118,6 +119,40 @@ class ConsoleHub:
             store.close()
 
 
+NOW = dt.datetime.now(dt.UTC)
+SYNC_STATE = [
+    {
+        "source_system": "grid_platform",
+        "stream": "people",
+        "due_at": NOW,
+        "last_run_at": NOW - dt.timedelta(minutes=30),
+        "last_success_at": NOW - dt.timedelta(minutes=30),
+        "runs": 3,
+        "last_error": None,
+    },
+    {
+        "source_system": "police_db",
+        "stream": "persons",
+        "due_at": NOW,
+        "last_run_at": NOW - dt.timedelta(minutes=5),
+        "last_success_at": None,
+        "runs": 2,
+        "last_error": "connection refused",
+    },
+]
+"""Two streams' sync state: one synced half an hour ago, one that never succeeded."""
+ORDERS_GRID = "G320104001"
+
+
+def work_orders() -> list[tuple[str, WorkOrder]]:
+    """Two open orders in grid ORDERS_GRID: one long overdue, one due in two days."""
+    overdue = make_records()["work_order"]
+    assert isinstance(overdue, WorkOrder)
+    later = NOW + dt.timedelta(days=2)
+    due = overdue.model_copy(update={"order_id": "W20261101002", "deadline": later})
+    return [("W1", overdue), ("W2", due)]
+
+
 def broken_person(person: Person, key: str) -> dict[str, Any]:
     """``person`` as a push names it, its birth date one day off the ID number's."""
     row = person.model_dump(mode="json", exclude_none=True)
@@ -173,6 +208,8 @@ def console_hub(
         store = open_store(config)
         with store.begin() as tx:
             tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(people[:30])])
+            tx.upsert("police_db", work_orders())
+            tx.conn.execute(sync_claims.insert(), SYNC_STATE)
         pushed = [broken_person(p, f"Q{n}") for n, p in enumerate(people[30:33])]
         run_id, started = new_run_id(), dt.datetime.now(dt.UTC)
         admitted = admit_rows(store, PARTNER, push_stream("person"), pushed, run_id)

@@ -6,6 +6,7 @@ reaches the other's pages. A screenshot of each page is kept under the test's tm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.web.browser import Pages, chromium
-from tests.web.conftest import PASSWORD, ConsoleHub
+from tests.web.conftest import ORDERS_GRID, PASSWORD, ConsoleHub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RULE = "id_birth_date_mismatch"
@@ -241,3 +242,35 @@ def test_a_steward_exports_one_rule_s_rows_corrects_them_offline_and_imports_the
     [imported] = console_hub.events("quarantine.import")
     assert imported.detail["stored"] == 1
     assert imported.detail["reasons"] == ["formula"]
+
+
+def test_a_system_admin_sees_syncs_clients_and_overdue_orders(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    pages.sign_in("sysadmin", PASSWORD)
+    pages.go("/console/operations")
+    pages.shot("sysadmin-operations")
+    streams = {
+        tuple(td.text.split()[0] for td in row.find_elements(By.TAG_NAME, "td")[:2]): row.text
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#streams tbody tr")
+    }
+    lag = re.search(r"(\d+) 分钟", streams[("grid_platform", "people")])
+    assert lag, streams
+    assert 30 <= int(lag.group(1)) < 120  # synced half an hour before the fixture was made
+    assert "connection refused" in streams[("police_db", "persons")]
+    assert "从未成功" in streams[("police_db", "persons")]
+    clients = {
+        row.find_elements(By.TAG_NAME, "td")[1].text: row.text
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#clients tbody tr")
+    }
+    assert "police-station@v3" in clients[console_hub.police_client]
+    assert "person.review" in clients[console_hub.police_client]
+    assert "从未" not in clients[console_hub.police_client]  # it took a token
+    [grid] = [
+        [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
+    ]
+    assert grid[:4] == [ORDERS_GRID, "2", "2", "1"]
+    assert console_hub.police_client in pages.text()
+    pages.go("/console/quarantine")
+    assert "无权访问" in pages.text()

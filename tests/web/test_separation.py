@@ -30,17 +30,19 @@ AUDIT_PAGES = [
     "/console/policies/grid-platform",
 ]
 SHARING_PAGES = ["/console/sharing"]
+OPERATIONS_PAGES = ["/console/operations"]
 FORBIDDEN = {
-    "steward": AUDIT_PAGES + SHARING_PAGES,
-    "auditor": STEWARD_PAGES,
+    "steward": AUDIT_PAGES + SHARING_PAGES + OPERATIONS_PAGES,
+    "auditor": STEWARD_PAGES + OPERATIONS_PAGES,
     "sysadmin": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES,
-    "secadmin": STEWARD_PAGES + AUDIT_PAGES,
-    "viewer": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES,
+    "secadmin": STEWARD_PAGES + AUDIT_PAGES + OPERATIONS_PAGES,
+    "viewer": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES + OPERATIONS_PAGES,
 }
 ALLOWED = {
     "steward": STEWARD_PAGES,
     "auditor": AUDIT_PAGES + SHARING_PAGES,
     "secadmin": SHARING_PAGES,
+    "sysadmin": OPERATIONS_PAGES,
 }
 CASES = [(name, path) for name, paths in FORBIDDEN.items() for path in paths]
 
@@ -186,7 +188,7 @@ def test_another_session_s_csrf_token_does_not_pass(console_hub: ConsoleHub) -> 
 
 def test_without_a_session_every_page_sends_to_sign_in(console_hub: ConsoleHub) -> None:
     with httpx.Client(base_url=console_hub.url) as http:
-        for path in ["/console/", *STEWARD_PAGES, *AUDIT_PAGES, *SHARING_PAGES]:
+        for path in ["/console/", *STEWARD_PAGES, *AUDIT_PAGES, *SHARING_PAGES, *OPERATIONS_PAGES]:
             answer = http.get(_path(console_hub, path))
             assert answer.status_code == 303, path
             assert answer.headers["location"] == "/console/sign-in"
