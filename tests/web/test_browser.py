@@ -10,16 +10,22 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from hub.audit import AuditEvent, AuditLog
+from hub.audit.patterns import AlertThresholds
+from hub.config import open_store
 from tests.web.browser import Pages, chromium
 from tests.web.conftest import ORDERS_GRID, PASSWORD, ConsoleHub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RULE = "id_birth_date_mismatch"
+THRESHOLDS = AlertThresholds()
+"""The hub's defaults: the fixture's hub sets none."""
 
 
 @pytest.fixture
@@ -274,3 +280,38 @@ def test_a_system_admin_sees_syncs_clients_and_overdue_orders(
     assert console_hub.police_client in pages.text()
     pages.go("/console/quarantine")
     assert "无权访问" in pages.text()
+
+
+def test_an_auditor_sees_access_alerts_and_the_entries_behind_them(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    store = open_store(console_hub.config)
+    try:
+        log = AuditLog.for_store(store)
+        planted = [
+            log.append(AuditEvent(action="records.query", outcome="denied", client_id="cl_probe"))
+            for _ in range(THRESHOLDS.refusals)
+        ]
+    finally:
+        store.close()
+    pages.sign_in("auditor", PASSWORD)
+    pages.go("/console/audit/alerts")
+    rows = pages.driver.find_elements(By.CSS_SELECTOR, "#alerts tbody tr")
+    found = {
+        (r.get_attribute("data-pattern"), r.find_elements(By.TAG_NAME, "td")[1].text) for r in rows
+    }
+    assert found == {("refusals", "cl_probe")}  # the fixture's own reads raise nothing
+    pages.shot("auditor-alerts")
+    looked = console_hub.events("audit.alerts")[-1]
+    assert (looked.subject, looked.detail) == ("console:auditor", {"alerts": {"refusals": 1}})
+    rows[0].find_element(By.CLASS_NAME, "alert-entries").click()
+    shown = [
+        int(row.find_element(By.TAG_NAME, "td").text)
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "table.entries tbody tr")
+    ]
+    assert shown == planted
+    pages.shot("auditor-alert-entries")
+    with httpx.Client(base_url=console_hub.url) as http:
+        scraped = http.get("/metrics").text
+    assert 'hub_access_alerts{pattern="refusals"} 1.0' in scraped
+    assert 'hub_access_alerts{pattern="night"} 0.0' in scraped

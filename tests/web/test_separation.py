@@ -26,6 +26,7 @@ AUDIT_PAGES = [
     "/console/audit?action=records.query",
     "/console/audit/subject",
     "/console/audit/integrity",
+    "/console/audit/alerts",
     "/console/policies",
     "/console/policies/grid-platform",
 ]
