@@ -8,9 +8,11 @@ Every option of ``config.json`` can also come from the environment (12-factor), 
 over the file: ``HUB_DATABASE_URL``, ``HUB_ISSUER``, ``HUB_AUDIENCE`` and the external
 identity provider's ``HUB_EXTERNAL_IDP__ISSUER``, ``__AUDIENCE``, ``__JWKS_URI``,
 ``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` …, the operators' sign-in provider's
-``HUB_OPERATOR_OIDC__ISSUER``, ``__CLIENT_ID``, ``__CLIENT_SECRET`` … and the work
-orders' service levels ``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` …
-(``hub.work.sla``) (``HubEnv``). Any of them can instead name a file holding the value,
+``HUB_OPERATOR_OIDC__ISSUER``, ``__CLIENT_ID``, ``__CLIENT_SECRET`` …, the work orders'
+service levels ``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``),
+the pages' ``HUB_CONSOLE__REVIEWER`` (``hub.console.settings``), the access alerts'
+thresholds ``HUB_ACCESS_ALERTS__VOLUME_MIN`` … (``hub.audit.patterns``) (``HubEnv``).
+Any of them can instead name a file holding the value,
 ``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a secret need not sit in the
 environment; naming both is an error.
 """
@@ -28,7 +30,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from hub.audit.patterns import AlertThresholds, AlertThresholdsEnv
 from hub.auth.settings import ExternalIdP, OperatorIdP
+from hub.console.settings import ConsoleEnv, ConsoleSettings
 from hub.errors import ConfigError, SchemaBehind
 from hub.files import private_dir, private_sqlite_file, write_private
 from hub.store import Keyring, Store, schema
@@ -61,6 +65,10 @@ class HubConfig(BaseModel):
     """Attempts at a webhook delivery before it is a dead letter (``hub webhooks list``)."""
     work_orders: Sla = Field(default_factory=Sla)
     """Work orders' service levels: signing and closing due, near-due window, per type."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The pages: the org stewards review submissions for (``hub.console.settings``)."""
+    access_alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """When reads add up to an alert (``hub.audit.patterns``): the auditor's page, /metrics."""
 
     @property
     def key_file(self) -> Path:
@@ -123,9 +131,11 @@ class HubEnv(BaseSettings):
     webhook_loopback: bool | None = None
     webhook_attempts: int | None = None
     work_orders: SlaEnv | None = None
+    console: ConsoleEnv | None = None
+    access_alerts: AlertThresholdsEnv | None = None
 
 
-_NESTED = ("external_idp", "operator_oidc", "work_orders")
+_NESTED = ("external_idp", "operator_oidc", "work_orders", "console", "access_alerts")
 """Settings that are objects: a ``_FILE`` reference to one holds JSON."""
 
 

@@ -14,6 +14,8 @@ ConsoleError
  ├── Forbidden           the operator's roles do not reach this page or action
  ├── CsrfRefused         a form posted without this session's CSRF token
  ├── NotFound            a page's object (a run, an entry, a policy version) does not exist
+ ├── ReviewsClosed       no reviewing org in force for the review queue (``console.reviewer``)
+ ├── ReviewRefused       the review service refused a step (``reason``: its stable code)
  └── BadInput            a filter or form value that does not parse (``field`` names it)
 
 Each carries a stable ``reason`` word; none carries a password, a session token or a
@@ -100,6 +102,19 @@ class CsrfRefused(ConsoleError):
 
 class NotFound(ConsoleError):
     reason = "not_found"
+
+
+class ReviewsClosed(ConsoleError):
+    reason = "reviews_closed"
+
+
+class ReviewRefused(ConsoleError):
+    """The review service's refusal (already audited with its own event): ``reason`` is
+    its code (``already_decided``, ``reason_required``, ``denied_scope`` …)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BadInput(ConsoleError):
