@@ -60,6 +60,8 @@ class Decision:
     writable: frozenset[str] = field(default=frozenset())
     """For a write or a submit: the fields the partner may write (``KindGrant.write``) or
     submit for review (``KindGrant.submit``); a record naming any other is refused whole."""
+    min_cell: int | None = None
+    """For counts (action ``stats``): counts below it are suppressed."""
 
     def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
@@ -100,16 +102,19 @@ def decide(
     fields: Iterable[str] | None = None,
     filter_fields: Iterable[str] = (),
 ) -> Decision:
-    """Decide a request or raise AccessDenied naming why. Default deny throughout."""
+    """Decide a request or raise AccessDenied naming why. Default deny throughout.
+
+    Action ``stats`` is counts of the kind (``fields``: the fields grouped by, each granted
+    in clear); it needs ``read`` and an ``access`` that opens counts, and an aggregates-only
+    grant refuses every other action (``aggregate_only``)."""
     purpose = require_purpose(policy, purpose)
-    grant = policy.grant(kind)
-    if grant is None or action not in grant.actions:
-        raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+    grant = granted(policy, kind, action)
     all_fields = [spec.name for spec in contract(kind).specs()]
     visible = {
         name: grant.fields[name]
         for name in all_fields
         if grant.fields.get(name, Treatment.DENY) is not Treatment.DENY
+        and (action != STATS or grant.fields[name] is Treatment.ALLOW)
     }
     if fields is not None:
         wanted = list(dict.fromkeys(fields))
@@ -140,7 +145,30 @@ def decide(
         treatments=visible,
         withheld=tuple(name for name in all_fields if name not in visible),
         writable=frozenset(_writable(grant, action)),
+        min_cell=grant.min_cell if action == STATS else None,
     )
+
+
+STATS = "stats"
+
+
+def granted(policy: Policy, kind: str, action: str) -> KindGrant:
+    """``policy``'s grant of ``kind`` if it grants ``action`` on it; AccessDenied if not."""
+    grant = policy.grant(kind)
+    needed = "read" if action == STATS else action
+    if grant is None or needed not in grant.actions:
+        raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+    if action == STATS and not grant.counts_granted:
+        raise AccessDenied(
+            "counts", f"{policy.ref} grants records of {kind}, not counts", kind=kind
+        )
+    if action != STATS and not grant.rows_granted:
+        raise AccessDenied(
+            "aggregate_only",
+            f"{policy.ref} grants counts of {kind} only (GET /v1/stats/{kind}), never a row",
+            kind=kind,
+        )
+    return grant
 
 
 def _writable(grant: KindGrant, action: str) -> list[str]:

@@ -54,13 +54,14 @@ def explain_field(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     bound = _clients_by_policy(home)
-    headers = ("clients", "policy", "treatment", "actions", "purposes", "rows")
+    headers = ("clients", "policy", "treatment", "access", "actions", "purposes", "rows")
     table = Table(*(Column(h, overflow="fold") for h in headers), title=f"who sees {target}")
     for g in grants:
         table.add_row(
             "\n".join(bound.get(g.policy_id, [])) or "-",
             f"{g.policy_id}@v{g.policy_version}",
             g.treatment.value,
+            "counts only" if g.access == "aggregate" else g.access,
             ", ".join(g.actions),
             ", ".join(g.purposes),
             g.rows,

@@ -44,6 +44,8 @@ class MatrixCell:
     treatment: str
     purposes: tuple[str, ...]
     rows: str
+    access: str = "records"
+    """``aggregate``: counted by, never served (``policies.FieldGrant.access``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,7 @@ def policy_changes(old: Policy, new: Policy) -> list[FieldChange]:
 def _cell(grant: FieldGrant | None) -> MatrixCell | None:
     if grant is None:
         return None
-    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows)
+    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows, grant.access)
 
 
 def _cosigners(note: str) -> list[str]:

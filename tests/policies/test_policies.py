@@ -110,22 +110,13 @@ def test_police_client_sees_everything_in_its_beats(
 def test_pseudonyms_differ_per_partner(
     policies: dict[str, Policy], records: dict[str, Record]
 ) -> None:
-    decision = decide(
-        policies["street-analyst"], {"grid_prefixes": ["G3201"]}, "person", "统计分析"
-    )
-    person = records["person"].model_dump()
-    first, second = decision.apply(person, b"a" * 32), decision.apply(person, b"b" * 32)
-    assert first["id_number"] != second["id_number"]
-    assert first["id_number"] == decision.apply(person, b"a" * 32)["id_number"]
-    assert person["id_number"] not in str(first)
-    assert set(first) == {
-        "id_number",
-        "sex",
-        "birth_date",
-        "ethnicity",
-        "household_type",
-        "grid_code",
-    }
+    decision = decide(policies["street-analyst"], {"grid_prefixes": ["G3201"]}, "house", "统计分析")
+    house = records["house"].model_dump()
+    first, second = decision.apply(house, b"a" * 32), decision.apply(house, b"b" * 32)
+    assert first["house_code"] != second["house_code"]
+    assert first["house_code"] == decision.apply(house, b"a" * 32)["house_code"]
+    assert house["house_code"] not in str(first)
+    assert set(first) == {"house_code", "use", "occupant_count", "grid_code"}
     assert decision.scope.any_of[0].op == "prefix"
 
 
@@ -179,8 +170,10 @@ def test_explain_names_who_sees_a_field_and_how(policies: dict[str, Policy]) -> 
         "audit-office": Treatment.ALLOW,
         "grid-platform": Treatment.MASK,
         "police-station": Treatment.ALLOW,
-        "street-analyst": Treatment.HASH,
     }
+    counted = {g.policy_id: g.access for g in explain(policies.values(), "person.grid_code")}
+    assert counted["street-analyst"] == "aggregate"
+    assert counted["grid-platform"] == "records"
     assert [g.policy_id for g in explain(policies.values(), "person.police_tags")] == [
         "police-station"
     ]

@@ -1,0 +1,177 @@
+"""Small-cell suppression of a count table, primary and complementary.
+
+The table is a grid of counts with its margins: rows ``0..R-1`` and columns ``0..C-1`` are
+the cells, row ``R`` the column totals, column ``C`` the row totals, ``(R, C)`` the grand
+total (a one-way table is a grid of one column). Every row and every column of that grid
+is a line whose cells add up to its total, and the total is published too.
+
+- primary: a count of 1 to ``k - 1`` (a cell, a margin or the total) is suppressed and
+  reported as ``<k``. Zeros are published: a combination absent from the data is no one.
+- complementary: further cells (each ``k`` or more, never a zero) are withheld until no
+  suppressed cell can be worked out exactly from what is published.
+
+What the attacker is assumed to know: every published count, that the lines add up, that
+a ``<k`` cell lies in ``[1, k-1]`` and that a withheld one (not ``<k``) is ``k`` or more.
+Under that knowledge the unknowns form a transportation problem: the grid's rows and
+columns are the vertices of a bipartite graph, each suppressed cell an edge, each line a
+known sum. Another solution exists exactly when the cell lies on a cycle of the graph
+along which every cell can move by one within its bounds (the line sums are kept by
+adding and subtracting 1 alternately round the cycle); the constraint matrix is totally
+unimodular, so the integer and the real solutions have the same bounds, and a cell is
+determined exactly when no such cycle passes through it. ``determined`` searches for
+one, both ways; ``protect`` adds the cheapest rectangle of cells round a determined cell
+(the hypercube method of statistical offices, one rectangle at a time) until none is.
+
+Counts of ``distinct`` records are not additive (a person in two cells of a line counts
+once in its total): the pattern is chosen as if they were, and a margin that only bounds
+the sum of its cells tells an attacker less than one that equals it.
+
+Not answered here: differencing across requests (two filters whose counts differ by one
+person). Suppression protects one table; only noise (differential privacy) protects a
+series of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+Cell = tuple[int, int]
+CANDIDATES_TRIED = 40
+"""Rectangles tried, cheapest first, for one that frees a determined cell."""
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    primary: frozenset[Cell]
+    complementary: frozenset[Cell]
+
+    def __contains__(self, cell: object) -> bool:
+        return cell in self.primary or cell in self.complementary
+
+
+def protect(grid: list[list[int]], k: int) -> Suppression:
+    """The cells of ``grid`` (with margins: its last row and column) to suppress so that
+    every count below ``k`` is hidden and none hidden can be worked out from the rest."""
+    primary = frozenset(cell for cell, value in _cells(grid) if 0 < value < k)
+    hidden = set(primary)
+    while (cell := _first_determined(grid, hidden, primary, k)) is not None:
+        added = _rectangle(grid, hidden, primary, k, cell)
+        if not added:
+            hidden |= {c for c, value in _cells(grid) if value > 0}
+            break
+        hidden |= added
+    return Suppression(primary, frozenset(hidden - primary))
+
+
+def determined(
+    grid: list[list[int]], hidden: set[Cell], primary: frozenset[Cell], k: int
+) -> set[Cell]:
+    """The hidden cells whose value the published ones and the bounds fix exactly."""
+    return {cell for cell in hidden if _is_determined(grid, hidden, primary, k, cell)}
+
+
+def _cells(grid: list[list[int]]) -> Iterator[tuple[Cell, int]]:
+    for i, row in enumerate(grid):
+        for j, value in enumerate(row):
+            yield (i, j), value
+
+
+def _first_determined(
+    grid: list[list[int]], hidden: set[Cell], primary: frozenset[Cell], k: int
+) -> Cell | None:
+    return next((c for c in sorted(hidden) if _is_determined(grid, hidden, primary, k, c)), None)
+
+
+def _rectangle(
+    grid: list[list[int]], hidden: set[Cell], primary: frozenset[Cell], k: int, cell: Cell
+) -> set[Cell]:
+    """The cells to add round ``cell``: of the rectangles through it whose corners are all
+    non-zero and not all hidden yet, the cheapest (least count withheld) that frees it,
+    or the cheapest one if none does; empty if there is none."""
+    i, j = cell
+    options = []
+    for i2 in range(len(grid)):
+        for j2 in range(len(grid[0])):
+            corners = {(i, j2), (i2, j), (i2, j2)}
+            if i2 == i or j2 == j or any(grid[a][b] == 0 for a, b in corners):
+                continue
+            new = sorted(corners - hidden)
+            if new:
+                options.append((sum(grid[a][b] for a, b in new), new))
+    options.sort()
+    for _, cells in options[:CANDIDATES_TRIED]:
+        if not _is_determined(grid, hidden | set(cells), primary, k, cell):
+            return set(cells)
+    return set(options[0][1]) if options else set()
+
+
+def _is_determined(
+    grid: list[list[int]], hidden: set[Cell], primary: frozenset[Cell], k: int, cell: Cell
+) -> bool:
+    return not (_can_move(grid, hidden, primary, k, cell, +1)) and not (
+        _can_move(grid, hidden, primary, k, cell, -1)
+    )
+
+
+def _can_move(
+    grid: list[list[int]],
+    hidden: set[Cell],
+    primary: frozenset[Cell],
+    k: int,
+    cell: Cell,
+    step: int,
+) -> bool:
+    """Whether ``cell`` can take the value ``grid[cell] + step`` in another solution: it
+    can itself, and a cycle through it lets every other cell move by one the other way.
+
+    Vertices are ``("r", i)`` and ``("c", j)``; a cell's variable is its count, negated
+    for a margin of one line (so that every vertex's incident variables sum to zero);
+    raising a variable is an arc row → column, lowering it column → row."""
+    rows, cols = len(grid) - 1, len(grid[0]) - 1
+
+    def sign(c: Cell) -> int:
+        return -1 if (c[0] == rows) != (c[1] == cols) else 1
+
+    def room(c: Cell, direction: int) -> bool:
+        """Whether the variable of ``c`` can change by ``direction`` within the bounds."""
+        value = grid[c[0]][c[1]]
+        change = direction * sign(c)
+        if change > 0:
+            return c not in primary or value + 1 <= k - 1
+        return value - 1 >= (1 if c in primary else k)
+
+    direction = step * sign(cell)
+    if not room(cell, direction):
+        return False
+    arcs: dict[tuple[str, int], list[tuple[str, int]]] = {}
+    for c in hidden:
+        if c == cell:
+            continue
+        r, col = ("r", c[0]), ("c", c[1])
+        if room(c, +1):
+            arcs.setdefault(r, []).append(col)
+        if room(c, -1):
+            arcs.setdefault(col, []).append(r)
+    # Raising the variable of ``cell`` is the arc row → column: the cycle closes by a path
+    # back from its column to its row; lowering it, from its row to its column.
+    start, goal = (
+        (("c", cell[1]), ("r", cell[0]))
+        if direction > 0
+        else (
+            ("r", cell[0]),
+            ("c", cell[1]),
+        )
+    )
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        here = queue.popleft()
+        if here == goal:
+            return True
+        for there in arcs.get(here, ()):
+            if there not in seen:
+                seen.add(there)
+                queue.append(there)
+    return False
