@@ -15,9 +15,12 @@ from hub.config import default_home, load_config, open_store
 from hub.errors import HubError
 from hub.policyfiles import POLICIES_DIR, PolicyConflict, install_policy, recorded, versions
 from policies import PolicyInvalid, explain, load_policies, load_policy
+from policies.diff import diff as policy_diff
+from policies.diff import widenings
 
 app = typer.Typer(
-    help="Sharing policies: check a document, explain who sees a field, show a version."
+    help="Sharing policies: check a document, explain who sees a field, diff two versions, "
+    "show a version."
 )
 err = Console(stderr=True)
 
@@ -32,6 +35,38 @@ def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) ->
             typer.echo(f"{file}: {problem.where}: {problem.message}")
         raise typer.Exit(1) from None
     err.print(f"[green]{policy.ref} ok[/green] (digest {policy.digest})")
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    new: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    allow_widen: Annotated[
+        bool, typer.Option("--allow-widen", help="Exit 0 even if access widens.")
+    ] = False,
+) -> None:
+    """What NEW grants that OLD did not (widens) and what it takes away (narrows), for
+    every kind, field, purpose, action, row rule and work-order step; exit 1 if anything
+    widens (unless --allow-widen), 2 if a file is not a valid policy."""
+    try:
+        before, after = load_policy(old), load_policy(new)
+    except PolicyInvalid as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    changes = policy_diff(before, after)
+    headers = ("", "where", before.ref, after.ref, "for example")
+    table = Table(
+        *(Column(h, overflow="fold") for h in headers), title=f"{before.ref} → {after.ref}"
+    )
+    for change in changes:
+        mark = "[red]widens[/red]" if change.widens else "[green]narrows[/green]"
+        table.add_row(mark, change.where, change.before, change.after, change.example)
+    if changes:
+        Console(width=160).print(table)
+    wider = widenings(changes)
+    err.print(f"{len(wider)} widening, {len(changes) - len(wider)} narrowing")
+    if wider and not allow_widen:
+        raise typer.Exit(1)
 
 
 @app.command("explain")

@@ -36,3 +36,27 @@ def test_explain_lists_the_policies_that_serve_a_field() -> None:
     assert "grid-platform" not in result.output
     unknown = runner.invoke(app, ["policy", "explain", "person.ghost", "--policies", str(EXAMPLES)])
     assert unknown.exit_code == 2
+
+
+def test_diff_exits_1_on_a_widening_unless_allowed_and_2_on_an_invalid_file(
+    tmp_path: Path,
+) -> None:
+    old = EXAMPLES / "grid-platform.yaml"
+    text = old.read_text(encoding="utf-8")
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(
+        text.replace("version: 3", "version: 4").replace("id_number: mask", "id_number: allow"),
+        encoding="utf-8",
+    )
+    env = {"COLUMNS": "200"}
+    widened = runner.invoke(app, ["policy", "diff", str(old), str(wider)], env=env)
+    assert widened.exit_code == 1
+    assert "person.fields.id_number" in widened.output
+    allowed = ["policy", "diff", str(old), str(wider), "--allow-widen"]
+    assert runner.invoke(app, allowed, env=env).exit_code == 0
+    narrowed = runner.invoke(app, ["policy", "diff", str(wider), str(old)], env=env)
+    assert narrowed.exit_code == 0
+    assert "narrows" in narrowed.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nversion: 1\n", encoding="utf-8")
+    assert runner.invoke(app, ["policy", "diff", str(old), str(bad)]).exit_code == 2
