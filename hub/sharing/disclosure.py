@@ -21,6 +21,8 @@ unimodular, so the integer and the real solutions have the same bounds, and a ce
 determined exactly when no such cycle passes through it. ``determined`` searches for
 one, both ways; ``protect`` adds the cheapest rectangle of cells round a determined cell
 (the hypercube method of statistical offices, one rectangle at a time) until none is.
+Hiding a cell more only widens what an attacker must consider, so a cell once freed
+stays free: each is freed once, in turn.
 
 Counts of ``distinct`` records are not additive (a person in two cells of a line counts
 once in its total): the pattern is chosen as if they were, and a margin that only bounds
@@ -56,12 +58,18 @@ def protect(grid: list[list[int]], k: int) -> Suppression:
     every count below ``k`` is hidden and none hidden can be worked out from the rest."""
     primary = frozenset(cell for cell, value in _cells(grid) if 0 < value < k)
     hidden = set(primary)
-    while (cell := _first_determined(grid, hidden, primary, k)) is not None:
-        added = _rectangle(grid, hidden, primary, k, cell)
-        if not added:
-            hidden |= {c for c, value in _cells(grid) if value > 0}
-            break
-        hidden |= added
+    # Hiding one more cell never fixes a hidden one (what is published only shrinks), so
+    # each cell is freed once, in turn, the cells added for it queued after it.
+    queue = deque(sorted(primary))
+    while queue:
+        cell = queue.popleft()
+        while _is_determined(grid, hidden, primary, k, cell):
+            added = _rectangle(grid, hidden, primary, k, cell)
+            if not added:
+                hidden |= {c for c, value in _cells(grid) if value > 0}
+                return Suppression(primary, frozenset(hidden - primary))
+            hidden |= added
+            queue.extend(sorted(added))
     return Suppression(primary, frozenset(hidden - primary))
 
 
@@ -76,12 +84,6 @@ def _cells(grid: list[list[int]]) -> Iterator[tuple[Cell, int]]:
     for i, row in enumerate(grid):
         for j, value in enumerate(row):
             yield (i, j), value
-
-
-def _first_determined(
-    grid: list[list[int]], hidden: set[Cell], primary: frozenset[Cell], k: int
-) -> Cell | None:
-    return next((c for c in sorted(hidden) if _is_determined(grid, hidden, primary, k, c)), None)
 
 
 def _rectangle(

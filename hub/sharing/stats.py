@@ -21,8 +21,9 @@ from hub.store.query import Counts, Filter, Measure, QueryError, count_rows
 
 ACTION = "stats.query"
 MAX_GROUP_BY = 2
-MAX_CELLS = 2000
-"""Cells of a table with its margins: a larger one is refused (group by coarser codes)."""
+MAX_CELLS = 600
+"""Cells of a table with its margins (a street's ~50 grids by 4 household types is 255): a
+larger one is refused, for its suppression would take seconds; filter by a grid prefix."""
 Count = int | str | None
 
 
