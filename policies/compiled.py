@@ -22,7 +22,15 @@ from dataclasses import dataclass
 
 from contracts import contract
 from policies.errors import AccessDenied
-from policies.evaluate import STATS, Claims, Decision, granted, require_purpose, row_scope
+from policies.evaluate import (
+    STATS,
+    Claims,
+    Decision,
+    granted,
+    require_purpose,
+    row_scope,
+    unfiltered,
+)
 from policies.model import KindGrant, Policy, Treatment
 
 
@@ -100,6 +108,8 @@ class CompiledPolicy:
                 )
             visible = {name: visible[name] for name in wanted}
             withheld = tuple(name for name in plan.all_fields if name not in visible)
+        filter_fields = tuple(filter_fields)
+        unfiltered(grant, kind, action, filter_fields)
         hidden_filters = tuple(name for name in filter_fields if name not in plan.clear)
         if hidden_filters:
             raise AccessDenied(

@@ -124,6 +124,8 @@ def decide(
                 "fields", f"fields not granted: {', '.join(refused)}", kind=kind, fields=refused
             )
         visible = {name: visible[name] for name in wanted}
+    filter_fields = tuple(filter_fields)
+    unfiltered(grant, kind, action, filter_fields)
     hidden_filters = tuple(
         name for name in filter_fields if grant.fields.get(name) is not Treatment.ALLOW
     )
@@ -150,6 +152,19 @@ def decide(
 
 
 STATS = "stats"
+
+
+def unfiltered(grant: KindGrant, kind: str, action: str, filter_fields: tuple[str, ...]) -> None:
+    """An aggregates-only grant's counts take no filter: each count is then a cell of one
+    family of tables (the total, each field's, each pair's), shown or suppressed alike in
+    every table, where a filter would slice a table into cells another table suppressed."""
+    if action == STATS and filter_fields and not grant.rows_granted:
+        raise AccessDenied(
+            "filter",
+            f"counts of {kind} under an aggregates-only grant take no filter: group by it",
+            kind=kind,
+            fields=filter_fields,
+        )
 
 
 def granted(policy: Policy, kind: str, action: str) -> KindGrant:

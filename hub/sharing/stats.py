@@ -5,16 +5,19 @@ opens counts; the fields grouped by and filtered on granted in clear), counted b
 database within the same row scope and filters as a query (``hub.store.query``), then
 suppressed (``hub.sharing.disclosure``): a count below the grant's ``min_cell`` reads
 ``"<k"``, and a count withheld so that none of those can be worked out from the totals
-reads ``null``. The request, the cells suppressed and why, are one audit entry
-(``stats.query``), written before the answer leaves.
+reads ``null``; each table is suppressed as one of its family (``_Table``). The request,
+the cells suppressed and why, are one audit entry (``stats.query``), written before the
+answer leaves. A grant with ``access: both`` (it reads the rows anyway) may filter; an
+aggregates-only one may not (``policies.evaluate.unfiltered``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from hub.sharing.disclosure import Suppression, protect
+from hub.sharing.disclosure import BELOW, WITHHELD, determined, protect
 from hub.sharing.errors import InvalidRequest
 from hub.sharing.service import Asked, Sharing
 from hub.store.query import Counts, Filter, Measure, QueryError, count_rows
@@ -40,19 +43,18 @@ def stats(
     query = {"group_by": list(group_by), "measure": measure}
     if len(group_by) > MAX_GROUP_BY or len(set(group_by)) != len(group_by):
         raise _invalid(sharing, asked, filters, query, "group_by", "group by one or two fields")
+    fields = sorted(group_by)  # one table, whichever way round it is asked for
     decision = sharing.decide(asked, "stats", fields=group_by, filters=filters, audited_as=ACTION)
     try:
-        counts = count_rows(sharing.store, asked.kind, decision.scope, group_by, filters, measure)
+        counts = count_rows(sharing.store, asked.kind, decision.scope, fields, filters, measure)
     except QueryError as exc:
         raise _invalid(sharing, asked, filters, query, "bad_filter", str(exc)) from None
     k = decision.min_cell or 1
-    table = _Table(group_by, counts)
+    table = _Table(fields, counts, k)
     if table.size > MAX_CELLS:
         message = f"the table would have {table.size} cells, more than {MAX_CELLS}"
         raise _invalid(sharing, asked, filters, query, "too_many_cells", message)
-    hidden = protect(table.grid, k)
-    answer = table.answer(hidden, k)
-    suppressed = table.suppressed(hidden)
+    table.protect()
     sharing.audit.append(
         sharing.event(
             asked,
@@ -60,104 +62,153 @@ def stats(
             "allowed",
             filters=filters,
             decision=decision,
-            detail={**query, "min_cell": k, "cells": len(counts.cells), "suppressed": suppressed},
+            detail={
+                **query,
+                "min_cell": k,
+                "cells": len(counts.cells),
+                "suppressed": table.suppressed(),
+            },
         )
     )
-    return {"kind": asked.kind, **query, "min_cell": k, **answer}
+    return {"kind": asked.kind, **query, "min_cell": k, **table.answer()}
+
+
+def tabulate(group_by: Sequence[str], counts: Counts, k: int) -> dict[str, Any]:
+    """``counts`` as ``GET /v1/stats`` answers them: cells, margins, total, suppressed."""
+    table = _Table(sorted(group_by), counts, k)
+    table.protect()
+    return table.answer()
+
+
+How = str | None
+"""How a count is shown: None (as it is), or hidden: ``BELOW`` (``"<k"``),
+``COMPLEMENTARY`` or ``WITHHELD`` (null)."""
 
 
 class _Table:
-    """``Counts`` as the grid ``protect`` reads (cells, then the margins), and back."""
+    """One request's counts, suppressed as every table of the family would suppress them.
 
-    def __init__(self, group_by: Sequence[str], counts: Counts) -> None:
-        self.group_by = list(group_by)
+    The family is every table of one scope: the total, each field's one-way table, each
+    pair's two-way table. A two-way table's margins are one-way tables' cells and its
+    corner their total, so each is decided once, in its own table, and taken as given by
+    the larger: every count is shown, ``"<k"`` or null alike whichever table asks for it,
+    and asking for the tables one by one tells no more than any one of them. A table
+    whose hidden counts cannot all be protected (a line whose zeros and bounds pin them)
+    is held back whole (``withheld``: the field, or ``cells``). The fields are taken in
+    one order (sorted): a table asked for the other way round is the same table."""
+
+    def __init__(self, fields: list[str], counts: Counts, k: int) -> None:
+        self.fields = fields
         self.counts = counts
-        two = len(group_by) == 2
-        self.rows = sorted(counts.margins.get(0, {}), key=_order)
-        self.cols = sorted(counts.margins[1], key=_order) if two else [None]
-        rows, cols = len(self.rows), len(self.cols)
-        grid = [[0] * (cols + 1) for _ in range(rows + 1)]
-        for i, a in enumerate(self.rows):
-            for j, b in enumerate(self.cols):
-                grid[i][j] = counts.cells.get((a, b) if two else (a,), 0)
-            grid[i][cols] = counts.margins[0][a]
-        for j, b in enumerate(self.cols):
-            grid[rows][j] = counts.margins[1][b] if two else counts.total
-        grid[rows][cols] = counts.total
-        self.grid = grid
-        self.two = two
+        self.k = k
+        self.values = [sorted(counts.margins[n], key=_order) for n in range(len(fields))]
+        self.total: How = BELOW if 0 < counts.total < k else None
+        self.one_way: list[dict[Any, How]] = []
+        self.cells: dict[tuple[Any, ...], How] = {}
+        self.withheld: list[str] = []
 
     @property
     def size(self) -> int:
-        return len(self.grid) * len(self.grid[0])
+        return math.prod(len(values) + 1 for values in self.values)
 
-    def _shown(self, hidden: Suppression, k: int, *cells: tuple[int, int]) -> Count:
-        if any(c in hidden.primary for c in cells):
-            return f"<{k}"
-        if any(c in hidden for c in cells):
-            return None
-        i, j = cells[0]
-        return self.grid[i][j]
+    def protect(self) -> None:
+        self.one_way = [self._one_way(n) for n in range(len(self.fields))]
+        if len(self.fields) == 2:
+            self.cells = self._two_way()
+        elif self.fields:
+            self.cells = {(value,): how for value, how in self.one_way[0].items()}
+        if self.cells and all(how == WITHHELD for how in self.cells.values()):
+            self.withheld.append("cells")
 
-    def answer(self, hidden: Suppression, k: int) -> dict[str, Any]:
-        """Cells (combinations present only), margins of a two-way table, the total. A
-        one-way table's cells are its row totals as well: either hidden hides both."""
-        rows, cols = len(self.rows), len(self.cols)
-        if not self.group_by:
-            return {"cells": [], "margins": {}, "total": self._shown(hidden, k, (0, 0), (0, 1))}
-        cells = []
-        for i, a in enumerate(self.rows):
-            for j, b in enumerate(self.cols):
-                if self.grid[i][j] == 0:
-                    continue
-                also = () if self.two else ((i, cols),)
-                cells.append({**self._names(a, b), "count": self._shown(hidden, k, (i, j), *also)})
-        total = self._shown(hidden, k, (rows, cols), *(() if self.two else ((rows, 0),)))
-        if not self.two:
-            return {"cells": cells, "margins": {}, "total": total}
-        first, second = self.group_by
-        margins = {
-            first: [
-                {first: a, "count": self._shown(hidden, k, (i, cols))}
-                for i, a in enumerate(self.rows)
-            ],
-            second: [
-                {second: b, "count": self._shown(hidden, k, (rows, j))}
-                for j, b in enumerate(self.cols)
-            ],
+    def _one_way(self, n: int) -> dict[Any, How]:
+        values, margin, total = self.values[n], self.counts.margins[n], self.counts.total
+        last = len(values)
+        grid = [*([margin[v], margin[v]] for v in values), [total, total]]
+        corner = {(last, 0): BELOW, (last, 1): BELOW} if self.total else {}
+        hidden = protect(
+            grid,
+            self.k,
+            given=corner,
+            free=lambda cell: cell[0] < last,
+            twins={(i, j): (i, 1 - j) for i in range(last) for j in (0, 1)},
+        )
+        if determined(grid, hidden, self.k):
+            if len(self.fields) == 2:
+                self.withheld.append(self.fields[n])
+            return dict.fromkeys(values, WITHHELD)
+        return {v: hidden.get((i, 0)) for i, v in enumerate(values)}
+
+    def _two_way(self) -> dict[tuple[Any, ...], How]:
+        rows, cols = self.values
+        last_row, last_col = len(rows), len(cols)
+        grid = [[self.counts.cells.get((a, b), 0) for b in cols] for a in rows]
+        for line, a in zip(grid, rows, strict=True):
+            line.append(self.counts.margins[0][a])
+        grid.append([*(self.counts.margins[1][b] for b in cols), self.counts.total])
+        given: dict[tuple[int, int], str] = {}
+        for i, a in enumerate(rows):
+            if how := self.one_way[0][a]:
+                given[(i, last_col)] = how
+        for j, b in enumerate(cols):
+            if how := self.one_way[1][b]:
+                given[(last_row, j)] = how
+        if self.total:
+            given[(last_row, last_col)] = self.total
+        hidden = protect(
+            grid,
+            self.k,
+            given=given,
+            free=lambda cell: cell[0] < last_row and cell[1] < last_col,
+        )
+        pinned = bool(determined(grid, hidden, self.k))
+        return {
+            (a, b): WITHHELD if pinned else hidden.get((i, j))
+            for i, a in enumerate(rows)
+            for j, b in enumerate(cols)
+            if grid[i][j]
         }
-        return {"cells": cells, "margins": margins, "total": total}
 
-    def suppressed(self, hidden: Suppression) -> list[dict[str, Any]]:
+    def _shown(self, value: int, how: How) -> Count:
+        return value if how is None else f"<{self.k}" if how == BELOW else None
+
+    def answer(self) -> dict[str, Any]:
+        """Cells (combinations present, unless held back), each field's margin in a
+        two-way table (its values, unless held back), the total."""
+        counts = self.counts
+        cells = [
+            {**dict(zip(self.fields, key, strict=True)), "count": self._shown(n, how)}
+            for key, how in self.cells.items()
+            if (n := counts.cells[key]) and "cells" not in self.withheld
+        ]
+        margins = {
+            name: [
+                {name: value, "count": self._shown(counts.margins[n][value], how)}
+                for value, how in self.one_way[n].items()
+            ]
+            for n, name in enumerate(self.fields)
+            if len(self.fields) == 2
+        }
+        total = self._shown(counts.total, self.total)
+        return {"cells": cells, "margins": margins, "total": total, "withheld": self.withheld}
+
+    def suppressed(self) -> list[dict[str, Any]]:
         """For the audit entry: each suppressed cell, margin or total, by its values (codes
         of fields kept in clear), and why."""
-        rows, cols = len(self.rows), len(self.cols)
-        listed = []
-        seen = set()
-        for why, cells in (
-            ("below_min_cell", hidden.primary),
-            ("complementary", hidden.complementary),
-        ):
-            for i, j in sorted(cells):
-                a = self.rows[i] if i < rows else _ALL
-                b = self.cols[j] if j < cols else _ALL
-                named = self._names(a, b)
-                key = tuple(sorted(named.items(), key=str))
-                if key not in seen:
-                    seen.add(key)
-                    listed.append({"cell": named, "why": why})
+        listed = [
+            {"cell": dict(zip(self.fields, key, strict=True)), "why": how}
+            for key, how in self.cells.items()
+            if how
+        ]
+        if len(self.fields) == 2:
+            listed += [
+                {"cell": {name: value}, "why": how}
+                for n, name in enumerate(self.fields)
+                for value, how in self.one_way[n].items()
+                if how
+            ]
+        if self.total:
+            listed.append({"cell": {}, "why": self.total})
         return listed
-
-    def _names(self, a: Any, b: Any) -> dict[str, Any]:
-        named = {}
-        if self.group_by and a is not _ALL:
-            named[self.group_by[0]] = a
-        if self.two and b is not _ALL:
-            named[self.group_by[1]] = b
-        return named
-
-
-_ALL = object()
 
 
 def _order(value: Any) -> tuple[bool, str]:

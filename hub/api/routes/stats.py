@@ -28,6 +28,9 @@ class StatsTable(BaseModel):
     margins: dict[str, list[dict[str, Any]]]
     """Of a two-way table: each field's values and their counts over the other field."""
     total: int | str | None
+    withheld: list[str]
+    """Parts held back whole, their counts null: a field (its margin; a person there could
+    otherwise be worked out), or ``cells`` (the table's cells, zeros included)."""
 
 
 @router.get(
