@@ -22,7 +22,7 @@ trying a finite set of callers and records that is complete for the rule languag
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,7 +50,7 @@ class Change:
     @property
     def kind(self) -> str:
         head = self.where.split(".")[0]
-        return head if head not in ("purposes", "police", "role", "work_orders") else ""
+        return head if head not in ("policy", "purposes", "police", "role", "work_orders") else ""
 
     @property
     def item(self) -> str:
@@ -238,3 +238,18 @@ def _example(claims: dict[str, list[str]], row: dict[str, Any]) -> str:
     caller = ", ".join(f"{k}=[{shown(v[0])}]" for k, v in claims.items()) or "no claims"
     record = ", ".join(f"{k}={shown(v)}" for k, v in row.items()) or "any record"
     return f"a caller with {caller}, a record with {record}"
+
+
+def diff_all(old: Mapping[str, Policy], new: Mapping[str, Policy]) -> dict[str, list[Change]]:
+    """Two folders of policies compared by id: each policy's changes; one only in ``new``
+    is granted whole (widens), one only in ``old`` withdrawn (narrows)."""
+    found: dict[str, list[Change]] = {}
+    for policy_id in sorted(set(old) | set(new)):
+        before, after = old.get(policy_id), new.get(policy_id)
+        if before and after:
+            found[policy_id] = diff(before, after)
+        elif after:
+            found[policy_id] = [Change("policy", "-", after.ref, "widens")]
+        elif before:
+            found[policy_id] = [Change("policy", before.ref, "-", "narrows")]
+    return found

@@ -60,3 +60,16 @@ def test_diff_exits_1_on_a_widening_unless_allowed_and_2_on_an_invalid_file(
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad\nversion: 1\n", encoding="utf-8")
     assert runner.invoke(app, ["policy", "diff", str(old), str(bad)]).exit_code == 2
+    # two folders, policy by policy: the CI gate over policies/
+    folder = tmp_path / "next"
+    folder.mkdir()
+    for example in EXAMPLES.glob("*.yaml"):
+        if example.name not in ("grid-platform.yaml", "audit-office.yaml"):
+            (folder / example.name).write_text(example.read_text("utf-8"), encoding="utf-8")
+    (folder / "grid-platform.yaml").write_text(wider.read_text("utf-8"), encoding="utf-8")
+    both = runner.invoke(app, ["policy", "diff", str(EXAMPLES), str(folder)], env=env)
+    assert both.exit_code == 1
+    assert "audit-office@v1" in both.output
+    assert "2 widening, 1 narrowing" in both.output  # id_number, owner_id_number
+    same = runner.invoke(app, ["policy", "diff", str(EXAMPLES), str(EXAMPLES)], env=env)
+    assert same.exit_code == 0
