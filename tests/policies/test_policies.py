@@ -63,6 +63,36 @@ def test_examples_load_and_fit_the_contracts(policies: dict[str, Policy]) -> Non
             {"person": {"rows": {"all": True, "where": [{"field": "nope", "equals": 1}]}}},
             "kinds.person.rows.where",
         ),
+        # aggregates-only: counts by clear fields, read only, a cell of one never shown
+        (
+            {"person": {"access": "aggregate", "rows": {"all": True}, "fields": {"name": "mask"}}},
+            "kinds.person.fields.name",
+        ),
+        (
+            {
+                "person": {
+                    "access": "aggregate",
+                    "rows": {"all": True},
+                    "fields": {"id_number": "allow"},
+                }
+            },
+            "kinds.person.fields.id_number",
+        ),
+        (
+            {"person": {"access": "aggregate", "min_cell": 1, "rows": {"all": True}}},
+            "kinds.person.min_cell",
+        ),
+        (
+            {
+                "incident": {
+                    "access": "aggregate",
+                    "actions": ["read", "write"],
+                    "write": ["incident_id"],
+                    "rows": {"all": True},
+                }
+            },
+            "kinds.incident.actions",
+        ),
     ],
 )
 def test_a_policy_the_contracts_cannot_honour_is_refused(kinds: dict[str, Any], where: str) -> None:
