@@ -37,6 +37,7 @@ from hub.api.routes import (
     profiles,
     records,
     reviews,
+    stats,
     transparency,
     verifications,
     work_orders,
@@ -151,6 +152,7 @@ def create_app(
     app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)
     app.include_router(profiles.router)
+    app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)
     app.include_router(verifications.router)

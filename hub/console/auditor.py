@@ -26,6 +26,7 @@ from hub.policyfiles import PolicyRegistry, recorded, versions
 from hub.sharing.auditing import subject_by_id_number
 from hub.store import Store
 from policies import Policy
+from policies.diff import Change, diff
 from policies.explain import FieldGrant, explain
 
 SEARCH_LIMIT = 200
@@ -55,6 +56,8 @@ class MatrixCell:
     treatment: str
     purposes: tuple[str, ...]
     rows: str
+    access: str = "records"
+    """``aggregate``: counted by, never served (``policies.FieldGrant.access``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,6 @@ class Matrix:
         """The Chinese labels of a kind and one of its fields, as the contracts name them."""
         model = contract(kind)
         return model.label, next((s.label for s in model.specs() if s.name == field), "")
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    kind: str
-    field: str
-    before: MatrixCell | None
-    after: MatrixCell | None
 
 
 class Auditor:
@@ -199,8 +194,8 @@ class Auditor:
     def policy_ids(self) -> list[str]:
         return sorted(self.policies.ids())
 
-    def diff(self, policy_id: str, before: int, after: int) -> list[FieldChange]:
-        """Fields whose treatment, purposes or row scope differ between two versions."""
+    def diff(self, policy_id: str, before: int, after: int) -> list[Change]:
+        """What the later version widens or narrows: ``hub policy diff``'s answer."""
         old, new = (self._version(policy_id, v) for v in (before, after))
         return policy_changes(old, new)
 
@@ -224,21 +219,16 @@ def sharing_matrix(policies: list[Policy]) -> Matrix:
     return Matrix(heads, rows)
 
 
-def policy_changes(old: Policy, new: Policy) -> list[FieldChange]:
-    """Every field one version serves differently from the other (two explain tables
-    compared). ``hub policy diff`` may later answer this; the page only needs the list."""
-    before, after = sharing_matrix([old]), sharing_matrix([new])
-    return [
-        FieldChange(kind, field, a[0], b[0])
-        for (kind, field, a), (_, _, b) in zip(before.rows, after.rows, strict=True)
-        if a[0] != b[0]
-    ]
+def policy_changes(old: Policy, new: Policy) -> list[Change]:
+    """Every change from ``old`` to ``new``, widening or narrowing (``policies.diff``, the
+    one ``hub policy diff`` prints)."""
+    return diff(old, new)
 
 
 def _cell(grant: FieldGrant | None) -> MatrixCell | None:
     if grant is None:
         return None
-    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows)
+    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows, grant.access)
 
 
 def _cosigners(note: str) -> list[str]:

@@ -133,8 +133,8 @@ def test_an_auditor_finds_who_accessed_a_person_and_reads_the_policies(
         for row in pages.driver.find_elements(By.CSS_SELECTOR, "#diff tbody tr")
     }
     assert changed == {
-        ("person", "birth_date", "year_only", "allow"),
-        ("person", "phone", "mask", "—"),
+        ("person", "fields.birth_date", "year_only", "allow", "放宽", ""),
+        ("person", "fields.phone", "mask", "deny", "收紧", ""),
     }
     pages.shot("auditor-policy-diff")
 
