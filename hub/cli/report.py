@@ -75,9 +75,14 @@ def reconcile(
     try:
         audit = AuditLog.for_store(store)
         policies = PolicyRegistry(audit, config.home / POLICIES_DIR)
-        service = Reconciliation(
-            Sharing(store, audit, policies), lambda: Sides.of_hub(config.home, store, policies)
-        )
+        sides = Sides.of_hub(config.home, store, policies)
+        missing = sorted({"police", "grid"} - sides.declared())
+        for side in missing:
+            err.print(
+                f"[yellow]no source in sources.yaml has `side: {side}`: "
+                "only partners' pushes count on that side[/yellow]"
+            )
+        service = Reconciliation(Sharing(store, audit, policies), lambda: sides)
         found: list[dict[str, Any]] = []
         for name in kinds:
             if lists:

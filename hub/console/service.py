@@ -13,6 +13,8 @@ from hub.console.errors import CsrfRefused, Forbidden
 from hub.console.roles import Area, reaches
 from hub.console.steward import Stewardship
 from hub.policyfiles import PolicyRegistry
+from hub.sharing import Sharing
+from hub.sharing.reconcile import Reconciliation, Sides
 from hub.store import Store
 
 
@@ -22,6 +24,8 @@ class Console:
     steward: Stewardship
     auditor: Auditor
     audit: AuditLog
+    reconciliation: Reconciliation
+    """The steward's reconciliation of the two sides (``hub.sharing.reconcile``)."""
 
     @classmethod
     def over(cls, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> Console:
@@ -30,6 +34,9 @@ class Console:
             Stewardship(store, audit, home),
             Auditor(store, audit, policies, home),
             audit,
+            Reconciliation(
+                Sharing(store, audit, policies), lambda: Sides.of_hub(home, store, policies)
+            ),
         )
 
     def authorize(

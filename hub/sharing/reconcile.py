@@ -71,6 +71,11 @@ class Sides:
         specs = load_sources(home) if (home / SOURCES_FILE).exists() else []
         return cls(specs, ClientRegistry(store), policies)
 
+    def declared(self) -> frozenset[Side]:
+        """The sides the configured sources declare: a reconciliation with one missing
+        holds nothing but one-sided things."""
+        return frozenset(side for side in self._known.values() if side is not None)
+
     def __call__(self, source_system: str) -> Side | None:
         if source_system not in self._known:
             self._known[source_system] = self._partner(source_system)

@@ -10,10 +10,12 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from selenium.webdriver.common.by import By
 from typer.testing import CliRunner
 
 from hub.api import create_app
@@ -31,8 +33,10 @@ from hub.sharing.reconcile import COMPARED, KINDS, Sides, reconcile
 from hub.sharing.service import EVERY_ROW
 from hub.store import Store
 from tests.conftest import BACKENDS, hub_home
+from tests.web.browser import Pages, chromium
 
 PEOPLE, SEED = 300, 3
+PASSWORD = "correct horse battery staple"  # noqa: S105 (the test steward's own)
 
 
 @dataclass
@@ -80,6 +84,12 @@ def synced(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Synced]:
     with hub_home(request.param, tmp_path_factory.mktemp("hub")) as home:
+        password = home.parent / "password"
+        password.write_text(PASSWORD + "\n", encoding="utf-8")
+        for name, role in (("steward", "steward"), ("viewer", "viewer")):
+            args = ["users", "add", name, "--role", role, "--password-file", str(password)]
+            added_user = CliRunner().invoke(cli, [*args, "--home", str(home)])
+            assert added_user.exit_code == 0, added_user.output
         config = load_config(home)
         with reference_systems(home / "reference", people=PEOPLE, seed=SEED) as refs:
             save_sources(home, refs.sources)
@@ -303,3 +313,42 @@ def test_a_profile_merges_the_linked_records_and_flags_what_they_disagree_on(
     assert merged["name"]["disagree"] is False
     assert merged["household_type"]["disagree"] is ("household_type" in differing)
     assert set(merged) == set(linked[0]["record"])  # the fields the policy serves, no more
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_steward_reads_the_reconciliation_page(synced: Synced, tmp_path: Path) -> None:
+    grid = synced.grid
+    expected = _counts_of(synced, "person", {grid})[grid]
+    store = synced.store()
+    try:
+        world = _expected(synced, store, "person", {grid})
+    finally:
+        store.close()
+    to_visit = {link for link, _g in world["gaps"]} | {link for link, _g, _f in world["facts"]}
+    with chromium(tmp_path) as driver:
+        pages = Pages(driver, synced.url, tmp_path / "screenshots")
+        pages.sign_in("viewer", PASSWORD)
+        pages.go("/console/reconciliation")
+        assert "无权访问" in pages.text()  # a viewer's role does not reach it
+        pages.go("/console/sign-in")
+        pages.sign_in("steward", PASSWORD)
+        pages.go("/console/reconciliation")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#counts tbody tr")
+        assert len(rows) > 30  # every grid, and the total
+        pages.shot("reconciliation-counts")
+        driver.find_element(By.LINK_TEXT, grid).click()
+        listed = driver.find_elements(By.CSS_SELECTOR, "#things tbody tr")
+        assert len(listed) == len(to_visit)
+        for status in ("police_only", "grid_only"):
+            shown = driver.find_elements(By.CSS_SELECTOR, f"#things tr.{status}")
+            assert len(shown) == expected[status]
+        pages.shot("reconciliation-grid")
+        source = driver.page_source
+    assert not [p for p in synced.world.people if p["id_number"] in source]
+    [event] = [
+        e
+        for e in synced.events("reconcile.read")
+        if e.subject == "console:steward" and e.filters == {"grid_code__eq": grid}
+    ]
+    assert event.detail["door"] == "console"
