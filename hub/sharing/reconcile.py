@@ -52,6 +52,8 @@ COMPARED: dict[str, dict[str, str]] = {
 """Per kind: each compared fact and the field that holds it."""
 KINDS = tuple(COMPARED)
 STATUSES: tuple[Status, ...] = ("police_only", "grid_only", "both")
+CHUNK = 1000
+"""Things whose records one statement of a steward's list reads (one bound value each)."""
 TITLE = {"person": "name", "unit": "name", "house": "owner_name"}
 """The field a steward's list names each thing by, beside its key."""
 
@@ -224,14 +226,22 @@ class Reconciliation:
             raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
         grids = per_grid(things, compared)
         summed = totals(grids, compared)
+        # No field went out, only counts: the entry names the policy that decided, not
+        # the decision's fields (an auditor asking who saw a field in clear must not
+        # find a count).
+        event = self.sharing.event(
+            asked,
+            "stats.reconciliation",
+            "allowed",
+            filters=filters,
+            detail={"grids": len(grids), "totals": summed, "withheld_facts": withheld},
+        )
         self.sharing.audit.append(
-            self.sharing.event(
-                asked,
-                "stats.reconciliation",
-                "allowed",
-                filters=filters,
-                decision=decision,
-                detail={"grids": len(grids), "totals": summed, "withheld_facts": withheld},
+            event.model_copy(
+                update={
+                    "policy_id": decision.policy_id,
+                    "policy_version": decision.policy_version,
+                }
             )
         )
         return {
@@ -287,15 +297,18 @@ class Reconciliation:
         specs = {spec.name: spec for spec in model.specs()}
         [key] = [spec.name for spec in model.specs() if spec.natural_key]
         names = sorted({key, TITLE[kind], *facts.values()})
-        rows = select_rows(
-            self.sharing.store,
-            kind,
-            EVERY_ROW,
-            names,
-            link_key=[t.link_key for t in things],
-            limit=max(1, sum(len(t.records) for t in things)),
-        )
-        read = {row.id: row.values for row in rows}
+        read: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(things), CHUNK):
+            part = things[start : start + CHUNK]
+            rows = select_rows(
+                self.sharing.store,
+                kind,
+                EVERY_ROW,
+                names,
+                link_key=[t.link_key for t in part],
+                limit=sum(len(t.records) for t in part),
+            )
+            read.update((row.id, row.values) for row in rows)
 
         def shown(name: str, value: Any) -> Any:
             if value is None or not specs[name].sensitivity.encrypted_at_rest:
@@ -305,14 +318,14 @@ class Reconciliation:
         listed = []
         for thing in things:
             records = [(side, r, read.get(r.id, {})) for side, r in thing.records]
-            first = next((values for _s, _r, values in records if values), {})
+
             listed.append(
                 {
                     "kind": kind,
                     "status": thing.status,
                     "grids": list(thing.grids),
-                    "key": shown(key, first.get(key)),
-                    "title": shown(TITLE[kind], first.get(TITLE[kind])),
+                    "key": shown(key, _first(records, key)),
+                    "title": shown(TITLE[kind], _first(records, TITLE[kind])),
                     "records": [
                         {
                             "record_id": r.id,
@@ -351,3 +364,8 @@ class Reconciliation:
             )
         )
         return listed
+
+
+def _first(records: Iterable[tuple[Any, Any, dict[str, Any]]], name: str) -> Any:
+    """The first value of ``name`` any of the records holds."""
+    return next((v[name] for _s, _r, v in records if v.get(name) is not None), None)

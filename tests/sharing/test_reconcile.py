@@ -29,6 +29,7 @@ from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.reference.serve import serve_in_thread
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
+from hub.sharing import reconcile as reconcile_module
 from hub.sharing.reconcile import COMPARED, KINDS, Sides, reconcile
 from hub.sharing.service import EVERY_ROW
 from hub.store import Store
@@ -224,7 +225,9 @@ def test_a_partner_gets_the_counts_of_its_own_rows_and_is_audited(synced: Synced
     assert len(mine) == 3
     assert mine[0].filters == {"grid_code__eq": grid}
     assert mine[0].detail["totals"]["grid_only"] == body["totals"]["grid_only"]
-    assert mine[0].record_ids == []  # counts only: no record went out
+    assert mine[0].record_ids == []  # counts only: no record, no field went out
+    assert mine[0].fields == {}
+    assert (mine[0].policy_id, mine[0].policy_version) == ("grid-platform", 3)
 
 
 def test_the_reconciliation_route_is_not_taken_by_a_stats_kind_route(synced: Synced) -> None:
@@ -246,7 +249,7 @@ def test_the_reconciliation_route_is_not_taken_by_a_stats_kind_route(synced: Syn
 
 
 def test_a_steward_lists_them_at_the_cli_audited_with_sensitive_values_masked(
-    synced: Synced,
+    synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     grid, home = synced.grid, str(synced.config.home)
     done = CliRunner().invoke(
@@ -272,6 +275,20 @@ def test_a_steward_lists_them_at_the_cli_audited_with_sensitive_values_masked(
     assert str(event.subject).startswith("cli:")
     assert len(event.record_ids) == sum(len(t["records"]) for t in listed)
     assert event.fields["masked"] == ["id_number", "phone"]
+    # Every grid's, read a few things at a time.
+    monkeypatch.setattr(reconcile_module, "CHUNK", 7)
+    every = CliRunner().invoke(
+        cli, ["report", "reconcile", "--kind", "house", "--lists", "--home", home]
+    )
+    assert every.exit_code == 0, every.output
+    houses = [json.loads(line) for line in every.output.splitlines()]
+    store = synced.store()
+    try:
+        world = _expected(synced, store, "house")
+    finally:
+        store.close()
+    assert len(houses) == len({k for k, _g in world["gaps"]} | {k for k, _g, _f in world["facts"]})
+    assert all(h["title"] for h in houses if h["status"] != "grid_only")  # the owner's name
     # The counts for every kind, as tables; a run's report is still `hub report [RUN_ID]`.
     table = CliRunner().invoke(cli, ["report", "reconcile", "--home", home], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
