@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.ingest.sources import SourceSpec
-from hub.reference.world import SIDES
+from hub.reference.barrier import SIDES
 
 
 def _fields(pairs: dict[str, str | dict[str, str]]) -> dict[str, dict[str, str]]:
