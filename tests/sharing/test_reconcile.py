@@ -330,6 +330,20 @@ def test_a_profile_merges_the_linked_records_and_flags_what_they_disagree_on(
     assert merged["name"]["disagree"] is False
     assert merged["household_type"]["disagree"] is ("household_type" in differing)
     assert set(merged) == set(linked[0]["record"])  # the fields the policy serves, no more
+    # A house: the occupant count the grid platform holds differently.
+    [house] = [
+        d.key
+        for d in synced.world.disagreements
+        if (d.kind, d.field, d.grid_code) == ("house", "occupant_count", synced.grid)
+    ]
+    with httpx.Client(base_url=synced.url) as http:
+        params = {"purpose": "社区警务", "house_code": house}
+        [item, *_] = http.get("/v1/records/house", params=params, headers=headers).json()["items"]
+        merged = http.get(
+            f"/v1/profiles/house/{item['id']}", params={"purpose": "社区警务"}, headers=headers
+        ).json()["merged"]
+    assert merged["occupant_count"]["disagree"] is True
+    assert merged["address_code"]["disagree"] is False
 
 
 @pytest.mark.browser
