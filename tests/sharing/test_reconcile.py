@@ -230,24 +230,6 @@ def test_a_partner_gets_the_counts_of_its_own_rows_and_is_audited(synced: Synced
     assert (mine[0].policy_id, mine[0].policy_version) == ("grid-platform", 3)
 
 
-def test_the_reconciliation_route_is_not_taken_by_a_stats_kind_route(synced: Synced) -> None:
-    """``/v1/stats/reconciliation`` is included before any ``/v1/stats/{kind}`` (one is
-    added here after it, as the aggregates' router is): the literal path still reaches
-    the reconciliation (401 without a token), the parametrized one everything else. With
-    such a router merged, the partner test above also goes through the real one."""
-    app = create_app(synced.config)
-
-    def taken(kind: str) -> dict[str, str]:
-        return {"taken_by": kind}
-
-    app.add_api_route("/v1/stats/{kind}", taken)
-    with serve_in_thread(app) as server, httpx.Client(base_url=server.url) as http:
-        assert http.get("/v1/stats/person").json() == {"taken_by": "person"}
-        literal = http.get("/v1/stats/reconciliation")
-        assert literal.status_code == 401
-        assert "taken_by" not in literal.text
-
-
 def test_a_steward_lists_them_at_the_cli_audited_with_sensitive_values_masked(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
