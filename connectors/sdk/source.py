@@ -35,6 +35,16 @@ class Stream:
     self_declared: bool = False
     """Rows are residents' own declarations (自主申报, e.g. 秦淮e家): the hub opens a task to
     verify each record stored from them at the door."""
+    full_refresh: bool = False
+    """Every sync reads the stream whole: once a read ends complete, the hub marks inactive
+    the records this stream holds that it did not list, and starts the next read afresh."""
+    deleted: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Source column -> values that mean the row is gone (注销, 迁出, a deleted flag): such a
+    row is not judged as a record, it makes the hub's record of its key inactive."""
+
+    def is_deletion(self, row: Mapping[str, Any]) -> bool:
+        """Whether ``row`` says its record was deleted or moved away at the source."""
+        return any(row.get(column) in values for column, values in self.deleted.items())
 
     @property
     def model(self) -> type[Record]:
