@@ -42,9 +42,14 @@ class Stream:
     """Source column -> values that mean the row is gone (注销, 迁出, a deleted flag): such a
     row is not judged as a record, it makes the hub's record of its key inactive."""
 
-    def is_deletion(self, row: Mapping[str, Any]) -> bool:
-        """Whether ``row`` says its record was deleted or moved away at the source."""
-        return any(row.get(column) in values for column, values in self.deleted.items())
+    def deletion_mark(self, row: Mapping[str, Any]) -> str | None:
+        """``column=value`` if ``row`` says its record was deleted or moved away at the
+        source, else None."""
+        for column, values in self.deleted.items():
+            value = row.get(column)
+            if value is not None and not isinstance(value, dict | list) and value in values:
+                return f"{column}={value}"
+        return None
 
     @property
     def model(self) -> type[Record]:

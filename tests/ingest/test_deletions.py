@@ -1,0 +1,170 @@
+"""Deletions at the source, through a real grid platform (its second dialect) into the store
+on each backend: a row marked 迁出 / 注销 makes its record inactive with the source, run and
+time; a full-refresh stream makes inactive the keys a complete read no longer lists; the
+record and its history are kept, queries leave it out unless asked, a record sent again is
+active again; a complete read that lists nothing marks nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from connectors.http import HttpSource
+from hub.ingest import new_run_id, sync_stream
+from hub.ingest.sync import StreamReport
+from hub.reference.grid_server import Table, create_app
+from hub.reference.serve import ServerHandle, serve_in_thread
+from hub.reference.world import World, generate
+from hub.sharing.service import EVERY_ROW
+from hub.store import Store, lifecycle
+from hub.store.query import select_rows
+from tests.connectors.test_http import APP_KEY, APP_SECRET, dialect_2
+
+Sync = Callable[..., StreamReport]
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return generate(60, seed=3)
+
+
+@pytest.fixture
+def residents(world: World) -> list[dict[str, Any]]:
+    """Valid residents only (the planted defects are another test's business)."""
+    broken = {d.source_key for d in world.defects if d.stream == "residents"}
+    return [dict(r) for r in world.grid["residents"] if str(r["id"]) not in broken][:25]
+
+
+@pytest.fixture
+def grid(residents: list[dict[str, Any]]) -> Iterator[tuple[str, Table]]:
+    app: FastAPI = create_app({"residents": residents}, set(), {APP_KEY: APP_SECRET})
+    server: ServerHandle = serve_in_thread(app)
+    try:
+        yield server.url, app.state.tables["residents"]
+    finally:
+        server.stop()
+
+
+def source_for(url: str, **stream: Any) -> HttpSource:
+    config = dialect_2(url, page_size=6)
+    config["streams"] = [config["streams"][0] | stream]
+    return HttpSource("grid_v2", config)
+
+
+@pytest.fixture
+def sync(store: Store) -> Iterator[Sync]:
+    sources: list[HttpSource] = []
+
+    def run(url: str, **stream: Any) -> StreamReport:
+        sources.append(source_for(url, **stream))
+        source = sources[-1]
+        report = sync_stream(store, source, source.stream("residents"), new_run_id(), 10)
+        assert report.error is None, report.error
+        return report
+
+    yield run
+    for source in sources:
+        source.close()
+
+
+def active_keys(store: Store) -> set[str]:
+    """Source keys of the records a query finds (an inactive one it does not)."""
+    shown = {row.id for row in select_rows(store, "person", EVERY_ROW, [], limit=1000)}
+    held = {r.id: r.provenance for r in store.records("person", "grid_v2")}
+    assert {i for i, p in held.items() if p.inactive_since is None} == shown
+    return {held[i].source_key for i in shown}
+
+
+MARKED = {"deleted": {"status": ["注销", "迁出"]}}
+
+
+def test_a_row_marked_gone_makes_its_record_inactive_and_history_is_kept(
+    store: Store, grid: tuple[str, Table], residents: list[dict[str, Any]], sync: Sync
+) -> None:
+    url, table = grid
+    first = sync(url, **MARKED)
+    assert (first.stored, first.deleted, first.deactivated) == (len(residents), 0, 0)
+    moved, cancelled = residents[2], residents[7]
+    table.put(moved | {"status": "迁出", "updatedAt": "2026-12-02T10:00:00+08:00"})
+    table.put(cancelled | {"status": "注销", "updatedAt": "2026-12-02T10:00:01+08:00"})
+    second = sync(url, **MARKED)
+    assert (second.read, second.stored, second.quarantined) == (2, 0, 0)
+    assert (second.deleted, second.deactivated) == (2, 2)
+
+    held = store.get("person", "grid_v2", str(moved["id"]))
+    assert held is not None
+    assert held.provenance.inactive_since is not None
+    assert held.provenance.inactive_reason == "deleted_at_source:status=迁出"
+    assert held.record.id_number == moved["idCard"]  # its last values kept
+    with store.begin() as tx:
+        [change] = lifecycle.history(tx, "person", held.id)
+    assert (change["change"], change["source_system"], change["stream"]) == (
+        "inactive",
+        "grid_v2",
+        "residents",
+    )
+    assert change["run_id"]
+
+    expected = {str(r["id"]) for r in residents} - {str(moved["id"]), str(cancelled["id"])}
+    assert active_keys(store) == expected
+    everyone = select_rows(store, "person", EVERY_ROW, [], limit=1000, include_inactive=True)
+    assert len(everyone) == len(residents)
+    assert {r.inactive_reason for r in everyone if r.inactive_since} == {
+        "deleted_at_source:status=迁出",
+        "deleted_at_source:status=注销",
+    }
+
+    # Moved back: the source lists it again without the mark, and it is active again.
+    table.put(moved | {"updatedAt": "2026-12-03T08:00:00+08:00"})
+    third = sync(url, **MARKED)
+    assert (third.reactivated, third.deactivated) == (1, 0)
+    assert str(moved["id"]) in active_keys(store)
+    with store.begin() as tx:
+        changes = [c["change"] for c in lifecycle.history(tx, "person", held.id)]
+    assert changes == ["inactive", "active"]
+
+
+def test_a_full_refresh_stream_makes_vanished_keys_inactive(
+    store: Store, grid: tuple[str, Table], residents: list[dict[str, Any]], sync: Sync
+) -> None:
+    url, table = grid
+    full = {"full_refresh": True}
+    first = sync(url, **full)
+    assert (first.stored, first.deactivated) == (len(residents), 0)
+    assert store.load_state("grid_v2", "residents") is None  # the next read starts afresh
+    gone = [residents[0], residents[11], residents[24]]
+    for row in gone:
+        table.delete(row["id"])
+    second = sync(url, **full)
+    assert second.read == len(residents) - len(gone)
+    assert second.deactivated == len(gone)
+    assert active_keys(store) == {str(r["id"]) for r in residents} - {str(r["id"]) for r in gone}
+    held = store.get("person", "grid_v2", str(gone[1]["id"]))
+    assert held is not None
+    assert held.provenance.inactive_reason == lifecycle.VANISHED
+    third = sync(url, **full)
+    assert (third.deactivated, third.reactivated) == (0, 0)
+    table.put(gone[1])
+    fourth = sync(url, **full)
+    assert (fourth.deactivated, fourth.reactivated) == (0, 1)
+
+
+def test_a_full_read_listing_nothing_marks_nothing(
+    store: Store, grid: tuple[str, Table], residents: list[dict[str, Any]], sync: Sync
+) -> None:
+    url, table = grid
+    sync(url, full_refresh=True)
+    for row in residents:
+        table.delete(row["id"])
+    source = source_for(url, full_refresh=True)
+    try:
+        report = sync_stream(store, source, source.stream("residents"), new_run_id(), 10)
+    finally:
+        source.close()
+    assert report.error is not None
+    assert "listed no row" in report.error
+    assert report.deactivated == 0
+    assert len(active_keys(store)) == len(residents)
