@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from fastapi import FastAPI, Request
 from typer.testing import CliRunner
 
@@ -21,6 +23,7 @@ from connectors.sdk import ConfigurationError, FatalError, Source
 from connectors.testing import SourceTests, keys_of, read_all
 from hub.cli import app as cli
 from hub.config import load_config, open_store
+from hub.ingest.sources import SourcesFile
 from hub.reference.grid_server import Table, create_app
 from hub.reference.serve import ServerHandle, serve_in_thread
 from hub.reference.sources import GRID_STREAMS
@@ -347,3 +350,20 @@ def test_a_second_dialect_is_synced_by_sources_yaml_alone(
     [path] = (home / "reports").glob("*.json")
     [stream] = json.loads(path.read_text(encoding="utf-8"))["streams"]
     assert (stream["error"], stream["read"]) == (None, 0), again.output
+
+
+def test_the_readmes_http_source_is_a_valid_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    specs = [
+        spec
+        for block in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+        for spec in SourcesFile.model_validate(yaml.safe_load(block)).sources
+        if spec.connector == "http"
+    ]
+    assert specs
+    monkeypatch.setenv("ZZ_SECRET", "readme-secret")
+    for spec in specs:
+        source = spec.open()
+        assert [s.name for s in source.streams()] == ["residents", "addresses"]
+        assert source.stream("residents").deleted == {"status": ("注销", "迁出")}
+        assert source.stream("addresses").full_refresh
