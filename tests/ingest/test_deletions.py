@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from connectors.http import HttpSource
 from hub.ingest import new_run_id, sync_stream
 from hub.ingest.sync import StreamReport
-from hub.reference.grid_server import Table, create_app
+from hub.reference.grid_server import Faults, Table, create_app
 from hub.reference.serve import ServerHandle, serve_in_thread
 from hub.reference.world import World, generate
 from hub.sharing.service import EVERY_ROW
@@ -39,13 +39,18 @@ def residents(world: World) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def grid(residents: list[dict[str, Any]]) -> Iterator[tuple[str, Table]]:
+def served(residents: list[dict[str, Any]]) -> Iterator[tuple[str, FastAPI]]:
     app: FastAPI = create_app({"residents": residents}, set(), {APP_KEY: APP_SECRET})
     server: ServerHandle = serve_in_thread(app)
     try:
-        yield server.url, app.state.tables["residents"]
+        yield server.url, app
     finally:
         server.stop()
+
+
+@pytest.fixture
+def grid(served: tuple[str, FastAPI]) -> tuple[str, Table]:
+    return served[0], served[1].state.tables["residents"]
 
 
 def source_for(url: str, **stream: Any) -> HttpSource:
@@ -168,3 +173,42 @@ def test_a_full_read_listing_nothing_marks_nothing(
     assert "listed no row" in report.error
     assert report.deactivated == 0
     assert len(active_keys(store)) == len(residents)
+
+
+def test_a_full_read_cut_short_resumes_and_sweeps_only_once_complete(
+    store: Store,
+    served: tuple[str, FastAPI],
+    grid: tuple[str, Table],
+    residents: list[dict[str, Any]],
+    sync: Sync,
+) -> None:
+    url, table = grid
+    sync(url, full_refresh=True)
+    gone = [residents[1], residents[20]]
+    for row in gone:
+        table.delete(row["id"])
+    faults: Faults = served[1].state.faults
+    source = source_for(url, full_refresh=True)
+    try:
+        stream = source.stream("residents")
+
+        def cut(report: StreamReport) -> None:
+            if report.read and not faults.pending:
+                faults.fail_next(10)  # the retries give up: the read ends with an error
+
+        cut_short = sync_stream(store, source, stream, new_run_id(), 6, on_batch=cut)
+        assert cut_short.error is not None
+        assert "HTTP 503" in cut_short.error
+        assert cut_short.deactivated == 0
+        state, read_id = store.load_read("grid_v2", "residents")
+        assert state is not None
+        assert read_id is not None
+        faults.clear()
+        rest = sync_stream(store, source, stream, new_run_id(), 6)
+    finally:
+        source.close()
+    assert rest.error is None
+    assert cut_short.read + rest.read == len(residents) - len(gone)  # resumed, not restarted
+    assert rest.deactivated == len(gone)
+    assert active_keys(store) == {str(r["id"]) for r in residents} - {str(r["id"]) for r in gone}
+    assert store.load_read("grid_v2", "residents") == (None, None)
