@@ -6,17 +6,23 @@ active again; a complete read that lists nothing marks nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 
 from connectors.http import HttpSource
+from connectors.police_db import PoliceDbSource
 from hub.ingest import new_run_id, sync_stream
 from hub.ingest.sync import StreamReport
 from hub.reference.grid_server import Faults, Table, create_app
+from hub.reference.police_db import write_police_db
 from hub.reference.serve import ServerHandle, serve_in_thread
+from hub.reference.sources import POLICE_STREAMS
 from hub.reference.world import World, generate
 from hub.sharing.service import EVERY_ROW
 from hub.store import Store, lifecycle
@@ -212,3 +218,51 @@ def test_a_full_read_cut_short_resumes_and_sweeps_only_once_complete(
     assert rest.deactivated == len(gone)
     assert active_keys(store) == {str(r["id"]) for r in residents} - {str(r["id"]) for r in gone}
     assert store.load_read("grid_v2", "residents") == (None, None)
+
+
+# --- the same through another connector: the police database -----------------------------
+
+
+def test_a_police_table_marks_注销_and_a_full_refresh_table_loses_rows(
+    store: Store, tmp_path: Path, world: World
+) -> None:
+    url = f"sqlite:///{tmp_path / 'police.db'}"
+    engine = write_police_db(world, url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE t_rk_jbxx ADD COLUMN ZXBS TEXT"))
+    marked = POLICE_STREAMS[0] | {"deleted": {"ZXBS": ["注销"]}}
+    whole = {k: v for k, v in marked.items() if k != "cursor_field"} | {"full_refresh": True}
+    whole["name"] = "people_whole"
+
+    def run(stream: dict[str, Any]) -> StreamReport:
+        source = PoliceDbSource("police_db", {"url": url, "streams": [stream]})
+        try:
+            report = sync_stream(store, source, source.stream(stream["name"]), new_run_id(), 50)
+        finally:
+            source.close()
+        assert report.error is None, report.error
+        return report
+
+    assert run(marked).deactivated == 0
+    keys = sorted(r.provenance.source_key for r in store.records("person", "police_db"))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE t_rk_jbxx SET ZXBS = '注销', GXSJ = :at WHERE RKID = :key"),
+            {"at": dt.datetime(2027, 1, 1), "key": keys[0]},
+        )
+    again = run(marked)
+    assert (again.read, again.deleted, again.deactivated) == (1, 1, 1)
+    held = store.get("person", "police_db", str(keys[0]))
+    assert held is not None
+    assert held.provenance.inactive_reason == "deleted_at_source:ZXBS=注销"
+
+    first = run(whole)  # the same rows, read whole: the 注销 one stays inactive
+    assert (first.deleted, first.deactivated, first.reactivated) == (1, 0, 0)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM t_rk_jbxx WHERE RKID = :key"), {"key": keys[-1]})
+    second = run(whole)
+    assert second.deactivated == 1
+    held = store.get("person", "police_db", str(keys[-1]))
+    assert held is not None
+    assert held.provenance.inactive_reason == lifecycle.VANISHED
+    engine.dispose()
