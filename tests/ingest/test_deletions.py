@@ -266,3 +266,31 @@ def test_a_police_table_marks_注销_and_a_full_refresh_table_loses_rows(
     assert held is not None
     assert held.provenance.inactive_reason == lifecycle.VANISHED
     engine.dispose()
+
+
+def test_marks_and_sweeps_hold_with_worker_processes(
+    store: Store, grid: tuple[str, Table], residents: list[dict[str, Any]]
+) -> None:
+    url, table = grid
+    stream = MARKED | {"full_refresh": True}
+
+    def run() -> StreamReport:
+        source = source_for(url, **stream)
+        try:
+            return sync_stream(
+                store, source, source.stream("residents"), new_run_id(), 6, workers=2
+            )
+        finally:
+            source.close()
+
+    assert run().stored == len(residents)
+    table.put(residents[5] | {"status": "迁出"})
+    table.delete(residents[9]["id"])
+    report = run()
+    assert report.error is None
+    assert (report.deleted, report.deactivated) == (1, 2)
+    expected = {str(r["id"]) for r in residents} - {
+        str(residents[5]["id"]),
+        str(residents[9]["id"]),
+    }
+    assert active_keys(store) == expected
