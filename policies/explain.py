@@ -20,13 +20,18 @@ class FieldGrant:
     purposes: tuple[str, ...]
     rows: str
     """The row scope in words: ``all rows`` or ``grid_code in grid_codes``..."""
+    access: str = "records"
+    """``records``; ``aggregate``: counts by the field only (``GET /v1/stats``), never
+    its value; ``both``."""
 
 
 def explain(policies: Iterable[Policy], target: str) -> list[FieldGrant]:
     """Every policy that serves ``kind.field`` in any form, with how and for what.
 
     A policy that names the field ``deny``, or does not name it, serves nothing and is
-    left out: default deny means absence is the answer.
+    left out: default deny means absence is the answer. An aggregates-only grant
+    (``access: aggregate``) is listed with its access: it serves counts by the field,
+    never a value of it.
     """
     kind, _, name = target.partition(".")
     if name not in contract(kind).model_fields:
@@ -57,6 +62,7 @@ def explain(policies: Iterable[Policy], target: str) -> list[FieldGrant]:
                 tuple(grant.actions),
                 tuple(policy.purposes),
                 rows,
+                grant.access,
             )
         )
     return found

@@ -104,8 +104,10 @@ class Sharing:
         *,
         fields: Sequence[str] | None = None,
         filters: Sequence[Filter] = (),
+        audited_as: str | None = None,
     ) -> Decision:
-        """The policy's decision, or ``Denied`` carrying its audit event."""
+        """The policy's decision, or ``Denied`` carrying its audit event (``audited_as``,
+        by default ``records.<action>``)."""
         policy = self.policies.get(asked.access.policy_id)
         try:
             if policy is None:
@@ -121,7 +123,7 @@ class Sharing:
         except AccessDenied as exc:
             event = self.event(
                 asked,
-                f"records.{action}",
+                audited_as or f"records.{action}",
                 "denied",
                 filters=filters,
                 policy=policy,

@@ -10,6 +10,7 @@ from hub.audit import AuditLog
 from hub.config import open_store
 from hub.store import lifecycle
 from tests.api.conftest import BEAT, GRID, Hub
+from tests.data import make_records
 
 
 def _page(hub: Hub, partner: str, kind: str = "person", **params: Any) -> Any:
@@ -102,15 +103,29 @@ def test_a_record_in_another_grid_is_not_found(hub: Hub) -> None:
 
 
 def test_the_analyst_gets_pseudonyms_of_its_own(hub: Hub) -> None:
-    page = _page(hub, "analyst", purpose="统计分析", limit=50)
-    assert page["items"]
+    """Houses as rows with their codes hashed (people it counts only: ``test_stats``)."""
+    house = make_records()["house"]
+    codes = [f"H32010400{n:04d}" for n in range(3)]
+    store = open_store(hub.config)
+    try:
+        with store.begin() as tx:
+            tx.upsert(
+                "police_db",
+                [(c, house.model_copy(update={"house_code": c, "beat_code": BEAT})) for c in codes],
+            )
+    finally:
+        store.close()
+    page = _page(hub, "analyst", "house", purpose="统计分析", limit=50)
+    assert len(page["items"]) == len(codes)
     assert all(
-        set(i["record"])
-        <= {"id_number", "sex", "birth_date", "ethnicity", "household_type", "grid_code"}
+        set(i["record"]) <= {"house_code", "use", "occupant_count", "grid_code"}
         for i in page["items"]
     )
-    clear_ids = {p["id_number"] for p in hub.world.people}
-    assert not clear_ids & {i["record"]["id_number"] for i in page["items"]}
+    shown = {i["record"]["house_code"] for i in page["items"]}
+    assert len(shown) == len(codes)
+    assert not shown & set(codes)
+    police = _page(hub, "police", "house", purpose="社区警务", limit=50)
+    assert {i["record"]["house_code"] for i in police["items"]} >= set(codes)
 
 
 def test_an_inactive_record_is_left_out_unless_asked_and_the_policy_still_applies(
@@ -119,6 +134,7 @@ def test_an_inactive_record_is_left_out_unless_asked_and_the_policy_still_applie
     before = _page(hub, "grid", purpose="网格服务", limit=500)["items"]
     gone = before[0]
     [key] = [f"R{n}" for n, p in enumerate(hub.world.people) if p["grid_code"] == GRID][:1]
+    counted = _total(hub)
     store = open_store(hub.config)
     try:
         with store.begin() as tx:
@@ -126,6 +142,7 @@ def test_an_inactive_record_is_left_out_unless_asked_and_the_policy_still_applie
                 tx, "person", "police_db", "people", [key], lifecycle.VANISHED, "run-1", _now()
             )
         assert [f"person/{record_id}"] == hub.audited_ids("grid", "person", [gone])
+        assert _total(hub) == counted - 1  # counts leave it out too
         after = _page(hub, "grid", purpose="网格服务", limit=500)["items"]
         assert [i["id"] for i in after] == [i["id"] for i in before[1:]]
         path = f"/v1/records/person/{gone['id']}"
@@ -160,6 +177,13 @@ def test_an_inactive_record_is_left_out_unless_asked_and_the_policy_still_applie
         with store.begin() as tx:
             lifecycle.reactivate(tx, "person", "police_db", "people", [key], "run-2", _now())
         store.close()
+
+
+def _total(hub: Hub) -> int:
+    answer = hub.get("analyst", "/v1/stats/person", purpose="统计分析")
+    assert answer.status_code == 200, answer.text
+    total: int = answer.json()["total"]
+    return total
 
 
 def _now() -> dt.datetime:

@@ -1,7 +1,7 @@
 """records' lifecycle: inactive records, full reads, and their history
 
 Revision ID: 0015
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-03 19:00:00.000000
 
 Each record table gains ``inactive_since`` / ``inactive_reason`` / ``inactive_run`` (a
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
