@@ -367,3 +367,14 @@ def test_the_readmes_http_source_is_a_valid_config(monkeypatch: pytest.MonkeyPat
         assert [s.name for s in source.streams()] == ["residents", "addresses"]
         assert source.stream("residents").deleted == {"status": ("注销", "迁出")}
         assert source.stream("addresses").full_refresh
+
+
+def test_a_sources_secrets_are_its_credentials_not_the_names_of_places(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GRID_V2_SECRET", APP_SECRET)
+    text = SOURCES_YAML.format(url="http://grid.example", app_key=APP_KEY, mapping="{}")
+    [spec] = SourcesFile.model_validate(yaml.safe_load(text)).sources
+    secrets = spec.secrets()
+    assert APP_SECRET in secrets
+    assert not secrets & {"data.token", "data.expiresIn", "updateTime"}
