@@ -44,6 +44,10 @@ class StreamConfig(BaseModel):
     mapping: RecordMapping = Field(default_factory=RecordMapping)
     self_declared: bool = False
     """See ``Stream.self_declared``: only of a kind that is verified door to door."""
+    full_refresh: bool = False
+    """See ``Stream.full_refresh``: read whole every sync, keys it no longer lists go inactive."""
+    deleted: dict[str, list[str | int | bool]] = Field(default_factory=dict)
+    """See ``Stream.deleted``, e.g. ``{status: [注销, 迁出], is_deleted: [1, true]}``."""
 
     @model_validator(mode="after")
     def _known_kind_and_fields(self) -> Self:
@@ -53,6 +57,8 @@ class StreamConfig(BaseModel):
             raise ValueError("; ".join(problems))
         if self.self_declared and self.kind not in VERIFIED_KINDS:
             raise ValueError(f"self_declared: {self.kind} records are not verified door to door")
+        if any(not values for values in self.deleted.values()):
+            raise ValueError("deleted: give each column at least one value meaning deleted")
         return self
 
     def to_stream(self) -> Stream:
@@ -63,6 +69,8 @@ class StreamConfig(BaseModel):
             self.cursor_field,
             self.mapping,
             self_declared=self.self_declared,
+            full_refresh=self.full_refresh,
+            deleted={column: tuple(values) for column, values in self.deleted.items()},
         )
 
 

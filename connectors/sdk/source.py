@@ -35,6 +35,21 @@ class Stream:
     self_declared: bool = False
     """Rows are residents' own declarations (自主申报, e.g. 秦淮e家): the hub opens a task to
     verify each record stored from them at the door."""
+    full_refresh: bool = False
+    """Every sync reads the stream whole: once a read ends complete, the hub marks inactive
+    the records this stream holds that it did not list, and starts the next read afresh."""
+    deleted: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
+    """Source column -> values that mean the row is gone (注销, 迁出, a deleted flag): such a
+    row is not judged as a record, it makes the hub's record of its key inactive."""
+
+    def deletion_mark(self, row: Mapping[str, Any]) -> str | None:
+        """``column=value`` if ``row`` says its record was deleted or moved away at the
+        source, else None."""
+        for column, values in self.deleted.items():
+            value = row.get(column)
+            if value is not None and not isinstance(value, dict | list) and value in values:
+                return f"{column}={value}"
+        return None
 
     @property
     def model(self) -> type[Record]:

@@ -178,6 +178,7 @@ class Renderer:
             filters,
             record_id=record_id,
             limit=1,
+            include_inactive=True,  # a record gone inactive is news: the view says so
         )
         return decision, (found[0] if found else None)
 

@@ -52,6 +52,9 @@ _COUNTS = (
     ("unchanged", "未变"),
     ("superseded", "被覆盖"),
     ("quarantined", "隔离"),
+    ("deleted", "注销/删除"),
+    ("deactivated", "失效"),
+    ("reactivated", "恢复"),
 )
 
 _CSS = """

@@ -65,7 +65,7 @@ class RunReport:
         }
 
     def totals(self) -> dict[str, int]:
-        keys = ("read", "stored", "quarantined")
+        keys = ("read", "stored", "quarantined", "deleted", "deactivated")
         return {key: sum(stream.as_dict()[key] for stream in self.streams) for key in keys}
 
     def save(self, home: Path) -> Path:

@@ -34,6 +34,9 @@ SOURCES_FILE = "sources.yaml"
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_KEY = re.compile(r"key|secret|password|passwd|token|credential", re.IGNORECASE)
+_NAMING_KEY = re.compile(r"(_path|_param|_field|^primary_key)$", re.IGNORECASE)
+"""Keys whose value names a place (``token_path: data.token``, ``primary_key: id``), not a
+secret, although the key's name has a secret's word in it."""
 
 
 class SourceSpec(BaseModel):
@@ -166,7 +169,8 @@ def _collect_secrets(value: Any, secret: bool, found: set[str]) -> None:
             found.add(password)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _collect_secrets(item, secret or bool(_SECRET_KEY.search(str(key))), found)
+            named = bool(_SECRET_KEY.search(str(key))) and not _NAMING_KEY.search(str(key))
+            _collect_secrets(item, secret or named, found)
     elif isinstance(value, list):
         for item in value:
             _collect_secrets(item, secret, found)

@@ -21,7 +21,7 @@ from contracts import Record
 from hub.events import record_changed
 from hub.ingest import pipeline
 from hub.ingest.judging import Judged, Prepared, judge, prepare
-from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts
+from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts, lifecycle
 from hub.work.verification_tasks import declared
 
 MAX_EXAMPLES = 3
@@ -40,6 +40,12 @@ class StreamReport:
     examples: dict[str, list[str]] = field(default_factory=dict)
     """Source keys of a few rows per broken rule, for the steward to look up."""
     error: str | None = None
+    deleted: int = 0
+    """Rows that marked their record deleted at the source (``Stream.deleted``)."""
+    deactivated: int = 0
+    """Records made inactive: marked deleted, or absent from a complete full read."""
+    reactivated: int = 0
+    """Inactive records their source sent again."""
 
     @property
     def stored(self) -> int:
@@ -57,6 +63,9 @@ class StreamReport:
             "unchanged": self.counts.unchanged,
             "superseded": self.counts.superseded,
             "quarantined": self.quarantined,
+            "deleted": self.deleted,
+            "deactivated": self.deactivated,
+            "reactivated": self.reactivated,
             "failures": dict(self.failures.most_common()),
             "examples": self.examples,
             "error": self.error,
@@ -75,6 +84,11 @@ class Admitted:
     quarantined: list[QuarantinedRow]
     stored: list[str] = field(default_factory=list)
     """Source keys of the rows stored (inserted, updated or unchanged)."""
+    deleted: int = 0
+    """Rows that marked their record deleted at the source: neither stored nor quarantined."""
+    deactivated: list[int] = field(default_factory=list)
+    reactivated: list[int] = field(default_factory=list)
+    """Ids of the records made inactive, and active again, by these rows."""
 
 
 AuditHook = Callable[[Transaction, "Admitted"], None]
@@ -101,6 +115,7 @@ def admit_rows(
     audit: AuditHook | None = None,
     tx: Transaction | None = None,
     prepared: Prepared | None = None,
+    read_id: str | None = None,
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
@@ -115,6 +130,11 @@ def admit_rows(
     ``prepared`` is ``rows`` judged and sealed beforehand (by a worker process of a
     parallel sync); it is used if its blind indexes are under the index key the
     transaction's rows are under, else the rows are judged and sealed again here.
+
+    A row marking its record deleted (``Stream.deleted``) is not judged: the record this
+    source holds under its key goes inactive (``hub.store.lifecycle``); a record stored
+    while inactive goes active again. ``read_id`` names the full read of a full-refresh
+    stream these rows are part of: their records are marked as listed by it.
     """
     if prepared is None:
         judged: list[Judged] | None = judge(stream, rows)
@@ -127,9 +147,12 @@ def admit_rows(
         records: dict[str, Record] = {}
         bad: list[QuarantinedRow] = []
         raw: dict[str, dict[str, Any]] = {}
+        marks = _deletion_marks(stream, rows, prepared.keys)
         for index, (row, key, outcome) in enumerate(
             zip(rows, prepared.keys, prepared.outcomes, strict=True)
         ):
+            if stream.deleted and stream.deletion_mark(row) is not None:
+                continue
             raw[key] = row
             if isinstance(outcome, Sealed):
                 good.append((key, outcome))
@@ -141,15 +164,47 @@ def admit_rows(
         counts = tx.upsert_sealed(source_id, good, now)
         if stream.self_declared:
             declared(tx, source_id, [(key, records[key]) for key, _ in good], now)
-        record_changed(tx, counts.changed, now)
-        tx.resolve_quarantined(source_id, stream.name, [key for key, _ in good])
+        stored = [key for key, _ in good]
+        kind, name = stream.kind, stream.name
+        reactivated = lifecycle.reactivate(tx, kind, source_id, name, stored, run_id, now)
+        deactivated: list[int] = []
+        for mark, keys in marks.items():
+            reason = f"{lifecycle.DELETED}:{mark}"[:64]
+            deactivated += lifecycle.deactivate(
+                tx, kind, source_id, name, keys, reason, run_id, now
+            )
+        if read_id is not None:
+            listed = stored + [entry.source_key for entry in bad]
+            lifecycle.mark_seen(tx, kind, source_id, name, listed, read_id)
+        lifecycle_changed = [(kind, record_id) for record_id in reactivated + deactivated]
+        record_changed(tx, [*counts.changed, *lifecycle_changed], now)
+        gone = [key for keys in marks.values() for key in keys]
+        tx.resolve_quarantined(source_id, stream.name, stored + gone)
         tx.quarantine(run_id, bad, now)
         if state is not None:
-            tx.save_state(source_id, stream.name, state, now)
-        admitted = Admitted(counts, bad, [key for key, _ in good])
+            tx.save_state(source_id, stream.name, state, now, read_id)
+        admitted = Admitted(counts, bad, stored)
+        admitted.deleted = sum(stream.deletion_mark(row) is not None for row in rows)
+        admitted.deactivated, admitted.reactivated = deactivated, reactivated
         if audit is not None:
             audit(tx, admitted)
     return admitted
+
+
+def _deletion_marks(
+    stream: Stream, rows: list[dict[str, Any]], keys: list[str]
+) -> dict[str, list[str]]:
+    """Source keys whose last row in the batch marks them deleted, by mark."""
+    if not stream.deleted:
+        return {}
+    last: dict[str, str | None] = {}
+    for row, key in zip(rows, keys, strict=True):
+        last[key] = stream.deletion_mark(row)
+    marks: dict[str, list[str]] = {}
+    for key, mark in last.items():
+        if mark is not None:
+            marks.setdefault(mark, []).append(key)
+    return marks
 
 
 @contextmanager
@@ -184,7 +239,12 @@ def sync_stream(
     if stream.model.owned_by_hub:
         report.error = f"{stream.kind} records are kept by the hub: no source writes them"
         return report
-    state = store.load_state(source.source_id, stream.name)
+    state, read_id = store.load_read(source.source_id, stream.name)
+    if not stream.full_refresh:
+        read_id = None
+    elif read_id is None:
+        # A new full read: from the beginning, whatever state a former mode left.
+        state, read_id = None, uuid.uuid4().hex
     try:
         with _prepared(store, stream, source.read(stream, state, batch_size), workers) as read:
             for batch, prepared in read:
@@ -198,17 +258,56 @@ def sync_stream(
                         batch.state,
                         in_batch,
                         prepared=prepared,
+                        read_id=read_id,
                     )
                 report.read += len(batch.rows)
                 report.counts += admitted.counts
                 report.quarantined += len(admitted.quarantined)
+                report.deleted += admitted.deleted
+                report.deactivated += len(admitted.deactivated)
+                report.reactivated += len(admitted.reactivated)
                 for entry in admitted.quarantined:
                     _count_failures(report, entry.source_key, entry.failures)
                 if on_batch is not None:
                     on_batch(report)
+        if read_id is not None:
+            _end_full_read(store, source.source_id, stream, read_id, run_id, report, in_batch)
     except ConnectorError as exc:
         report.error = str(exc)
     return report
+
+
+def _end_full_read(
+    store: Store,
+    source_id: str,
+    stream: Stream,
+    read_id: str,
+    run_id: str,
+    report: StreamReport,
+    in_batch: AuditHook | None,
+) -> None:
+    """A full read ended complete: the records of the stream it did not list go inactive,
+    and the next read starts afresh; in one transaction (a sync killed before it commits
+    reads on from the final state, finds nothing more, and comes here again).
+
+    A complete read that listed nothing marks nothing: an empty answer from a source that
+    held rows is likelier a fault of the source than every row deleted, so the stream's
+    report says so and a steward decides."""
+    now = dt.datetime.now(dt.UTC)
+    kind, name = stream.kind, stream.name
+    with store.begin() as tx:
+        if lifecycle.seen_in(tx, kind, source_id, name, read_id):
+            swept = lifecycle.sweep(tx, kind, source_id, name, read_id, run_id, now)
+            record_changed(tx, [(kind, record_id) for record_id in swept], now)
+            report.deactivated += len(swept)
+        elif lifecycle.active(tx, kind, source_id, name):
+            report.error = (
+                "a complete full read listed no row: no record was marked inactive "
+                "(an empty answer is likelier a fault than every row deleted)"
+            )
+        tx.forget_state(source_id, name)
+        if in_batch is not None:
+            in_batch(tx, Admitted(UpsertCounts(), []))
 
 
 @contextmanager

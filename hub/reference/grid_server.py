@@ -6,9 +6,17 @@ and gets the rows strictly after it, so rows sharing one timestamp are never spl
 across pages. Callers authenticate with an ``X-API-Key`` header or a bearer token from
 ``POST /oauth/token`` (OAuth 2 client credentials).
 
+The same platform speaks a second dialect, as many 综治 platforms do (``DIALECT_2``):
+``POST /api/auth/token`` with a JSON ``{appKey, appSecret}`` answers
+``{code, msg, data: {token, expiresIn}}``; ``GET /openapi/{resource}/list`` takes the token in
+an ``X-Access-Token`` header and ``page``/``pageSize``/``updateTimeStart`` (``YYYY-MM-DD
+HH:MM:SS``, China time, inclusive) and answers ``{code, msg, data: {total, list}}``, each row's
+time as ``updateTime`` in that format. A business error is HTTP 200 with ``code`` not 0.
+
 ``app.state.faults`` makes the next requests fail, stall or lose their connection, for
 testing clients; ``app.state.tokens`` holds the tokens issued (``revoke_all()``) and
-``app.state.tables`` the rows served, by resource (``put`` adds or changes one).
+``app.state.tables`` the rows served, by resource (``put`` adds or changes one, ``delete``
+removes one, as a platform that deletes rows outright does).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ CURSOR = "updatedAt"
 MAX_LIMIT = 500
 TOKEN_TTL = 300.0
 REALM = "grid-platform"
+DIALECT_2_TIME = "%Y-%m-%d %H:%M:%S"
+CST = dt.timezone(dt.timedelta(hours=8))
 
 Key = int | str
 Position = tuple[dt.datetime, Key]
@@ -70,6 +80,21 @@ class Table:
             index = bisect.bisect_right(self._positions, position)
             self._positions.insert(index, position)
             self._rows.insert(index, dict(row))
+
+    def delete(self, key: Key) -> None:
+        """Remove the row with ``key`` (a KeyError if there is none)."""
+        with self._lock:
+            position = self._where.pop(key)
+            index = bisect.bisect_left(self._positions, position)
+            del self._rows[index], self._positions[index]
+
+    def since(self, moment: dt.datetime | None) -> list[dict[str, Any]]:
+        """Every row updated at or after ``moment``, in (updatedAt, key) order."""
+        with self._lock:
+            if moment is None:
+                return list(self._rows)
+            start = bisect.bisect_left(self._positions, moment, key=lambda p: p[0])
+            return self._rows[start:]
 
     def parse_key(self, text: str) -> Key:
         return int(text) if self._key_type is int else text
@@ -326,4 +351,58 @@ def create_app(
             following = {"updated_since": last[CURSOR], "after": last[table.key]}
         return {"items": rows, "next": following}
 
+    _dialect_2(app, tables, tokens, clients, token_ttl)
     return app
+
+
+def _dialect_2(
+    app: FastAPI, tables: dict[str, Table], tokens: Tokens, clients: dict[str, str], ttl: float
+) -> None:
+    """The second dialect's routes (see the module's docstring)."""
+
+    def answer(data: Any, code: int = 0, msg: str = "success", status: int = 200) -> JSONResponse:
+        return JSONResponse({"code": code, "msg": msg, "data": data}, status_code=status)
+
+    @app.post("/api/auth/token")
+    async def token(request: Request) -> JSONResponse:
+        try:
+            body = await request.json()
+            app_key, app_secret = str(body["appKey"]), str(body["appSecret"])
+        except (ValueError, KeyError, TypeError):
+            return answer(None, 400, "appKey and appSecret required")
+        if not _client_known(clients, app_key, app_secret):
+            return answer(None, 401, "appKey or appSecret wrong", status=401)
+        return answer({"token": tokens.issue(), "expiresIn": int(ttl)})
+
+    @app.get("/openapi/{resource}/list")
+    async def list_rows(
+        request: Request,
+        resource: str,
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(alias="pageSize", ge=1, le=MAX_LIMIT)] = 20,
+        update_time_start: Annotated[str | None, Query(alias="updateTimeStart")] = None,
+    ) -> JSONResponse:
+        if not tokens.valid(request.headers.get("x-access-token", "")):
+            return answer(None, 401, "token invalid or expired", status=401)
+        table = tables.get(resource)
+        if table is None:
+            return answer(None, 1004, f"资源不存在: {resource}")
+        since = None
+        if update_time_start is not None:
+            try:
+                since = dt.datetime.strptime(update_time_start, DIALECT_2_TIME).replace(tzinfo=CST)
+            except ValueError:
+                return answer(None, 1001, f"updateTimeStart is not {DIALECT_2_TIME}")
+        rows = table.since(since)
+        start = (page - 1) * page_size
+        listed = [_dialect_2_row(row) for row in rows[start : start + page_size]]
+        return answer({"total": len(rows), "page": page, "pageSize": page_size, "list": listed})
+
+
+def _dialect_2_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as the second dialect writes it: its time as ``updateTime``, China time, to the
+    second (so rows of one second are listed again by an inclusive ``updateTimeStart``)."""
+    moment = dt.datetime.fromisoformat(row[CURSOR]).astimezone(CST)
+    listed = {name: value for name, value in row.items() if name != CURSOR}
+    listed["updateTime"] = moment.strftime(DIALECT_2_TIME)
+    return listed

@@ -108,7 +108,13 @@ class Auditing:
         record_id = self.ids.decode(access.client_id, "person", ref)
         person = (
             select_rows(
-                self.store, "person", EVERY_ROW, ["id_number"], record_id=record_id, limit=1
+                self.store,
+                "person",
+                EVERY_ROW,
+                ["id_number"],
+                record_id=record_id,
+                limit=1,
+                include_inactive=True,
             )
             if record_id is not None
             else []
@@ -188,9 +194,14 @@ def person_records(store: Store, id_number: str) -> tuple[str, ...]:
     """The audit log's names (``kind/<database id>``) of every record linked to the
     person: each source's person record (same ``link_key``), the houses they own."""
     links = store.index_forms(id_number)
-    persons = select_rows(store, "person", EVERY_ROW, [], link_key=links, limit=LINKED_MAX)
+    # Inactive records too: their values are still held, and were seen while active.
+    persons = select_rows(
+        store, "person", EVERY_ROW, [], link_key=links, limit=LINKED_MAX, include_inactive=True
+    )
     owner = [Filter("owner_id_number", "eq", id_number)]
-    owned = select_rows(store, "house", EVERY_ROW, [], owner, limit=LINKED_MAX)
+    owned = select_rows(
+        store, "house", EVERY_ROW, [], owner, limit=LINKED_MAX, include_inactive=True
+    )
     return (*(f"person/{r.id}" for r in persons), *(f"house/{r.id}" for r in owned))
 
 

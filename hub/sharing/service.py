@@ -142,7 +142,10 @@ class Sharing:
         filters: Sequence[Filter],
         cursor: str | None,
         limit: int,
+        include_inactive: bool = False,
     ) -> Page:
+        """A page of records in the caller's scope; inactive ones (deleted at their source)
+        only with ``include_inactive``, under the same policy, and each says so."""
         if not 1 <= limit <= self.max_page:
             raise InvalidRequest(
                 "page_size",
@@ -160,6 +163,7 @@ class Sharing:
                 filters,
                 after_id=after,
                 limit=limit,
+                include_inactive=include_inactive,
             )
         except QueryError as exc:
             event = self.event(
@@ -181,6 +185,7 @@ class Sharing:
                 decision=decision,
                 found=found,
                 shown=shown,
+                detail={"include_inactive": True} if include_inactive else None,
             )
         )
         more = len(found) == limit
@@ -191,13 +196,27 @@ class Sharing:
         )
         return Page([self.view(asked, decision, row, shown) for row in found], next_cursor)
 
-    def read(self, asked: Asked, ref: str, *, fields: Sequence[str] | None) -> dict[str, Any]:
+    def read(
+        self,
+        asked: Asked,
+        ref: str,
+        *,
+        fields: Sequence[str] | None,
+        include_inactive: bool = False,
+    ) -> dict[str, Any]:
         decision = self.decide(asked, "read", fields=fields)
-        row = self._one(asked, decision, ref, list(decision.treatments), "records.read")
+        treated = list(decision.treatments)
+        row = self._one(asked, decision, ref, treated, "records.read", include_inactive)
         shown = self.last_verifications(asked, [row])
         self.audit.append(
             self.event(
-                asked, "records.read", "allowed", decision=decision, found=[row], shown=shown
+                asked,
+                "records.read",
+                "allowed",
+                decision=decision,
+                found=[row],
+                shown=shown,
+                detail={"include_inactive": True} if include_inactive else None,
             )
         )
         return self.view(asked, decision, row, shown)
@@ -270,12 +289,24 @@ class Sharing:
         return {"kind": kind, "items": items, "merged": merged_view(found, items)}
 
     def _one(
-        self, asked: Asked, decision: Decision, ref: str, fields: list[str], action: str
+        self,
+        asked: Asked,
+        decision: Decision,
+        ref: str,
+        fields: list[str],
+        action: str,
+        include_inactive: bool = False,
     ) -> FoundRow:
         record_id = self.ids.decode(asked.access.client_id, asked.kind, ref)
         found = (
             select_rows(
-                self.store, asked.kind, decision.scope, fields, record_id=record_id, limit=1
+                self.store,
+                asked.kind,
+                decision.scope,
+                fields,
+                record_id=record_id,
+                limit=1,
+                include_inactive=include_inactive,
             )
             if record_id is not None
             else []
@@ -342,6 +373,9 @@ class Sharing:
             "updated": row.last_updated.replace(minute=0, second=0, microsecond=0),
             "record": decision.apply(row.values, key),
         }
+        if row.inactive_since is not None:
+            since = row.inactive_since.replace(minute=0, second=0, microsecond=0)
+            view["inactive"] = {"since": since, "reason": row.inactive_reason}
         if shown is not None:
             visit = shown.last.get(row.link_key)
             view["verification"] = (

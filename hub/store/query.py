@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import Column, ColumnElement, and_, false, func, or_, select, true
 
 from contracts import untyped
 from hub.store.store import Store, StoredRecord, kind_table
@@ -52,6 +52,9 @@ class FoundRow:
     last_updated: dt.datetime
     link_key: str
     values: dict[str, Any]
+    inactive_since: dt.datetime | None = None
+    """Set on an inactive record (read only when asked for: ``include_inactive``)."""
+    inactive_reason: str | None = None
 
 
 def _column(kt: KindTable, name: str) -> FieldColumn:
@@ -141,8 +144,11 @@ def _where(
     after_id: int | None = None,
     record_id: int | None = None,
     link_key: str | Sequence[str] | None = None,
+    include_inactive: bool = False,
 ) -> list[ColumnElement[bool]]:
     clauses = [scope_clause(kt, scope), *(filter_clause(store, kt, item) for item in filters)]
+    if not include_inactive:
+        clauses.append(kt.table.c.inactive_since.is_(None))
     if after_id is not None:
         clauses.append(kt.table.c.id > after_id)
     if record_id is not None:
@@ -161,11 +167,13 @@ def select_records(
     filters: Sequence[Filter] = (),
     after_id: int | None = None,
     limit: int = 100,
+    include_inactive: bool = False,
 ) -> list[StoredRecord]:
     """Up to ``limit`` whole records in ``scope`` matching every filter, by id, after
     ``after_id``: for the hub's own use; a partner's query reads ``select_rows``."""
     kt = kind_table(kind)
-    query = select(kt.table).where(*_where(store, kt, scope, filters, after_id=after_id))
+    where = _where(store, kt, scope, filters, after_id=after_id, include_inactive=include_inactive)
+    query = select(kt.table).where(*where)
     with store.engine.connect() as conn:
         rows = conn.execute(query.order_by(kt.table.c.id).limit(limit)).all()
     return [store.stored(kt, row) for row in rows]
@@ -182,11 +190,13 @@ def select_rows(
     record_id: int | None = None,
     link_key: str | Sequence[str] | None = None,
     limit: int = 100,
+    include_inactive: bool = False,
 ) -> list[FoundRow]:
     """Up to ``limit`` rows in ``scope`` matching every filter, by id, with only the
     columns of ``fields`` read and decrypted. ``record_id`` finds one row: absent and out
     of scope look the same to the caller. ``link_key``: one (as a row holds it) or any of
-    several (a natural key's ``Store.index_forms``)."""
+    several (a natural key's ``Store.index_forms``). Inactive records (deleted at their
+    source, ``hub.store.lifecycle``) are left out unless ``include_inactive``."""
     kt = kind_table(kind)
     columns = [kt.table.c[name] for name in fields]
     for name in fields:
@@ -194,9 +204,23 @@ def select_rows(
         if column.indexed:
             columns.append(kt.table.c[column.index_column])
     t = kt.table
-    provenance = (t.c.id, t.c.source_system, t.c.last_updated, t.c.link_key)
+    provenance: tuple[Column[Any], ...] = (
+        t.c.id,
+        t.c.source_system,
+        t.c.last_updated,
+        t.c.link_key,
+    )
+    if include_inactive:
+        provenance += (t.c.inactive_since, t.c.inactive_reason)
     where = _where(
-        store, kt, scope, filters, after_id=after_id, record_id=record_id, link_key=link_key
+        store,
+        kt,
+        scope,
+        filters,
+        after_id=after_id,
+        record_id=record_id,
+        link_key=link_key,
+        include_inactive=include_inactive,
     )
     query = select(*provenance, *columns).where(*where).order_by(kt.table.c.id).limit(limit)
     # Rows are fetched whole before anything is decrypted: a value that fails to decrypt
@@ -206,7 +230,13 @@ def select_rows(
         rows = conn.execute(query).all()
     return [
         FoundRow(
-            row.id, row.source_system, row.last_updated, row.link_key, store.values(kt, row, fields)
+            row.id,
+            row.source_system,
+            row.last_updated,
+            row.link_key,
+            store.values(kt, row, fields),
+            row.inactive_since if include_inactive else None,
+            row.inactive_reason if include_inactive else None,
         )
         for row in rows
     ]

@@ -54,6 +54,9 @@ class Provenance:
     first_seen: dt.datetime
     last_updated: dt.datetime
     content_hash: str
+    inactive_since: dt.datetime | None = None
+    """When the source deleted the record or stopped listing it (``hub.store.lifecycle``)."""
+    inactive_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,12 +261,18 @@ class Store:
         return self.keyring.decrypt(sealed, context)
 
     def load_state(self, source_system: str, stream: str) -> dict[str, Any] | None:
-        query = select(sync_state.c.state).where(
+        return self.load_read(source_system, stream)[0]
+
+    def load_read(
+        self, source_system: str, stream: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """A stream's saved state, and the full read it is part of (None: not one)."""
+        query = select(sync_state.c.state, sync_state.c.read_id).where(
             sync_state.c.source_system == source_system, sync_state.c.stream == stream
         )
         with self.engine.connect() as conn:
-            state: dict[str, Any] | None = conn.execute(query).scalar_one_or_none()
-        return state
+            row = conn.execute(query).first()
+        return (None, None) if row is None else (row.state, row.read_id)
 
     def quarantined(self, status: str = "open") -> list[QuarantinedRow]:
         query = select(quarantine).where(quarantine.c.status == status).order_by(quarantine.c.id)
@@ -352,6 +361,8 @@ def _stored(kt: KindTable, row: Any, keyring: Keyring) -> StoredRecord:
             first_seen=m["first_seen"],
             last_updated=m["last_updated"],
             content_hash=m["content_hash"],
+            inactive_since=m["inactive_since"],
+            inactive_reason=m["inactive_reason"],
         ),
     )
 
@@ -448,16 +459,26 @@ class Transaction(Sealer):
         return found
 
     def save_state(
-        self, source_system: str, stream: str, state: dict[str, Any], now: dt.datetime
+        self,
+        source_system: str,
+        stream: str,
+        state: dict[str, Any],
+        now: dt.datetime,
+        read_id: str | None = None,
     ) -> None:
+        """Save a stream's state; ``read_id``: the full read it is part of."""
         key = (sync_state.c.source_system == source_system) & (sync_state.c.stream == stream)
-        done = self.conn.execute(update(sync_state).where(key).values(state=state, updated_at=now))
+        values = {"state": state, "updated_at": now, "read_id": read_id}
+        done = self.conn.execute(update(sync_state).where(key).values(**values))
         if done.rowcount == 0:
             self.conn.execute(
-                sync_state.insert().values(
-                    source_system=source_system, stream=stream, state=state, updated_at=now
-                )
+                sync_state.insert().values(source_system=source_system, stream=stream, **values)
             )
+
+    def forget_state(self, source_system: str, stream: str) -> None:
+        """The stream's next read starts from the beginning (a full read has ended)."""
+        key = (sync_state.c.source_system == source_system) & (sync_state.c.stream == stream)
+        self.conn.execute(sync_state.delete().where(key))
 
     def quarantine(self, run_id: str, rows: list[QuarantinedRow], now: dt.datetime) -> None:
         """Keep rows that broke a contract; one open entry per source row, kept current."""

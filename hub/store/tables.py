@@ -265,6 +265,14 @@ def _kind_table(model: type[Record]) -> KindTable:
         Column("first_seen", UtcDateTime(), nullable=False),
         Column("last_updated", UtcDateTime(), nullable=False, index=True),
         Column("content_hash", String(64), nullable=False),
+        # The record's lifecycle (``hub.store.lifecycle``): inactive since when, why, by
+        # which run; the stream of a full-refresh source that lists it, and the last read
+        # of that stream that did.
+        Column("inactive_since", UtcDateTime()),
+        Column("inactive_reason", String(64)),
+        Column("inactive_run", String(64)),
+        Column("source_stream", String(128)),
+        Column("seen_read", String(64)),
     ]
     fields = []
     # Plain code columns (grid, beat, address…) are what scopes name, and a page is read
@@ -313,8 +321,28 @@ sync_state = Table(
     Column("stream", String(128), primary_key=True),
     Column("state", JSON, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
+    Column("read_id", String(64)),
 )
-"""Each stream's checkpoint, written in the same transaction as the batch it follows."""
+"""Each stream's checkpoint, written in the same transaction as the batch it follows;
+``read_id`` names the full read of a full-refresh stream under way."""
+
+record_lifecycle = Table(
+    "record_lifecycle",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("record_id", _Id, nullable=False),
+    Column("source_system", String(64), nullable=False),
+    Column("stream", String(128), nullable=False),
+    Column("change", String(16), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("run_id", String(64), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+    Index("ix_record_lifecycle_record", "kind", "record_id"),
+)
+"""Every time a record went inactive (its source deleted it, marked it 注销 / 迁出, or no
+longer lists it) or active again, with the source, stream, run and time: the history of
+its lifecycle; the record's row keeps its last values."""
 
 sync_claims = Table(
     "sync_claims",

@@ -3,10 +3,12 @@ every access is in the audit log with the fields it got and how."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from hub.audit import AuditLog
 from hub.config import open_store
+from hub.store import lifecycle
 from tests.api.conftest import BEAT, GRID, Hub
 from tests.data import make_records
 
@@ -124,3 +126,65 @@ def test_the_analyst_gets_pseudonyms_of_its_own(hub: Hub) -> None:
     assert not shown & set(codes)
     police = _page(hub, "police", "house", purpose="社区警务", limit=50)
     assert {i["record"]["house_code"] for i in police["items"]} >= set(codes)
+
+
+def test_an_inactive_record_is_left_out_unless_asked_and_the_policy_still_applies(
+    hub: Hub,
+) -> None:
+    before = _page(hub, "grid", purpose="网格服务", limit=500)["items"]
+    gone = before[0]
+    [key] = [f"R{n}" for n, p in enumerate(hub.world.people) if p["grid_code"] == GRID][:1]
+    counted = _total(hub)
+    store = open_store(hub.config)
+    try:
+        with store.begin() as tx:
+            [record_id] = lifecycle.deactivate(
+                tx, "person", "police_db", "people", [key], lifecycle.VANISHED, "run-1", _now()
+            )
+        assert [f"person/{record_id}"] == hub.audited_ids("grid", "person", [gone])
+        assert _total(hub) == counted - 1  # counts leave it out too
+        after = _page(hub, "grid", purpose="网格服务", limit=500)["items"]
+        assert [i["id"] for i in after] == [i["id"] for i in before[1:]]
+        path = f"/v1/records/person/{gone['id']}"
+        assert hub.get("grid", path, purpose="网格服务").status_code == 404
+
+        asked = _page(hub, "grid", purpose="网格服务", limit=500, include_inactive="true")
+        assert [i["id"] for i in asked["items"]] == [i["id"] for i in before]
+        [shown] = [i for i in asked["items"] if i["id"] == gone["id"]]
+        assert shown["inactive"]["reason"] == lifecycle.VANISHED
+        assert shown["record"] == gone["record"]  # masked as before: the policy applies
+        assert "*" in shown["record"]["id_number"]
+        assert all("inactive" not in i for i in asked["items"] if i["id"] != gone["id"])
+        one = hub.get("grid", path, purpose="网格服务", include_inactive="true")
+        assert one.status_code == 200
+        assert one.json()["inactive"]["reason"] == lifecycle.VANISHED
+        # Still within the grid: asking for inactive records widens nothing else.
+        police_only = hub.get("police", "/v1/records/person", purpose="社区警务", limit=500)
+        outside = next(i for i in police_only.json()["items"] if i["record"]["grid_code"] != GRID)
+        wrong = hub.get(
+            "grid",
+            f"/v1/records/person/{outside['id']}",
+            purpose="网格服务",
+            include_inactive="true",
+        )
+        assert wrong.status_code == 404
+        log = AuditLog.for_store(store)
+        entries = log.search(
+            client_id=hub.partners["grid"].client_id, action="records.query", limit=1000
+        )
+        assert entries[-1].event.detail.get("include_inactive") is True
+    finally:
+        with store.begin() as tx:
+            lifecycle.reactivate(tx, "person", "police_db", "people", [key], "run-2", _now())
+        store.close()
+
+
+def _total(hub: Hub) -> int:
+    answer = hub.get("analyst", "/v1/stats/person", purpose="统计分析")
+    assert answer.status_code == 200, answer.text
+    total: int = answer.json()["total"]
+    return total
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -15,7 +15,7 @@ from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
-RESERVED = {"purpose", "fields", "limit", "cursor"}
+RESERVED = {"purpose", "fields", "limit", "cursor", "include_inactive"}
 OPS = ("in", "gte", "lte", "prefix")
 
 Kind = Annotated[str, Path(description="A record kind: " + ", ".join(CONTRACTS))]
@@ -49,6 +49,17 @@ class Verification(BaseModel):
     visitor_org: str | None = None
 
 
+class Inactive(BaseModel):
+    since: dt.datetime
+    reason: str
+
+
+IncludeInactive = Annotated[
+    bool,
+    Query(description="Also records their source deleted or no longer lists (inactive)."),
+]
+
+
 class RecordView(BaseModel):
     id: str
     """Yours alone: stable, opaque, and unlike any other partner's id of the record."""
@@ -58,6 +69,9 @@ class RecordView(BaseModel):
     verification: Verification | None = None
     """Of a person, house, unit or address, when your policy and token let you read visits:
     its last verification, or null if it has none you may see. Absent otherwise."""
+    inactive: Inactive | None = None
+    """Of a record its source deleted, marked 注销 / 迁出, or no longer lists (asked for
+    with ``include_inactive=true``): since when and why. Absent on an active record."""
 
 
 class RecordPage(BaseModel):
@@ -143,6 +157,7 @@ def query_records(
     fields: Fields = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    include_inactive: IncludeInactive = False,
 ) -> Response:
     page = sharing.query(
         Asked(access, _kind(kind), purpose, request_id),
@@ -150,6 +165,7 @@ def query_records(
         filters=_filters(request),
         cursor=cursor,
         limit=limit,
+        include_inactive=include_inactive,
     )
     return json_response({"items": page.items, "next_cursor": page.next_cursor})
 
@@ -168,10 +184,12 @@ def read_record(
     request_id: RequestId,
     purpose: Purpose = None,
     fields: Fields = None,
+    include_inactive: IncludeInactive = False,
 ) -> RecordView:
     once(request)
     asked = Asked(access, _kind(kind), purpose, request_id)
-    return RecordView(**sharing.read(asked, record_id, fields=_fields(fields)))
+    view = sharing.read(asked, record_id, fields=_fields(fields), include_inactive=include_inactive)
+    return RecordView(**view)
 
 
 @router.post(
