@@ -5,7 +5,17 @@ Imports only ``contracts``: the hub compiles a decision's row scope into its que
 
 from policies.compiled import CompiledPolicy, compiled
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
-from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide, row_scope
+from policies.evaluate import (
+    Citation,
+    Claims,
+    Decision,
+    Match,
+    RowScope,
+    admits,
+    decide,
+    holds,
+    row_scope,
+)
 from policies.explain import FieldGrant, explain
 from policies.loader import (
     REVIEW_ROW_CLASSES,
@@ -19,6 +29,7 @@ from policies.model import (
     Jurisdiction,
     KindGrant,
     Policy,
+    PurposeRule,
     Rows,
     Treatment,
     WorkOrderGrant,
@@ -29,6 +40,7 @@ from policies.work_orders import Side, decide_receiving, decide_step
 __all__ = [
     "REVIEW_ROW_CLASSES",
     "AccessDenied",
+    "Citation",
     "Claims",
     "CompiledPolicy",
     "Condition",
@@ -41,6 +53,7 @@ __all__ = [
     "PolicyError",
     "PolicyInvalid",
     "Problem",
+    "PurposeRule",
     "RowScope",
     "Rows",
     "Side",
@@ -53,6 +66,7 @@ __all__ = [
     "decide_receiving",
     "decide_step",
     "explain",
+    "holds",
     "load_policies",
     "load_policy",
     "mask",

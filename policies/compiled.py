@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from contracts import contract
 from policies.errors import AccessDenied
-from policies.evaluate import Claims, Decision, require_purpose, row_scope
+from policies.evaluate import Claims, Decision, citation, require_purpose, row_scope
 from policies.model import KindGrant, Policy, Treatment
 
 
@@ -71,10 +71,11 @@ class CompiledPolicy:
         action: str = "read",
         fields: Iterable[str] | None = None,
         filter_fields: Iterable[str] = (),
+        case: str | None = None,
     ) -> Decision:
         """As ``policies.decide(policy, claims, kind, ...)``."""
         policy = self.policy
-        purpose = require_purpose(policy, purpose)
+        purpose = require_purpose(policy, purpose, case)
         grant = policy.grant(kind)
         if grant is None or action not in grant.actions:
             raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
@@ -116,6 +117,7 @@ class CompiledPolicy:
             writable=(
                 plan.write if action == "write" else plan.submit if action == "submit" else _NONE
             ),
+            case=citation(policy, purpose, case),
         )
 
 

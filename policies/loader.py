@@ -78,7 +78,20 @@ def check_policy(policy: Policy) -> list[Problem]:
             problem = _misfit(spec, treatment, police=policy.police)
             if problem:
                 problems.append(Problem(where, problem))
-    return problems + _work_order_problems(policy)
+    return problems + _work_order_problems(policy) + _case_problems(policy)
+
+
+def _case_problems(policy: Policy) -> list[Problem]:
+    """A purpose bound to a case needs the policy to read that kind of case: whether a
+    cited case is within the caller's jurisdiction is judged by those rows."""
+    return [
+        Problem(
+            f"purposes.{purpose}",
+            f"requires a {kind} case, but {policy.ref} does not grant read on {kind}",
+        )
+        for purpose, kind in policy.cases.items()
+        if kind not in policy.kinds or "read" not in policy.kinds[kind].actions
+    ]
 
 
 def _row_problems(where: str, kind: str, rows: Rows, specs: dict[str, FieldSpec]) -> list[Problem]:

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 from contracts import RELATIONS, VERIFIED_KINDS
 from hub.audit import AuditEvent, AuditLog
 from hub.policyfiles import PolicyRegistry
-from hub.sharing.errors import Denied, InvalidRequest, NotFound
+from hub.sharing.cases import CaseRefused, open_case
+from hub.sharing.errors import CaseDenied, Denied, InvalidRequest, NotFound
 from hub.sharing.ids import RecordIds
 from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
@@ -62,6 +63,8 @@ class Asked:
     kind: str
     purpose: str | None
     request_id: str
+    case: str | None = None
+    """The case cited (``case=``), when the purpose is bound to one (``hub.sharing.cases``)."""
 
 
 @dataclass(frozen=True)
@@ -105,19 +108,26 @@ class Sharing:
         fields: Sequence[str] | None = None,
         filters: Sequence[Filter] = (),
     ) -> Decision:
-        """The policy's decision, or ``Denied`` carrying its audit event."""
+        """The policy's decision, bound to the case the request cites if its purpose
+        requires one, or ``Denied`` carrying its audit event."""
         policy = self.policies.get(asked.access.policy_id)
         try:
-            if policy is None:
-                raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
-            return compiled(policy).decide(
-                asked.access.jurisdiction,
-                asked.kind,
-                asked.purpose,
-                action,
-                fields,
-                [f.field for f in filters],
+            return self._decision(asked, policy, action, fields, [f.field for f in filters])
+        except CaseRefused as exc:
+            event = self.event(
+                asked,
+                f"records.{action}",
+                "denied",
+                filters=filters,
+                policy=policy,
+                detail={
+                    "reason": exc.reason,
+                    "message": str(exc),
+                    "case": exc.case.audited(),
+                    "case_check": exc.check,
+                },
             )
+            raise CaseDenied(exc.reason, str(exc), event, exc.case) from None
         except AccessDenied as exc:
             event = self.event(
                 asked,
@@ -128,6 +138,33 @@ class Sharing:
                 detail={"reason": exc.reason, "message": str(exc), "fields": list(exc.fields)},
             )
             raise Denied(exc.reason, str(exc), event, fields=list(exc.fields)) from None
+
+    def _decision(
+        self,
+        asked: Asked,
+        policy: Policy | None,
+        action: str,
+        fields: Sequence[str] | None = None,
+        filter_fields: Sequence[str] = (),
+    ) -> Decision:
+        """``decide`` without the audit: AccessDenied (``CaseRefused`` for a case) if not."""
+        if policy is None:
+            raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
+        claims = asked.access.jurisdiction
+        decision = compiled(policy).decide(
+            claims, asked.kind, asked.purpose, action, fields, filter_fields, asked.case
+        )
+        if decision.case is None:
+            return decision
+        case = open_case(self.store, policy, claims, decision.case)
+        return decision.bind(case.links_of(asked.kind))
+
+    def _linked(self, decision: Decision, rows: Sequence[FoundRow]) -> list[FoundRow]:
+        """The rows linked to the decision's case (all of them when none is cited): read
+        on what the query returned, whatever the query was."""
+        if decision.case is None:
+            return list(rows)
+        return [row for row in rows if decision.linked({**row.values, "link_key": row.link_key})]
 
     # --- reads --------------------------------------------------------------------------
 
@@ -149,11 +186,11 @@ class Sharing:
         after = self._cursor(asked, cursor) if cursor else None
         decision = self.decide(asked, "read", fields=fields, filters=filters)
         try:
-            found = select_rows(
+            fetched = select_rows(
                 self.store,
                 asked.kind,
                 decision.scope,
-                list(decision.treatments),
+                _reading(decision),
                 filters,
                 after_id=after,
                 limit=limit,
@@ -168,6 +205,7 @@ class Sharing:
                 detail={"reason": "bad_filter", "field": exc.field},
             )
             raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+        found = self._linked(decision, fetched)
         shown = self.last_verifications(asked, found)
         self.audit.append(
             self.event(
@@ -180,9 +218,9 @@ class Sharing:
                 shown=shown,
             )
         )
-        more = len(found) == limit
+        more = len(fetched) == limit
         next_cursor = (
-            self.ids.encode(asked.access.client_id, asked.kind, found[-1].id, "cursor")
+            self.ids.encode(asked.access.client_id, asked.kind, fetched[-1].id, "cursor")
             if more
             else None
         )
@@ -190,7 +228,18 @@ class Sharing:
 
     def read(self, asked: Asked, ref: str, *, fields: Sequence[str] | None) -> dict[str, Any]:
         decision = self.decide(asked, "read", fields=fields)
-        row = self._one(asked, decision, ref, list(decision.treatments), "records.read")
+        row = self._one(asked, decision, ref, _reading(decision), "records.read")
+        case = decision.case
+        if case is not None and not self._linked(decision, [row]):
+            message = f"{asked.kind} {ref} is not linked to {case.kind} {case.key}"
+            event = self.event(
+                asked,
+                "records.read",
+                "denied",
+                decision=decision,
+                detail={"reason": "case_unlinked", "record_id": ref, "message": message},
+            )
+            raise CaseDenied("case_unlinked", message, event, case)
         shown = self.last_verifications(asked, [row])
         self.audit.append(
             self.event(
@@ -231,27 +280,23 @@ class Sharing:
     ) -> dict[str, Any]:
         if f"{kind}.read" not in parent.access.scopes:
             return {"kind": kind, "withheld": "scope"}
-        asked = Asked(parent.access, kind, parent.purpose, parent.request_id)
-        policy = self.policies.get(asked.access.policy_id)
+        asked = Asked(parent.access, kind, parent.purpose, parent.request_id, parent.case)
         try:
-            if policy is None:
-                raise AccessDenied("policy", "no policy")
-            decision = compiled(policy).decide(
-                asked.access.jurisdiction, kind, asked.purpose, "read"
-            )
+            decision = self._decision(asked, self.policies.get(asked.access.policy_id), "read")
         except AccessDenied as exc:
             return {"kind": kind, "withheld": exc.reason}
         if filters is None:
             return {"kind": kind, "items": []}
-        found = select_rows(
+        fetched = select_rows(
             self.store,
             kind,
             decision.scope,
-            list(decision.treatments),
+            _reading(decision),
             filters,
             link_key=link_key,
             limit=self.max_page,
         )
+        found = self._linked(decision, fetched)
         shown = self.last_verifications(asked, found)
         self.audit.append(
             self.event(
@@ -266,7 +311,12 @@ class Sharing:
         record_id = self.ids.decode(asked.access.client_id, asked.kind, ref)
         found = (
             select_rows(
-                self.store, asked.kind, decision.scope, fields, record_id=record_id, limit=1
+                self.store,
+                asked.kind,
+                decision.policy_scope,
+                fields,
+                record_id=record_id,
+                limit=1,
             )
             if record_id is not None
             else []
@@ -367,6 +417,9 @@ class Sharing:
         if shown is not None:
             record_ids = [*record_ids, *(f"visit/{visit.id}" for visit in shown.last.values())]
             detail = {**(detail or {}), "verification": shown.audited()}
+        if asked.case is not None and "case" not in (detail or {}):
+            cited = decision.case if decision is not None else None
+            detail = {**(detail or {}), "case": cited.audited() if cited else {"id": asked.case}}
         fields: dict[str, list[str]] = {}
         if decision is not None:
             for treatment, names in decision.fields_by_treatment().items():
@@ -404,3 +457,9 @@ class Sharing:
                 value = hidden if isinstance(item.value, list) else hidden[0]
             audited[f"{item.field}__{item.op}"] = value
         return audited
+
+
+def _reading(decision: Decision) -> list[str]:
+    """The fields a read fetches: those served, and those its case's links are read on."""
+    served = list(decision.treatments)
+    return [*served, *(name for name in decision.link_fields() if name not in served)]

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from hub.api.deps import AccessDep, RequestId, SharingDep
-from hub.api.routes.records import RecordRef
+from hub.api.routes.records import Case, RecordRef
 from hub.sharing import Asked
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -22,5 +22,6 @@ def profile(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Annotated[str | None, Query()] = None,
+    case: Case = None,
 ) -> dict[str, Any]:
-    return sharing.profile(Asked(access, kind, purpose, request_id), record_id)
+    return sharing.profile(Asked(access, kind, purpose, request_id, case), record_id)

@@ -15,12 +15,21 @@ from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
-RESERVED = {"purpose", "fields", "limit", "cursor"}
+RESERVED = {"purpose", "case", "fields", "limit", "cursor"}
 OPS = ("in", "gte", "lte", "prefix")
 
 Kind = Annotated[str, Path(description="A record kind: " + ", ".join(CONTRACTS))]
 Purpose = Annotated[
     str | None, Query(description="The declared purpose of use; it must be one the policy grants.")
+]
+Case = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The case cited (an incident's or a work order's id), when the purpose "
+        "is bound to one: only records linked to the open case are read.",
+    ),
 ]
 Fields = Annotated[
     str | None, Query(description="Comma-separated projection; every field must be granted.")
@@ -136,12 +145,13 @@ def query_records(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Purpose = None,
+    case: Case = None,
     fields: Fields = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     page = sharing.query(
-        Asked(access, _kind(kind), purpose, request_id),
+        Asked(access, _kind(kind), purpose, request_id, case),
         fields=_fields(fields),
         filters=_filters(request),
         cursor=cursor,
@@ -163,10 +173,11 @@ def read_record(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Purpose = None,
+    case: Case = None,
     fields: Fields = None,
 ) -> RecordView:
     once(request)
-    asked = Asked(access, _kind(kind), purpose, request_id)
+    asked = Asked(access, _kind(kind), purpose, request_id, case)
     return RecordView(**sharing.read(asked, record_id, fields=_fields(fields)))
 
 
