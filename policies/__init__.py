@@ -13,6 +13,7 @@ from policies.evaluate import (
     RowScope,
     admits,
     decide,
+    decide_break_glass,
     holds,
     row_scope,
 )
@@ -25,6 +26,7 @@ from policies.loader import (
     parse_policy,
 )
 from policies.model import (
+    BreakGlassGrant,
     Condition,
     Jurisdiction,
     KindGrant,
@@ -40,6 +42,7 @@ from policies.work_orders import Side, decide_receiving, decide_step
 __all__ = [
     "REVIEW_ROW_CLASSES",
     "AccessDenied",
+    "BreakGlassGrant",
     "Citation",
     "Claims",
     "CompiledPolicy",
@@ -63,6 +66,7 @@ __all__ = [
     "check_policy",
     "compiled",
     "decide",
+    "decide_break_glass",
     "decide_receiving",
     "decide_step",
     "explain",

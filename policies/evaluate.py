@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from contracts import contract
+from contracts import Sensitivity, contract
 from policies.errors import AccessDenied
 from policies.model import KindGrant, Policy, Rows, Treatment
 from policies.transform import Treat, treater
@@ -205,6 +205,37 @@ def decide(
         writable=frozenset(_writable(grant, action)),
         case=citation(policy, purpose, case),
     )
+
+
+def decide_break_glass(
+    policy: Policy,
+    claims: Claims,
+    kind: str,
+    purpose: str | None,
+    fields: Iterable[str] | None = None,
+    filter_fields: Iterable[str] = (),
+    case: str | None = None,
+) -> Decision:
+    """A read under a break-glass session (``Policy.break_glass``): every row the store
+    holds, every field in clear but police-only ones outside a police policy; the purpose
+    (and its case) still required as always. AccessDenied if the policy grants no
+    break-glass read of ``kind``."""
+    glass = policy.break_glass
+    if glass is None or kind not in glass.kinds:
+        raise AccessDenied(
+            "break_glass", f"{policy.ref} grants no break-glass read of {kind}", kind=kind
+        )
+    wide = KindGrant(
+        rows=Rows(all=True),
+        fields={
+            spec.name: Treatment.ALLOW
+            for spec in contract(kind).specs()
+            if policy.police or spec.sensitivity is not Sensitivity.POLICE_ONLY
+        },
+    )
+    widened = policy.model_copy(update={"kinds": {**policy.kinds, kind: wide}})
+    decision = decide(widened, claims, kind, purpose, "read", fields, filter_fields, case)
+    return dataclasses.replace(decision, policy_digest=policy.digest)
 
 
 def _writable(grant: KindGrant, action: str) -> list[str]:

@@ -148,6 +148,24 @@ class WorkOrderGrant(BaseModel):
     receive: list[str] = Field(default_factory=list)
 
 
+class BreakGlassGrant(BaseModel):
+    """Break-glass (紧急调阅): reading beyond the policy in an emergency, for a stated reason,
+    in a session that lasts ``minutes`` at most and that a second approver (another
+    client whose policy says ``approve``, or an operator) must approve within that time,
+    or the session is flagged. Under a session, a kind of ``kinds`` is read in every row
+    the store holds, every field in clear (police-only ones for a police policy only);
+    reads only, each one flagged in the audit log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: list[str] = Field(default_factory=list)
+    """The kinds a session may read beyond the policy."""
+    minutes: int = Field(default=30, ge=1, le=240)
+    """The longest a session may last (its box)."""
+    approve: bool = False
+    """Its clients may approve another client's session."""
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -167,6 +185,8 @@ class Policy(BaseModel):
     kinds: dict[str, KindGrant] = Field(default_factory=dict)
     work_orders: WorkOrderGrant | None = None
     """The partner's part in the work-order loop; none: it takes no step."""
+    break_glass: BreakGlassGrant | None = None
+    """Break-glass sessions its clients may open or approve; none: neither."""
 
     @model_validator(mode="before")
     @classmethod
@@ -203,6 +223,8 @@ class Policy(BaseModel):
             del content["work_orders"]
         if not self.cases:
             del content["cases"]
+        if self.break_glass is None:
+            del content["break_glass"]
         for grant in content["kinds"].values():
             if not grant["submit"]:
                 del grant["submit"]

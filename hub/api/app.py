@@ -28,6 +28,7 @@ from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readin
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import (
     audit,
+    break_glass,
     profiles,
     records,
     reviews,
@@ -151,6 +152,7 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
+    app.include_router(break_glass.router)
     install_pages(app, Console.over(store, log, policies, config.home))
     return app
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from contracts import RELATIONS, VERIFIED_KINDS
 from hub.audit import AuditEvent, AuditLog
 from hub.policyfiles import PolicyRegistry
+from hub.sharing.break_glass import BreakGlass
 from hub.sharing.cases import CaseRefused, open_case
 from hub.sharing.errors import CaseDenied, Denied, InvalidRequest, NotFound
 from hub.sharing.ids import RecordIds
@@ -25,7 +26,7 @@ from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
 from hub.store.visits import last_visits
-from policies import AccessDenied, Decision, Policy, RowScope, compiled
+from policies import AccessDenied, Decision, Policy, RowScope, compiled, decide_break_glass
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
@@ -65,6 +66,8 @@ class Asked:
     request_id: str
     case: str | None = None
     """The case cited (``case=``), when the purpose is bound to one (``hub.sharing.cases``)."""
+    break_glass: str | None = None
+    """The break-glass session the request reads under (``hub.sharing.break_glass``)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class Sharing:
         self.audit = audit
         self.policies = policies
         self.ids = RecordIds(store)
+        self.break_glass = BreakGlass(store, audit, policies)
         self.max_page = max_page
         self._pseudonym_key = lru_cache(maxsize=1024)(self._new_pseudonym_key)
 
@@ -151,9 +155,15 @@ class Sharing:
         if policy is None:
             raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
         claims = asked.access.jurisdiction
-        decision = compiled(policy).decide(
-            claims, asked.kind, asked.purpose, action, fields, filter_fields, asked.case
-        )
+        if asked.break_glass is not None:
+            self.break_glass.active(asked.access.client_id, asked.break_glass, asked.kind, action)
+            decision = decide_break_glass(
+                policy, claims, asked.kind, asked.purpose, fields, filter_fields, asked.case
+            )
+        else:
+            decision = compiled(policy).decide(
+                claims, asked.kind, asked.purpose, action, fields, filter_fields, asked.case
+            )
         if decision.case is None:
             return decision
         case = open_case(self.store, policy, claims, decision.case)
@@ -280,7 +290,7 @@ class Sharing:
     ) -> dict[str, Any]:
         if f"{kind}.read" not in parent.access.scopes:
             return {"kind": kind, "withheld": "scope"}
-        asked = Asked(parent.access, kind, parent.purpose, parent.request_id, parent.case)
+        asked = dataclasses.replace(parent, kind=kind)
         try:
             decision = self._decision(asked, self.policies.get(asked.access.policy_id), "read")
         except AccessDenied as exc:
@@ -417,6 +427,8 @@ class Sharing:
         if shown is not None:
             record_ids = [*record_ids, *(f"visit/{visit.id}" for visit in shown.last.values())]
             detail = {**(detail or {}), "verification": shown.audited()}
+        if asked.break_glass is not None:
+            detail = {**(detail or {}), "break_glass": {"session": asked.break_glass}}
         if asked.case is not None and "case" not in (detail or {}):
             cited = decision.case if decision is not None else None
             detail = {**(detail or {}), "case": cited.audited() if cited else {"id": asked.case}}

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from hub.api.deps import AccessDep, RequestId, SharingDep
-from hub.api.routes.records import Case, RecordRef
+from hub.api.routes.records import BreakGlassSession, Case, RecordRef
 from hub.sharing import Asked
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -23,5 +23,7 @@ def profile(
     request_id: RequestId,
     purpose: Annotated[str | None, Query()] = None,
     case: Case = None,
+    break_glass: BreakGlassSession = None,
 ) -> dict[str, Any]:
-    return sharing.profile(Asked(access, kind, purpose, request_id, case), record_id)
+    asked = Asked(access, kind, purpose, request_id, case, break_glass)
+    return sharing.profile(asked, record_id)

@@ -15,7 +15,7 @@ from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
-RESERVED = {"purpose", "case", "fields", "limit", "cursor"}
+RESERVED = {"purpose", "case", "break_glass", "fields", "limit", "cursor"}
 OPS = ("in", "gte", "lte", "prefix")
 
 Kind = Annotated[str, Path(description="A record kind: " + ", ".join(CONTRACTS))]
@@ -29,6 +29,14 @@ Case = Annotated[
         pattern=r"^[^\x00-\x1f\x7f]+$",
         description="The case cited (an incident's or a work order's id), when the purpose "
         "is bound to one: only records linked to the open case are read.",
+    ),
+]
+BreakGlassSession = Annotated[
+    str | None,
+    Query(
+        pattern=r"^bg_[0-9a-f]{24}$",
+        description="A break-glass session of yours (POST /v1/break-glass) to read under: "
+        "beyond your policy, within the session's kinds and box, flagged in the audit log.",
     ),
 ]
 Fields = Annotated[
@@ -146,12 +154,13 @@ def query_records(
     request_id: RequestId,
     purpose: Purpose = None,
     case: Case = None,
+    break_glass: BreakGlassSession = None,
     fields: Fields = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     page = sharing.query(
-        Asked(access, _kind(kind), purpose, request_id, case),
+        Asked(access, _kind(kind), purpose, request_id, case, break_glass),
         fields=_fields(fields),
         filters=_filters(request),
         cursor=cursor,
@@ -174,10 +183,11 @@ def read_record(
     request_id: RequestId,
     purpose: Purpose = None,
     case: Case = None,
+    break_glass: BreakGlassSession = None,
     fields: Fields = None,
 ) -> RecordView:
     once(request)
-    asked = Asked(access, _kind(kind), purpose, request_id, case)
+    asked = Asked(access, _kind(kind), purpose, request_id, case, break_glass)
     return RecordView(**sharing.read(asked, record_id, fields=_fields(fields)))
 
 

@@ -1,0 +1,67 @@
+"""The ``break_glass`` grant of a policy, and the decision a read under a session gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from contracts import Person, Sensitivity
+from policies import (
+    AccessDenied,
+    PolicyInvalid,
+    Treatment,
+    decide_break_glass,
+    load_policy,
+    parse_policy,
+)
+
+EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
+CLAIMS = {"grid_codes": ("G32010401011",)}
+
+
+def _grid(glass: Any) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load(
+        (EXAMPLES / "grid-platform.yaml").read_text(encoding="utf-8")
+    )
+    return document | {"break_glass": glass}
+
+
+def test_a_policy_without_the_grant_keeps_its_digest() -> None:
+    policy = load_policy(EXAMPLES / "grid-platform.yaml")
+    granted = parse_policy(_grid({"kinds": ["person"]}))
+    assert parse_policy(_grid(None)).digest == policy.digest
+    assert granted.digest != policy.digest
+    assert granted.break_glass is not None
+    assert granted.break_glass.minutes == 30
+
+
+@pytest.mark.parametrize(
+    "glass", [{"kinds": ["ghost"]}, {}, {"kinds": ["person"], "minutes": 0}, {"minutes": 241}]
+)
+def test_the_loader_refuses_a_grant_that_grants_nothing_or_no_kind(glass: Any) -> None:
+    with pytest.raises(PolicyInvalid):
+        parse_policy(_grid(glass))
+
+
+def test_a_session_read_sees_every_row_and_field_but_police_only_ones() -> None:
+    policy = parse_policy(_grid({"kinds": ["person"]}))
+    decision = decide_break_glass(policy, CLAIMS, "person", "网格服务")
+    assert decision.scope.unrestricted
+    assert decision.policy_digest == policy.digest
+    police_only = {s.name for s in Person.specs() if s.sensitivity is Sensitivity.POLICE_ONLY}
+    assert set(decision.treatments) == {s.name for s in Person.specs()} - police_only
+    assert set(decision.treatments.values()) == {Treatment.ALLOW}
+    assert set(decision.withheld) == police_only
+    police = load_policy(EXAMPLES / "police-station.yaml")
+    wide = parse_policy(police.as_dict() | {"break_glass": {"kinds": ["person"]}})
+    assert "police_tags" in decide_break_glass(wide, {}, "person", "社区警务").treatments
+    for kind, purpose, reason in [
+        ("house", "网格服务", "break_glass"),
+        ("person", "统计分析", "purpose"),
+    ]:
+        with pytest.raises(AccessDenied) as refused:
+            decide_break_glass(policy, CLAIMS, kind, purpose)
+        assert refused.value.reason == reason
