@@ -14,6 +14,7 @@ from policies import (
     PolicyInvalid,
     Treatment,
     decide_break_glass,
+    explain,
     load_policy,
     parse_policy,
 )
@@ -65,3 +66,14 @@ def test_a_session_read_sees_every_row_and_field_but_police_only_ones() -> None:
         with pytest.raises(AccessDenied) as refused:
             decide_break_glass(policy, CLAIMS, kind, purpose)
         assert refused.value.reason == reason
+
+
+def test_explain_names_what_a_session_would_serve_apart_from_the_grant() -> None:
+    granted = parse_policy(_grid({"kinds": ["person"]}))
+    grants = explain([granted], "person.id_number")
+    assert [(g.treatment, g.break_glass) for g in grants] == [
+        (Treatment.MASK, False),
+        (Treatment.ALLOW, True),
+    ]
+    assert explain([granted], "person.police_tags") == []
+    assert [g.break_glass for g in explain([granted], "house.use")] == [False]
