@@ -41,7 +41,8 @@ from policies import AccessDenied
 Clock = Callable[[], dt.datetime]
 Status = Literal["approved", "pending", "unapproved"]
 REASON_LENGTH = range(8, 501)
-NUMBERS = re.compile(r"\d{11,}|\d{17}[Xx]")
+NUMBERS = re.compile(r"\d{11,}")
+"""A phone number (11 digits) or the digits of an ID number (17 or 18), full-width ones too."""
 READ_ACTIONS = frozenset({"records.query", "records.read", "profile.section"})
 
 
