@@ -3,10 +3,12 @@ approved by a second party after the fact, and reviewed.
 
 - ``open``: a client whose policy grants ``break_glass`` states a reason and the kinds it
   needs, for at most the policy's ``minutes`` (30 by default). The session opens at once
-  (an emergency does not wait), and its ``break_glass.opened`` entry commits with it.
+  (an emergency does not wait), and its ``break_glass.opened`` entry commits with it. An
+  operator may open one for a client at the CLI: the operator is then its ``subject``.
 - ``approve``: a second approver confirms it within the box: another client whose policy
-  says ``approve`` (never the opener), or an operator at the CLI. A session the box passed
-  unapproved is flagged (``unapproved``); one cannot be approved after its box.
+  says ``approve`` (never the opener), or an operator at the CLI (not the one who opened
+  it). A session the box passed unapproved is flagged (``unapproved``); one cannot be
+  approved after its box.
 - reads: a request naming the session (``break_glass=``) is decided by
   ``policies.decide_break_glass`` for the session's kinds, while the box lasts, by the
   client that opened it only; its purpose is still required, it stays within what the
@@ -212,10 +214,10 @@ class BreakGlass:
                 raise NotFound(f"no break-glass session {session_id}", refusal("not_found", ""))
             session = _session(row._mapping)
             now = self.clock()
-            if client_id is not None and client_id == session.client_id:
-                message = (
-                    "a session is approved by a second party, not by the client that opened it"
-                )
+            if (client_id is not None and client_id == session.client_id) or (
+                approver == session.subject
+            ):
+                message = "a session is approved by a second party, not by whoever opened it"
                 raise Denied("break_glass_self", message, refusal("break_glass_self", message))
             if session.approved_at is not None:
                 raise Conflict(

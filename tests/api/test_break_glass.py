@@ -86,8 +86,10 @@ class GlassHub:
         finally:
             store.close()
 
-    def cli(self, *args: str) -> Any:
-        return runner.invoke(cli, [*args, "--home", str(self.config.home)])
+    def cli(self, *args: str, login: str = "zhou.duty") -> Any:
+        """The command run by the operator ``login`` (``cli:<login>`` in the log)."""
+        env = {"LOGNAME": login, "USER": login}
+        return runner.invoke(cli, [*args, "--home", str(self.config.home)], env=env)
 
     def reads_metric(self) -> float:
         text = self.http.get("/metrics").text
@@ -266,13 +268,16 @@ def test_the_cli_opens_and_an_operator_approves_and_the_report_lists_it(hub: Gla
     assert opened.exit_code == 0, opened.output
     session = opened.stdout.strip()
     assert _ids(hub.people(session, who="other")) == {p["id_number"] for p in hub.world.people}
-    approved = hub.cli("break-glass", "approve", session)
+    itself = hub.cli("break-glass", "approve", session)
+    assert itself.exit_code == 2
+    assert "second party" in itself.output
+    approved = hub.cli("break-glass", "approve", session, login="li.chief")
     assert approved.exit_code == 0, approved.output
     table = hub.cli("break-glass", "report")
     assert table.exit_code == 0, table.output
     [line] = [line for line in table.stdout.splitlines() if session in line]
     assert "approved" in line
-    assert "cli:" in line
+    assert "cli:li.chief" in line
     refused = hub.cli("break-glass", "open", client, "--reason", "x", "--kind", "person")
     assert refused.exit_code == 2
 
