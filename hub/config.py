@@ -7,8 +7,11 @@ and every file in it 0600: see ``hub.files``.
 Every option of ``config.json`` can also come from the environment (12-factor), which wins
 over the file: ``HUB_DATABASE_URL``, ``HUB_ISSUER``, ``HUB_AUDIENCE`` and the external
 identity provider's ``HUB_EXTERNAL_IDP__ISSUER``, ``__AUDIENCE``, ``__JWKS_URI``,
-``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` … and the work orders' service levels
-``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``) (``HubEnv``).
+``__ALGORITHMS`` (a JSON list), ``__CACHE_TTL`` …, the operators' sign-in provider's
+``HUB_OPERATOR_OIDC__ISSUER``, ``__CLIENT_ID``, ``__CLIENT_SECRET`` …, the work orders'
+service levels ``HUB_WORK_ORDERS__ACCEPT_WITHIN``, ``__CLOSE_WITHIN`` … (``hub.work.sla``),
+the pages' ``HUB_CONSOLE__REVIEWER`` (``hub.console.settings``), the access alerts'
+thresholds ``HUB_ACCESS_ALERTS__VOLUME_MIN`` … (``hub.audit.patterns``) (``HubEnv``).
 Any of them can instead name a file holding the value,
 ``HUB_DATABASE_URL_FILE=/run/secrets/db_url``, so a secret need not sit in the
 environment; naming both is an error.
@@ -27,7 +30,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from hub.auth.settings import ExternalIdP
+from hub.audit.patterns import AlertThresholds, AlertThresholdsEnv
+from hub.auth.settings import ExternalIdP, OperatorIdP
+from hub.console.settings import ConsoleEnv, ConsoleSettings
 from hub.errors import ConfigError, SchemaBehind
 from hub.files import private_dir, private_sqlite_file, write_private
 from hub.store import Keyring, Store, schema
@@ -50,6 +55,9 @@ class HubConfig(BaseModel):
     audience: str = "urn:hub:api"
     external_idp: ExternalIdP | None = None
     """An identity provider whose access tokens the hub accepts besides its own."""
+    operator_oidc: OperatorIdP | None = None
+    """An OpenID Connect provider operators may sign in to the pages through, besides
+    their passwords (``hub.console.provider``)."""
     webhook_loopback: bool = False
     """Subscriber URLs may be loopback, over plain http too (tests, the demo): never in
     production, where a partner's receiver is https on its own host (``hub.events.urls``)."""
@@ -57,6 +65,10 @@ class HubConfig(BaseModel):
     """Attempts at a webhook delivery before it is a dead letter (``hub webhooks list``)."""
     work_orders: Sla = Field(default_factory=Sla)
     """Work orders' service levels: signing and closing due, near-due window, per type."""
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    """The pages: the org stewards review submissions for (``hub.console.settings``)."""
+    access_alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """When reads add up to an alert (``hub.audit.patterns``): the auditor's page, /metrics."""
 
     @property
     def key_file(self) -> Path:
@@ -84,6 +96,23 @@ class ExternalIdPEnv(BaseModel):
     subject_claim: str | None = None
 
 
+class OperatorIdPEnv(BaseModel):
+    """``OperatorIdP``'s fields, each optional, as ``ExternalIdPEnv`` is ``ExternalIdP``'s."""
+
+    issuer: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    subject_claim: str | None = None
+    scopes: tuple[str, ...] | None = None
+    algorithms: tuple[str, ...] | None = None
+    redirect_uri: str | None = None
+    label: str | None = None
+    timeout: float | None = None
+    cache_ttl: float | None = None
+    refetch_interval: float | None = None
+    leeway: int | None = None
+
+
 class HubEnv(BaseSettings):
     """The ``HUB_*`` variables that override ``config.json``; unset ones are None."""
 
@@ -98,12 +127,15 @@ class HubEnv(BaseSettings):
     issuer: str | None = None
     audience: str | None = None
     external_idp: ExternalIdPEnv | None = None
+    operator_oidc: OperatorIdPEnv | None = None
     webhook_loopback: bool | None = None
     webhook_attempts: int | None = None
     work_orders: SlaEnv | None = None
+    console: ConsoleEnv | None = None
+    access_alerts: AlertThresholdsEnv | None = None
 
 
-_NESTED = ("external_idp", "work_orders")
+_NESTED = ("external_idp", "operator_oidc", "work_orders", "console", "access_alerts")
 """Settings that are objects: a ``_FILE`` reference to one holds JSON."""
 
 
@@ -198,9 +230,12 @@ def save_config(config: HubConfig) -> None:
 
 def redacted(config: HubConfig) -> dict[str, Any]:
     """The effective settings as ``hub config show`` prints them: the database URL's
-    password and any secret-looking query parameter replaced by ``***``."""
+    password, any secret-looking query parameter and the sign-in provider's client secret
+    replaced by ``***``."""
     shown = config.model_dump(mode="json")
     shown["database_url"] = redact_url(config.database_url)
+    if shown.get("operator_oidc") and shown["operator_oidc"].get("client_secret"):
+        shown["operator_oidc"]["client_secret"] = REDACTED
     return shown
 
 

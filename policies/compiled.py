@@ -22,7 +22,16 @@ from dataclasses import dataclass
 
 from contracts import contract
 from policies.errors import AccessDenied
-from policies.evaluate import Claims, Decision, citation, require_purpose, row_scope
+from policies.evaluate import (
+    STATS,
+    Claims,
+    Decision,
+    citation,
+    granted,
+    require_purpose,
+    row_scope,
+    unfiltered,
+)
 from policies.model import KindGrant, Policy, Treatment
 
 
@@ -32,6 +41,9 @@ class _KindPlan:
     all_fields: tuple[str, ...]
     visible: dict[str, Treatment]
     withheld: tuple[str, ...]
+    counted: dict[str, Treatment]
+    """What counts may be grouped by: the fields granted in clear."""
+    counted_withheld: tuple[str, ...]
     clear: frozenset[str]
     write: frozenset[str]
     submit: frozenset[str]
@@ -44,11 +56,14 @@ def _plan(grant: KindGrant, kind: str) -> _KindPlan:
         for name in all_fields
         if grant.fields.get(name, Treatment.DENY) is not Treatment.DENY
     }
+    counted: dict[str, Treatment] = {n: t for n, t in visible.items() if t is Treatment.ALLOW}
     return _KindPlan(
         grant=grant,
         all_fields=all_fields,
         visible=visible,
         withheld=tuple(name for name in all_fields if name not in visible),
+        counted=counted,
+        counted_withheld=tuple(name for name in all_fields if name not in counted),
         clear=frozenset(n for n, t in grant.fields.items() if t is Treatment.ALLOW),
         write=frozenset(grant.write),
         submit=frozenset(grant.submit),
@@ -76,14 +91,13 @@ class CompiledPolicy:
         """As ``policies.decide(policy, claims, kind, ...)``."""
         policy = self.policy
         purpose = require_purpose(policy, purpose, case)
-        grant = policy.grant(kind)
-        if grant is None or action not in grant.actions:
-            raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+        grant = granted(policy, kind, action)
         plan = self._plans.get(kind)
         if plan is None or plan.grant is not grant:
             plan = self._plans[kind] = _plan(grant, kind)
-        visible = plan.visible
-        withheld = plan.withheld
+        stats = action == STATS
+        visible = plan.counted if stats else plan.visible
+        withheld = plan.counted_withheld if stats else plan.withheld
         if fields is not None:
             wanted = list(dict.fromkeys(fields))
             refused = tuple(name for name in wanted if name not in visible)
@@ -96,6 +110,8 @@ class CompiledPolicy:
                 )
             visible = {name: visible[name] for name in wanted}
             withheld = tuple(name for name in plan.all_fields if name not in visible)
+        filter_fields = tuple(filter_fields)
+        unfiltered(grant, kind, action, filter_fields)
         hidden_filters = tuple(name for name in filter_fields if name not in plan.clear)
         if hidden_filters:
             raise AccessDenied(
@@ -118,6 +134,7 @@ class CompiledPolicy:
                 plan.write if action == "write" else plan.submit if action == "submit" else _NONE
             ),
             case=citation(policy, purpose, case),
+            min_cell=grant.min_cell if stats else None,
         )
 
 

@@ -123,6 +123,9 @@ class Decision:
         links = self.case.links if self.case is not None else ()
         return list(dict.fromkeys(m.field for m in links if m.field != "link_key"))
 
+    min_cell: int | None = None
+    """For counts (action ``stats``): counts below it are suppressed."""
+
     def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
         view = dict.fromkeys(self._served)
@@ -163,16 +166,19 @@ def decide(
     filter_fields: Iterable[str] = (),
     case: str | None = None,
 ) -> Decision:
-    """Decide a request or raise AccessDenied naming why. Default deny throughout."""
+    """Decide a request or raise AccessDenied naming why. Default deny throughout.
+
+    Action ``stats`` is counts of the kind (``fields``: the fields grouped by, each granted
+    in clear); it needs ``read`` and an ``access`` that opens counts, and an aggregates-only
+    grant refuses every other action (``aggregate_only``)."""
     purpose = require_purpose(policy, purpose, case)
-    grant = policy.grant(kind)
-    if grant is None or action not in grant.actions:
-        raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+    grant = granted(policy, kind, action)
     all_fields = [spec.name for spec in contract(kind).specs()]
     visible = {
         name: grant.fields[name]
         for name in all_fields
         if grant.fields.get(name, Treatment.DENY) is not Treatment.DENY
+        and (action != STATS or grant.fields[name] is Treatment.ALLOW)
     }
     if fields is not None:
         wanted = list(dict.fromkeys(fields))
@@ -182,6 +188,8 @@ def decide(
                 "fields", f"fields not granted: {', '.join(refused)}", kind=kind, fields=refused
             )
         visible = {name: visible[name] for name in wanted}
+    filter_fields = tuple(filter_fields)
+    unfiltered(grant, kind, action, filter_fields)
     hidden_filters = tuple(
         name for name in filter_fields if grant.fields.get(name) is not Treatment.ALLOW
     )
@@ -204,6 +212,7 @@ def decide(
         withheld=tuple(name for name in all_fields if name not in visible),
         writable=frozenset(_writable(grant, action)),
         case=citation(policy, purpose, case),
+        min_cell=grant.min_cell if action == STATS else None,
     )
 
 
@@ -236,6 +245,41 @@ def decide_break_glass(
     widened = policy.model_copy(update={"kinds": {**policy.kinds, kind: wide}})
     decision = decide(widened, claims, kind, purpose, "read", fields, filter_fields, case)
     return dataclasses.replace(decision, policy_digest=policy.digest)
+
+
+STATS = "stats"
+
+
+def unfiltered(grant: KindGrant, kind: str, action: str, filter_fields: tuple[str, ...]) -> None:
+    """An aggregates-only grant's counts take no filter: each count is then a cell of one
+    family of tables (the total, each field's, each pair's), shown or suppressed alike in
+    every table, where a filter would slice a table into cells another table suppressed."""
+    if action == STATS and filter_fields and not grant.rows_granted:
+        raise AccessDenied(
+            "filter",
+            f"counts of {kind} under an aggregates-only grant take no filter: group by it",
+            kind=kind,
+            fields=filter_fields,
+        )
+
+
+def granted(policy: Policy, kind: str, action: str) -> KindGrant:
+    """``policy``'s grant of ``kind`` if it grants ``action`` on it; AccessDenied if not."""
+    grant = policy.grant(kind)
+    needed = "read" if action == STATS else action
+    if grant is None or needed not in grant.actions:
+        raise AccessDenied("kind", f"{policy.ref} does not grant {action} on {kind}", kind=kind)
+    if action == STATS and not grant.counts_granted:
+        raise AccessDenied(
+            "counts", f"{policy.ref} grants records of {kind}, not counts", kind=kind
+        )
+    if action != STATS and not grant.rows_granted:
+        raise AccessDenied(
+            "aggregate_only",
+            f"{policy.ref} grants counts of {kind} only (GET /v1/stats/{kind}), never a row",
+            kind=kind,
+        )
+    return grant
 
 
 def _writable(grant: KindGrant, action: str) -> list[str]:

@@ -20,6 +20,9 @@ class FieldGrant:
     purposes: tuple[str, ...]
     rows: str
     """The row scope in words: ``all rows`` or ``grid_code in grid_codes``..."""
+    access: str = "records"
+    """``records``; ``aggregate``: counts by the field only (``GET /v1/stats``), never
+    its value; ``both``."""
     break_glass: bool = False
     """Served only under a break-glass session (``Policy.break_glass``), beside what the
     policy's own grant serves (listed apart)."""
@@ -29,9 +32,11 @@ def explain(policies: Iterable[Policy], target: str) -> list[FieldGrant]:
     """Every policy that serves ``kind.field`` in any form, with how and for what.
 
     A policy that names the field ``deny``, or does not name it, serves nothing and is
-    left out: default deny means absence is the answer. A policy whose break-glass grant
-    covers the kind serves the field in clear under a session too: that is listed as a
-    grant of its own (``break_glass``), after the policy's own.
+    left out: default deny means absence is the answer. An aggregates-only grant
+    (``access: aggregate``) is listed with its access: it serves counts by the field,
+    never a value of it. A policy whose break-glass grant covers the kind serves the field
+    in clear under a session too: that is listed as a grant of its own (``break_glass``),
+    after the policy's own.
     """
     kind, _, name = target.partition(".")
     if name not in contract(kind).model_fields:
@@ -76,8 +81,9 @@ def _own(policy: Policy, kind: str, name: str) -> list[FieldGrant]:
     if grant.rows.where:
         rows += ", where " + " and ".join(c.field for c in grant.rows.where)
     purposes = tuple(policy.purposes)
+    actions = tuple(grant.actions)
     return [
         FieldGrant(
-            policy.id, policy.version, kind, name, treatment, tuple(grant.actions), purposes, rows
+            policy.id, policy.version, kind, name, treatment, actions, purposes, rows, grant.access
         )
     ]

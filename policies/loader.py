@@ -69,6 +69,7 @@ def check_policy(policy: Policy) -> list[Problem]:
         problems += _field_list_problems(policy, kind, grant, specs, "write")
         problems += _field_list_problems(policy, kind, grant, specs, "submit")
         problems += _review_problems(kind, grant, specs)
+        problems += _aggregate_problems(kind, grant, specs)
         for name, treatment in grant.fields.items():
             where = f"kinds.{kind}.fields.{name}"
             spec = specs.get(name)
@@ -209,6 +210,40 @@ def _review_problems(kind: str, grant: KindGrant, specs: dict[str, FieldSpec]) -
                     f"kinds.{kind}.rows",
                     f"{kind}.{name} is not kept in clear in the review queue: "
                     "a review grant's rows name public or internal single-valued fields",
+                )
+            )
+    return problems
+
+
+def _aggregate_problems(kind: str, grant: KindGrant, specs: dict[str, FieldSpec]) -> list[Problem]:
+    """An aggregates-only grant serves no value: it reads (counts), and its fields are the
+    ones counts are grouped and filtered by, in clear, on columns the store keeps in clear
+    (a filter on a sealed field, an ID number, would tell whether one person is there).
+    Its ``min_cell`` is at least 2: a cell of one is a person."""
+    if grant.access != "aggregate":
+        return []
+    where = f"kinds.{kind}"
+    problems = []
+    if grant.actions != ["read"]:
+        problems.append(Problem(f"{where}.actions", "an aggregates-only grant reads: [read]"))
+    if grant.min_cell < 2:
+        problems.append(Problem(f"{where}.min_cell", "aggregates-only needs min_cell of 2 or more"))
+    for name, treatment in grant.fields.items():
+        spec = specs.get(name)
+        if treatment not in (Treatment.ALLOW, Treatment.DENY):
+            problems.append(
+                Problem(
+                    f"{where}.fields.{name}",
+                    f"{treatment.value}: an aggregates-only grant serves no value; "
+                    "allow (count by it) or deny",
+                )
+            )
+        elif (
+            treatment is Treatment.ALLOW and spec is not None and spec.sensitivity.encrypted_at_rest
+        ):
+            problems.append(
+                Problem(
+                    f"{where}.fields.{name}", f"{kind}.{name} is sealed at rest: no count by it"
                 )
             )
     return problems

@@ -112,6 +112,10 @@ Action = Literal["read", "write", "submit", "review"]
 """``read`` and ``write`` records; ``submit`` them for review (上报: they wait in the review
 queue, not the store); ``review`` the submissions within ``rows`` (审核入库)."""
 Role = Literal["partner", "auditor"]
+Access = Literal["records", "aggregate", "both"]
+"""What a read grant opens: ``records`` (rows, the default), ``aggregate`` (counts only,
+``GET /v1/stats``: never a row), ``both``. Counts are a door of their own: a records grant
+does not open it unless it says ``both``."""
 
 
 def _read_only() -> list[Action]:
@@ -122,9 +126,22 @@ class KindGrant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     actions: list[Action] = Field(default_factory=_read_only)
+    access: Access = "records"
+    min_cell: int = Field(default=5, ge=1)
+    """Counts below this are suppressed (reported as ``<5``) in the partner's aggregates."""
     rows: Rows
     fields: dict[str, Treatment] = Field(default_factory=dict)
-    """What the partner reads, and how."""
+    """What the partner reads, and how; under ``access: aggregate`` the fields it may group
+    and filter counts by (``allow``), for no value is ever served."""
+
+    @property
+    def rows_granted(self) -> bool:
+        return self.access != "aggregate"
+
+    @property
+    def counts_granted(self) -> bool:
+        return self.access != "records"
+
     write: list[str] = Field(default_factory=list)
     """The fields a partner may write, when ``actions`` has ``write``: a record naming any
     other field is refused whole. Reading a field does not grant writing it."""
@@ -228,6 +245,10 @@ class Policy(BaseModel):
         for grant in content["kinds"].values():
             if not grant["submit"]:
                 del grant["submit"]
+            if grant["access"] == "records":
+                del grant["access"]
+            if grant["min_cell"] == 5:
+                del grant["min_cell"]
         canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

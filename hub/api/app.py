@@ -24,7 +24,13 @@ from hub.api.limits import (
     RefusalLimits,
     too_large_handler,
 )
-from hub.api.observability import CountingAuditLog, Observe, StoreGauges, readiness
+from hub.api.observability import (
+    AlertGauges,
+    CountingAuditLog,
+    Observe,
+    StoreGauges,
+    readiness,
+)
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import (
     audit,
@@ -32,6 +38,7 @@ from hub.api.routes import (
     profiles,
     records,
     reviews,
+    stats,
     transparency,
     verifications,
     work_orders,
@@ -116,6 +123,7 @@ def create_app(
 
     app.add_middleware(Observe)
     gauges = StoreGauges(store)
+    alerts = AlertGauges(log, store, config.access_alerts)
 
     @app.get("/health", tags=["operations"])
     def health() -> Health:
@@ -140,11 +148,12 @@ def create_app(
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def scrape() -> Response:
         """Prometheus text format: every worker's samples under ``hub serve --workers``."""
-        return Response(metrics.render([gauges]), media_type=metrics.CONTENT_TYPE)
+        return Response(metrics.render([gauges, alerts]), media_type=metrics.CONTENT_TYPE)
 
     app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)
     app.include_router(profiles.router)
+    app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)
     app.include_router(verifications.router)
@@ -153,7 +162,8 @@ def create_app(
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
     app.include_router(break_glass.router)
-    install_pages(app, Console.over(store, log, policies, config.home))
+    console = Console.over(sharing, config.home, config.console, config.access_alerts)
+    install_pages(app, console.with_provider(config.operator_oidc))
     return app
 
 

@@ -26,6 +26,7 @@ import logging
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import metrics
 from hub.audit import AuditEvent, AuditLog
+from hub.audit.patterns import PATTERNS, AlertThresholds, find_alerts
 from hub.auth.keys import SigningKeys
 from hub.ingest.worker import db_now, sync_lag
 from hub.policyfiles import PolicyRegistry
@@ -151,6 +153,38 @@ def _break_glass_read(event: AuditEvent) -> bool:
         and event.action in READ_ACTIONS
         and "break_glass" in event.detail
     )
+
+
+class AlertGauges(Collector):
+    """``hub_access_alerts``: the access-pattern alerts in force (``hub.audit.patterns``)
+    by pattern, computed from the log at a scrape, at most once per ``ttl`` seconds."""
+
+    def __init__(
+        self, log: AuditLog, store: Store, thresholds: AlertThresholds, ttl: float = 60
+    ) -> None:
+        self.log = log
+        self.store = store
+        self.thresholds = thresholds
+        self.ttl = ttl
+        self._counted: tuple[float, Counter[str]] | None = None
+
+    def counts(self) -> Counter[str]:
+        now = time.monotonic()
+        if self._counted is None or now - self._counted[0] >= self.ttl:
+            alerts = find_alerts(self.log, self.store, self.thresholds, dt.datetime.now(dt.UTC))
+            self._counted = (now, Counter(a.pattern for a in alerts))
+        return self._counted[1]
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "hub_access_alerts",
+            "Access-pattern alerts over the audit log's last window, by pattern.",
+            labels=["pattern"],
+        )
+        counts = self.counts()
+        for pattern in PATTERNS:
+            gauge.add_metric([pattern], counts[pattern])
+        yield gauge
 
 
 class StoreGauges(Collector):

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from joserfc import jws
@@ -67,12 +67,27 @@ class _Verified:
     external: ExternalIdP | None
 
 
+class JwksSettings(Protocol):
+    """Where a provider's JWKS is and how long it is kept (``ExternalIdP`` is one)."""
+
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def jwks_uri(self) -> str: ...
+    @property
+    def cache_ttl(self) -> float: ...
+    @property
+    def refetch_interval(self) -> float: ...
+    @property
+    def timeout(self) -> float: ...
+
+
 class RemoteJwks:
     """An identity provider's JWKS, fetched with httpx and kept for ``cache_ttl``; fetched
     again early when a token names a kid we do not hold, at most every ``refetch_interval``."""
 
     def __init__(
-        self, idp: ExternalIdP, http: httpx.Client, now: Callable[[], float] = time.monotonic
+        self, idp: JwksSettings, http: httpx.Client, now: Callable[[], float] = time.monotonic
     ) -> None:
         self.idp = idp
         self.http = http

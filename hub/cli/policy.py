@@ -15,9 +15,12 @@ from hub.config import default_home, load_config, open_store
 from hub.errors import HubError
 from hub.policyfiles import POLICIES_DIR, PolicyConflict, install_policy, recorded, versions
 from policies import PolicyInvalid, explain, load_policies, load_policy
+from policies.diff import Change, diff_all, widenings
+from policies.diff import diff as policy_diff
 
 app = typer.Typer(
-    help="Sharing policies: check a document, explain who sees a field, show a version."
+    help="Sharing policies: check a document, explain who sees a field, diff two versions, "
+    "show a version."
 )
 err = Console(stderr=True)
 
@@ -32,6 +35,49 @@ def check(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) ->
             typer.echo(f"{file}: {problem.where}: {problem.message}")
         raise typer.Exit(1) from None
     err.print(f"[green]{policy.ref} ok[/green] (digest {policy.digest})")
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[Path, typer.Argument(exists=True)],
+    new: Annotated[Path, typer.Argument(exists=True)],
+    allow_widen: Annotated[
+        bool, typer.Option("--allow-widen", help="Exit 0 even if access widens.")
+    ] = False,
+) -> None:
+    """What NEW grants that OLD did not (widens) and what it takes away (narrows), for
+    every kind, field, purpose, action, row rule and work-order step; two folders are
+    compared policy by policy (by id). Exit 1 if anything widens (unless --allow-widen),
+    2 if a file is not a valid policy."""
+    try:
+        if old.is_dir() and new.is_dir():
+            found = diff_all(load_policies(old), load_policies(new))
+        elif old.is_dir() or new.is_dir():
+            err.print("[red]compare a file with a file, or a folder with a folder[/red]")
+            raise typer.Exit(2)
+        else:
+            before, after = load_policy(old), load_policy(new)
+            found = {after.id: policy_diff(before, after)}
+    except PolicyInvalid as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    changes = [change for listed in found.values() for change in listed]
+    for policy_id, listed in found.items():
+        if listed:
+            Console(width=160).print(_diff_table(policy_id, listed))
+    wider = widenings(changes)
+    err.print(f"{len(wider)} widening, {len(changes) - len(wider)} narrowing")
+    if wider and not allow_widen:
+        raise typer.Exit(1)
+
+
+def _diff_table(policy_id: str, changes: list[Change]) -> Table:
+    headers = ("", "where", "before", "after", "for example")
+    table = Table(*(Column(h, overflow="fold") for h in headers), title=policy_id)
+    for change in changes:
+        mark = "[red]widens[/red]" if change.widens else "[green]narrows[/green]"
+        table.add_row(mark, change.where, change.before, change.after, change.example)
+    return table
 
 
 @app.command("explain")
@@ -54,13 +100,14 @@ def explain_field(
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     bound = _clients_by_policy(home)
-    headers = ("clients", "policy", "treatment", "actions", "purposes", "rows")
+    headers = ("clients", "policy", "treatment", "access", "actions", "purposes", "rows")
     table = Table(*(Column(h, overflow="fold") for h in headers), title=f"who sees {target}")
     for g in grants:
         table.add_row(
             "\n".join(bound.get(g.policy_id, [])) or "-",
             f"{g.policy_id}@v{g.policy_version}",
             g.treatment.value + (" (break-glass)" if g.break_glass else ""),
+            "counts only" if g.access == "aggregate" else g.access,
             ", ".join(g.actions),
             ", ".join(g.purposes),
             g.rows,

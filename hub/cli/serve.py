@@ -68,6 +68,15 @@ def serve(
     graceful_timeout: Annotated[
         int, typer.Option(min=0, help="Seconds requests in flight get to finish at shutdown.")
     ] = 30,
+    worker_healthcheck_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a worker process gets to answer the supervisor's health check before "
+            "it is replaced. A worker importing the hub on a busy machine needs more than "
+            "uvicorn's default 5 s, and would otherwise be killed and restarted in a loop.",
+        ),
+    ] = 60,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the hub's API: JSON log lines on stderr, /health, /ready and /metrics."""
@@ -93,6 +102,7 @@ def serve(
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,
             timeout_graceful_shutdown=graceful_timeout,
+            timeout_worker_healthcheck=worker_healthcheck_timeout,
             log_config=logging_config(log_level),
             log_level=log_level,
             access_log=False,

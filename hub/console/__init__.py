@@ -10,11 +10,16 @@ from hub.console.errors import (
     CsrfRefused,
     Forbidden,
     NotFound,
+    ReviewRefused,
+    ReviewsClosed,
     SessionInvalid,
     SignInRefused,
 )
+from hub.console.provider import ProviderSignIn, Redirect
+from hub.console.reviews import Desk, ReviewDesk
 from hub.console.roles import ROLES, Area, Role
 from hub.console.service import Console
+from hub.console.settings import ConsoleSettings
 from hub.console.steward import QuarantineFilter, Stewardship
 
 __all__ = [
@@ -29,11 +34,18 @@ __all__ = [
     "BadInput",
     "Console",
     "ConsoleError",
+    "ConsoleSettings",
     "CsrfRefused",
+    "Desk",
     "Forbidden",
     "NotFound",
     "Operator",
+    "ProviderSignIn",
     "QuarantineFilter",
+    "Redirect",
+    "ReviewDesk",
+    "ReviewRefused",
+    "ReviewsClosed",
     "Role",
     "Session",
     "SessionInvalid",

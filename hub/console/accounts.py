@@ -6,9 +6,15 @@ so a copy of the table signs no one in, and every hub process behind one databas
 the same sessions (a sign-out or a timeout holds everywhere at once). Each session has
 its own CSRF token, which every form carries back.
 
+An account may instead (or also) be linked to a person at the operators' OpenID Connect
+provider (``oidc_issuer``, ``oidc_subject``): ``sign_in_linked`` opens its session once
+``hub.console.provider`` has verified the provider's ID token. The link names the
+account; the account's roles are the hub's, whatever the provider's claims say.
+
 Every sign-in, refusal and sign-out is an audit entry (``console.sign_in``,
 ``console.sign_out``) whose subject is ``console:<name>``, written in the transaction
-that changes the account's failure count or the session table.
+that changes the account's failure count or the session table; a sign-in through the
+provider says so (``detail.method``: ``oidc``).
 """
 
 from __future__ import annotations
@@ -19,13 +25,21 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select, update
 
 from hub.audit import AuditEvent, AuditLog
-from hub.console.errors import AccountExists, SessionInvalid, SignInRefused, WeakPassword
+from hub.console.errors import (
+    AccountExists,
+    NoSuchAccount,
+    SessionInvalid,
+    SignInRefused,
+    SubjectTaken,
+    WeakPassword,
+)
 from hub.console.roles import Role, checked_roles
 from hub.store import Store, Transaction
 from hub.store.tables import operator_sessions, operators
@@ -37,6 +51,10 @@ IDLE_TIMEOUT = dt.timedelta(minutes=30)
 MIN_PASSWORD = 12
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("an unknown name costs as much as a wrong password")
+
+
+PROVIDER_SUBJECT = "console:oidc"
+"""The audit subject of a sign-in through the provider that names no account."""
 
 
 def subject_of(name: str) -> str:
@@ -81,36 +99,93 @@ class Accounts:
         self.audit = audit
         self.clock = clock
 
-    def add(self, name: str, roles: Iterable[str], password: str, *, by: str) -> Operator:
+    def add(
+        self,
+        name: str,
+        roles: Iterable[str],
+        password: str | None,
+        *,
+        by: str,
+        oidc: tuple[str, str] | None = None,
+    ) -> Operator:
         """A new account, audited as ``by``'s (``console.account_added``); refused if the
-        name is taken, a role unknown, the roles clash with the separation of duties, or
-        the password is shorter than MIN_PASSWORD."""
+        name is taken, a role unknown, the roles clash with the separation of duties, the
+        password is shorter than MIN_PASSWORD, or there is neither a password nor a
+        provider identity (``oidc``: issuer and subject) to sign in with."""
         held = checked_roles(name, roles)
-        if len(password) < MIN_PASSWORD:
+        if password is None and oidc is None:
+            raise WeakPassword(name, "an account needs a password or an --oidc-subject")
+        if password is not None and len(password) < MIN_PASSWORD:
             raise WeakPassword(name, f"a password has at least {MIN_PASSWORD} characters")
         with self.store.begin() as tx:
             taken = tx.conn.execute(select(operators.c.name).where(operators.c.name == name))
             if taken.first() is not None:
                 raise AccountExists(name, "an account of that name exists")
+            if oidc is not None:
+                self._unlinked(tx, name, *oidc)
             tx.conn.execute(
                 insert(operators).values(
                     name=name,
                     roles=[r.value for r in held],
-                    password_hash=_HASHER.hash(password),
+                    password_hash=None if password is None else _HASHER.hash(password),
                     failures=0,
                     created_at=self.clock(),
+                    oidc_issuer=oidc[0] if oidc else None,
+                    oidc_subject=oidc[1] if oidc else None,
                 )
             )
+            detail: dict[str, Any] = {"name": name, "roles": [r.value for r in held]}
+            if oidc is not None:
+                detail.update(oidc_issuer=oidc[0], oidc_subject=oidc[1])
             self.audit.append(
                 AuditEvent(
-                    action="console.account_added",
-                    outcome="allowed",
-                    subject=by,
-                    detail={"name": name, "roles": [r.value for r in held]},
+                    action="console.account_added", outcome="allowed", subject=by, detail=detail
                 ),
                 tx,
             )
         return Operator(name, held)
+
+    def link(self, name: str, issuer: str, subject: str, *, by: str) -> None:
+        """Link an existing account to a person at the provider (``console.account_linked``),
+        replacing any earlier link; refused if another account holds that identity."""
+        with self.store.begin() as tx:
+            found = tx.conn.execute(select(operators.c.name).where(operators.c.name == name))
+            if found.first() is None:
+                raise NoSuchAccount(name, "no account of that name")
+            self._unlinked(tx, name, issuer, subject)
+            tx.conn.execute(
+                update(operators)
+                .where(operators.c.name == name)
+                .values(oidc_issuer=issuer, oidc_subject=subject)
+            )
+            self.audit.append(
+                AuditEvent(
+                    action="console.account_linked",
+                    outcome="allowed",
+                    subject=by,
+                    detail={"name": name, "oidc_issuer": issuer, "oidc_subject": subject},
+                ),
+                tx,
+            )
+
+    def _unlinked(self, tx: Transaction, name: str, issuer: str, subject: str) -> None:
+        if not subject or len(subject) > 255:
+            raise SubjectTaken(name, "a provider subject has 1 to 255 characters")
+        holder = tx.conn.execute(
+            select(operators.c.name).where(
+                operators.c.oidc_issuer == issuer, operators.c.oidc_subject == subject
+            )
+        ).first()
+        if holder is not None and holder.name != name:
+            raise SubjectTaken(name, f"the provider subject is linked to {holder.name!r}")
+
+    def links(self) -> dict[str, str]:
+        """The provider subject each linked account is linked to, by account name."""
+        query = select(operators.c.name, operators.c.oidc_subject).where(
+            operators.c.oidc_subject.is_not(None)
+        )
+        with self.store.engine.connect() as conn:
+            return {row.name: row.oidc_subject for row in conn.execute(query)}
 
     def listing(self) -> list[tuple[Operator, dt.datetime | None]]:
         """Every account with the time it is locked until, if it is."""
@@ -128,6 +203,9 @@ class Accounts:
             if row is None:
                 _verify(_DUMMY_HASH, password)
                 refusal = SignInRefused(name, "unknown")
+            elif row.password_hash is None:
+                _verify(_DUMMY_HASH, password)  # costs as much as a wrong password
+                refusal = SignInRefused(name, "no_password")
             elif row.locked_until is not None and row.locked_until > now:
                 refusal = SignInRefused(name, "locked")
             elif not _verify(row.password_hash, password):
@@ -140,18 +218,59 @@ class Accounts:
                 )
                 refusal = SignInRefused(name, "locked_now" if locked else "wrong_password")
             else:
+                tx.conn.execute(
+                    update(operators)
+                    .where(operators.c.name == name)
+                    .values(failures=0, locked_until=None)
+                )
                 session = self._open(tx, row.name, checked_roles(row.name, row.roles), now)
-                self._signed(tx, name, "allowed", request_id, {})
+                self._signed(tx, subject_of(name), "allowed", request_id, {})
                 return session
-            self._signed(tx, name, "denied", request_id, {"reason": refusal.reason})
+            self._signed(tx, subject_of(name), "denied", request_id, {"reason": refusal.reason})
         raise refusal
+
+    def sign_in_linked(
+        self,
+        issuer: str,
+        subject: str,
+        *,
+        request_id: str | None = None,
+    ) -> Session:
+        """A new session for the account linked to ``subject`` at ``issuer``, whose ID
+        token the caller has verified; ``SignInRefused`` (``unknown_subject``) if no
+        account is, audited either way. The password's failure count and lock are the
+        password's: they are left as they are."""
+        now = self.clock()
+        with self.store.begin() as tx:
+            row = tx.conn.execute(
+                select(operators).where(
+                    operators.c.oidc_issuer == issuer, operators.c.oidc_subject == subject
+                )
+            ).first()
+            if row is not None:
+                session = self._open(tx, row.name, checked_roles(row.name, row.roles), now)
+                self._signed(tx, subject_of(row.name), "allowed", request_id, {"method": "oidc"})
+                return session
+            detail = {"method": "oidc", "reason": "unknown_subject", "oidc_subject": subject}
+            self._signed(tx, PROVIDER_SUBJECT, "denied", request_id, detail)
+        raise SignInRefused(subject, "unknown_subject")
+
+    def refuse_linked(
+        self,
+        reason: str,
+        *,
+        request_id: str | None = None,
+    ) -> SignInRefused:
+        """Audit a sign-in through the provider refused before anyone was identified (a
+        forged state, an ID token that does not verify: ``reason``) and return the error."""
+        with self.store.begin() as tx:
+            detail = {"method": "oidc", "reason": reason}
+            self._signed(tx, PROVIDER_SUBJECT, "denied", request_id, detail)
+        return SignInRefused("", reason)
 
     def _open(
         self, tx: Transaction, name: str, roles: tuple[Role, ...], now: dt.datetime
     ) -> Session:
-        tx.conn.execute(
-            update(operators).where(operators.c.name == name).values(failures=0, locked_until=None)
-        )
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         tx.conn.execute(
             insert(operator_sessions).values(
@@ -163,7 +282,7 @@ class Accounts:
     def _signed(
         self,
         tx: Transaction,
-        name: str,
+        subject: str,
         outcome: str,
         request_id: str | None,
         detail: dict[str, str],
@@ -172,7 +291,7 @@ class Accounts:
             AuditEvent(
                 action="console.sign_in",
                 outcome="allowed" if outcome == "allowed" else "denied",
-                subject=subject_of(name),
+                subject=subject,
                 request_id=request_id,
                 detail=detail,
             ),

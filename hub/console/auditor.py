@@ -1,5 +1,6 @@
 """What an audit admin does at the pages: search the log, answer subject access by ID
-number, look at the log's integrity, the sharing matrix and the history of a policy.
+number, look at the log's integrity, the access-pattern alerts, the sharing matrix and the
+history of a policy.
 
 Searches are themselves audited (``audit.search``, ``audit.subject``) with the operator as
 subject, as the API and the CLI audit theirs; subject access goes through the one service
@@ -9,11 +10,15 @@ its blind index and never written anywhere.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from contracts import CONTRACTS, contract
 from hub.audit import AuditEntry, AuditEvent, AuditLog, AuditQuery
+from hub.audit.patterns import Alert, AlertThresholds, find_alerts
 from hub.audit.witnesses import trusted_witnesses
 from hub.console.accounts import Operator
 from hub.console.errors import NotFound
@@ -21,9 +26,16 @@ from hub.policyfiles import PolicyRegistry, recorded, versions
 from hub.sharing.auditing import subject_by_id_number
 from hub.store import Store
 from policies import Policy
+from policies.diff import Change, diff
 from policies.explain import FieldGrant, explain
 
 SEARCH_LIMIT = 200
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 VERIFIED = "audit.verified"
 
 
@@ -44,6 +56,8 @@ class MatrixCell:
     treatment: str
     purposes: tuple[str, ...]
     rows: str
+    access: str = "records"
+    """``aggregate``: counted by, never served (``policies.FieldGrant.access``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,20 +74,54 @@ class Matrix:
         return model.label, next((s.label for s in model.specs() if s.name == field), "")
 
 
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    kind: str
-    field: str
-    before: MatrixCell | None
-    after: MatrixCell | None
-
-
 class Auditor:
-    def __init__(self, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        policies: PolicyRegistry,
+        home: Path,
+        thresholds: AlertThresholds | None = None,
+        clock: Callable[[], dt.datetime] = _now,
+    ) -> None:
         self.store = store
         self.audit = audit
         self.policies = policies
         self.home = home
+        self.thresholds = thresholds or AlertThresholds()
+        self.clock = clock
+
+    def alerts(self, operator: Operator) -> list[Alert]:
+        """The access-pattern alerts of the log's last window (``hub.audit.patterns``);
+        looking is audited (``audit.alerts``: how many of each pattern)."""
+        found = find_alerts(self.audit, self.store, self.thresholds, self.clock())
+        self.audit.append(
+            AuditEvent(
+                action="audit.alerts",
+                outcome="allowed",
+                subject=operator.subject,
+                detail={"alerts": dict(sorted(Counter(a.pattern for a in found).items()))},
+            )
+        )
+        return found
+
+    def alert(self, operator: Operator, key: str) -> tuple[Alert, list[AuditEntry]]:
+        """One alert and the entries behind it, oldest first; audited as a search."""
+        found = find_alerts(self.audit, self.store, self.thresholds, self.clock())
+        alert = next((a for a in found if a.key == key), None)
+        if alert is None:
+            raise NotFound(f"no alert {key!r} in force")
+        entries = [e for seq in alert.seqs if (e := self.audit.entry(seq))]
+        self.audit.append(
+            AuditEvent(
+                action="audit.search",
+                outcome="allowed",
+                subject=operator.subject,
+                filters={"alert": key},
+                detail={"returned": len(entries), "scope": "all", "page": "audit/alerts"},
+            )
+        )
+        return alert, [entry for entry, _ in entries]
 
     def search(self, operator: Operator, query: AuditQuery) -> list[AuditEntry]:
         found = self.audit.find(query)
@@ -146,8 +194,8 @@ class Auditor:
     def policy_ids(self) -> list[str]:
         return sorted(self.policies.ids())
 
-    def diff(self, policy_id: str, before: int, after: int) -> list[FieldChange]:
-        """Fields whose treatment, purposes or row scope differ between two versions."""
+    def diff(self, policy_id: str, before: int, after: int) -> list[Change]:
+        """What the later version widens or narrows: ``hub policy diff``'s answer."""
         old, new = (self._version(policy_id, v) for v in (before, after))
         return policy_changes(old, new)
 
@@ -172,21 +220,16 @@ def sharing_matrix(policies: list[Policy]) -> Matrix:
     return Matrix(heads, rows)
 
 
-def policy_changes(old: Policy, new: Policy) -> list[FieldChange]:
-    """Every field one version serves differently from the other (two explain tables
-    compared). ``hub policy diff`` may later answer this; the page only needs the list."""
-    before, after = sharing_matrix([old]), sharing_matrix([new])
-    return [
-        FieldChange(kind, field, a[0], b[0])
-        for (kind, field, a), (_, _, b) in zip(before.rows, after.rows, strict=True)
-        if a[0] != b[0]
-    ]
+def policy_changes(old: Policy, new: Policy) -> list[Change]:
+    """Every change from ``old`` to ``new``, widening or narrowing (``policies.diff``, the
+    one ``hub policy diff`` prints)."""
+    return diff(old, new)
 
 
 def _cell(grant: FieldGrant | None) -> MatrixCell | None:
     if grant is None:
         return None
-    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows)
+    return MatrixCell(str(grant.treatment), grant.purposes, grant.rows, grant.access)
 
 
 def _cosigners(note: str) -> list[str]:

@@ -45,10 +45,12 @@ class Area(StrEnum):
     """Audit search, subject access, log integrity, policy history."""
     SHARING = "sharing"
     """The sharing matrix: who sees which field how (no personal data)."""
+    OPERATIONS = "operations"
+    """Sources and their syncs, clients and their tokens, overdue work orders (运维)."""
 
 
 REACHES: dict[Role, frozenset[Area]] = {
-    Role.SYSTEM_ADMIN: frozenset({Area.HOME}),
+    Role.SYSTEM_ADMIN: frozenset({Area.HOME, Area.OPERATIONS}),
     Role.SECURITY_ADMIN: frozenset({Area.HOME, Area.SHARING}),
     Role.AUDIT_ADMIN: frozenset({Area.HOME, Area.AUDIT, Area.SHARING}),
     Role.STEWARD: frozenset({Area.HOME, Area.STEWARD}),

@@ -1,19 +1,27 @@
 """The console as one object the pages are given: accounts, the steward's and the
-auditor's services, and the one check every page and action passes (``authorize``)."""
+auditor's services, the review desk, and the one check every page and action passes
+(``authorize``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import httpx
+
 from hub.audit import AuditEvent, AuditLog
+from hub.audit.patterns import AlertThresholds
+from hub.auth.settings import OperatorIdP
 from hub.console.accounts import Accounts, Session
 from hub.console.auditor import Auditor
 from hub.console.errors import CsrfRefused, Forbidden
+from hub.console.operations import Operations
+from hub.console.provider import ProviderSignIn
+from hub.console.reviews import ReviewDesk
 from hub.console.roles import Area, reaches
+from hub.console.settings import ConsoleSettings
 from hub.console.steward import Stewardship
-from hub.policyfiles import PolicyRegistry
-from hub.store import Store
+from hub.sharing import Sharing
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +30,39 @@ class Console:
     steward: Stewardship
     auditor: Auditor
     audit: AuditLog
+    reviews: ReviewDesk
+    operations: Operations
+    provider: ProviderSignIn | None = None
+    """Sign-in through the operators' OpenID Connect provider, when one is configured."""
 
     @classmethod
-    def over(cls, store: Store, audit: AuditLog, policies: PolicyRegistry, home: Path) -> Console:
+    def over(
+        cls,
+        sharing: Sharing,
+        home: Path,
+        settings: ConsoleSettings | None = None,
+        thresholds: AlertThresholds | None = None,
+    ) -> Console:
+        """The console of the hub whose sharing service is ``sharing`` (its store, audit
+        log and policies)."""
+        store, audit, policies = sharing.store, sharing.audit, sharing.policies
+        settings = settings or ConsoleSettings()
         return cls(
             Accounts(store, audit),
             Stewardship(store, audit, home),
-            Auditor(store, audit, policies, home),
+            Auditor(store, audit, policies, home, thresholds),
             audit,
+            ReviewDesk(sharing, settings.reviewer),
+            Operations(store, audit, policies, home),
         )
+
+    def with_provider(
+        self, settings: OperatorIdP | None, *, http: httpx.Client | None = None
+    ) -> Console:
+        """This console, signing operators in through ``settings``' provider too (if any)."""
+        if settings is None:
+            return self
+        return replace(self, provider=ProviderSignIn(settings, self.accounts, http=http))
 
     def authorize(
         self,

@@ -1,5 +1,6 @@
 """What a steward does at the pages: the sync runs and their reports, the quarantine
-browsed by source, stream, rule and date, a row read in clear, fixed and re-submitted.
+browsed by source, stream, rule and date, a row read in clear, fixed and re-submitted;
+one rule's rows exported as a workbook for offline correction and imported back.
 
 The listing reads only the columns kept in clear (the broken ``field:rule`` pairs, the
 source and stream, the times), so browsing decrypts nothing; opening an entry decrypts
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from sqlalchemy import select
 from hub.audit import AuditEvent, AuditLog
 from hub.console.accounts import Operator
 from hub.console.errors import NotFound
+from hub.console.workbook import MAX_ROWS, SheetRow, read_workbook, write_workbook
 from hub.ingest import new_run_id
+from hub.ingest.errors import CannotResubmit
 from hub.ingest.quarantine import (
     PARTNER_PREFIX,
     entry_stream,
@@ -123,8 +126,8 @@ class Stewardship:
         )
         return page
 
-    def quarantined(self, where: QuarantineFilter) -> list[QuarantineLine]:
-        """Entries matching ``where``, newest first, at most LISTED; nothing decrypted."""
+    def quarantined(self, where: QuarantineFilter, limit: int = LISTED) -> list[QuarantineLine]:
+        """Entries matching ``where``, newest first, at most ``limit``; nothing decrypted."""
         q = quarantine
         query = select(
             q.c.id,
@@ -162,7 +165,7 @@ class Stewardship:
         # The rule filter runs here, over the JSON list of pairs, the same on both backends.
         if where.rule:
             lines = [line for line in lines if _names_rule(line.rules, where.rule)]
-        return lines[:LISTED]
+        return lines[:limit]
 
     def rules(self) -> list[str]:
         """Every ``field:rule`` pair open entries have broken, for the filter's choices."""
@@ -196,6 +199,73 @@ class Stewardship:
 
         with entry_stream(entry, specs) as stream:
             return resubmit(self.store, stream, entry_id, corrections, new_run_id(), audit)
+
+    def export(self, operator: Operator, where: QuarantineFilter) -> tuple[bytes, int]:
+        """The open entries ``where`` names (one rule's, as the page asks), oldest first, as
+        a workbook (``hub.console.workbook``) with their rows in clear, and how many. The
+        read is audited (``quarantine.read``, page ``quarantine/export``) before the file
+        is made; an export naming no entry reads nothing and is not."""
+        lines = self.quarantined(replace(where, status="open"), limit=MAX_ROWS)
+        entries = [e for line in reversed(lines) if (e := self.store.quarantined_row(line.id))]
+        if entries:
+            detail = {"page": "quarantine/export", "rule": where.rule, "format": "xlsx"}
+            self.audit.append(read_event(operator.subject, entries, detail))
+        return write_workbook(entries), len(entries)
+
+    def import_workbook(self, operator: Operator, data: bytes) -> list[ImportLine]:
+        """Each row of a corrected workbook re-submitted through the fix-and-resubmit path
+        (``resubmit``, audited there per entry), or left in quarantine with its reason:
+        an entry not open, a formula cell, nothing changed, a stream that cannot open, or
+        the rules the corrected row still breaks. ``quarantine.import`` records the file's
+        outcome (counts and entry ids, no value)."""
+        results = [self._import_row(operator, row) for row in read_workbook(data)]
+        self.audit.append(
+            AuditEvent(
+                action="quarantine.import",
+                outcome="allowed",
+                subject=operator.subject,
+                record_ids=[f"quarantine:{r.entry_id}" for r in results if r.entry_id],
+                detail={
+                    "rows": len(results),
+                    "stored": sum(r.result == "stored" for r in results),
+                    "left": sum(r.result != "stored" for r in results),
+                    "reasons": sorted({r.reason for r in results if r.reason}),
+                },
+            )
+        )
+        return results
+
+    def _import_row(self, operator: Operator, row: SheetRow) -> ImportLine:
+        if row.refused or row.entry_id is None:
+            return ImportLine(row.line, row.entry_id, "left", row.refused or "entry")
+        entry = self.store.quarantined_row(row.entry_id)
+        if entry is None or entry.status != "open":
+            return ImportLine(row.line, row.entry_id, "left", "not_open")
+        corrections = corrections_from(entry.row, row.cells)
+        if not corrections:
+            return ImportLine(row.line, row.entry_id, "left", "unchanged")
+        try:
+            after = self.resubmit(operator, row.entry_id, corrections)
+        except CannotResubmit as exc:
+            return ImportLine(row.line, row.entry_id, "left", "cannot_resubmit", [str(exc)])
+        if after.status == "resolved":
+            return ImportLine(row.line, row.entry_id, "stored")
+        rules = sorted({f"{f['field'] or '(row)'}:{f['rule']}" for f in after.failures})
+        return ImportLine(row.line, row.entry_id, "left", "still_invalid", rules)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportLine:
+    """What became of one row of an imported workbook."""
+
+    line: int
+    entry_id: int | None
+    result: str
+    """``stored`` or ``left`` (in quarantine)."""
+    reason: str | None = None
+    """Why left: ``entry``, ``formula``, ``not_open``, ``unchanged``, ``cannot_resubmit``,
+    ``still_invalid``."""
+    rules: list[str] = field(default_factory=list)
 
 
 def corrections_from(row: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:

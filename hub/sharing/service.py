@@ -111,16 +111,18 @@ class Sharing:
         *,
         fields: Sequence[str] | None = None,
         filters: Sequence[Filter] = (),
+        audited_as: str | None = None,
     ) -> Decision:
         """The policy's decision, bound to the case the request cites if its purpose
-        requires one, or ``Denied`` carrying its audit event."""
+        requires one, or ``Denied`` carrying its audit event (``audited_as``, by default
+        ``records.<action>``)."""
         policy = self.policies.get(asked.access.policy_id)
         try:
             return self._decision(asked, policy, action, fields, [f.field for f in filters])
         except CaseRefused as exc:
             event = self.event(
                 asked,
-                f"records.{action}",
+                audited_as or f"records.{action}",
                 "denied",
                 filters=filters,
                 policy=policy,
@@ -135,7 +137,7 @@ class Sharing:
         except AccessDenied as exc:
             event = self.event(
                 asked,
-                f"records.{action}",
+                audited_as or f"records.{action}",
                 "denied",
                 filters=filters,
                 policy=policy,

@@ -210,3 +210,57 @@ def select_rows(
         )
         for row in rows
     ]
+
+
+Measure = Literal["count", "distinct"]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Counts of one kind's records in a scope, by the values of the fields grouped by."""
+
+    cells: dict[tuple[Any, ...], int]
+    """Each combination of values present, and its count (absent combinations: none)."""
+    margins: dict[int, dict[Any, int]]
+    """For each field grouped by (by position), its values' counts over the others."""
+    total: int
+
+
+def count_rows(
+    store: Store,
+    kind: str,
+    scope: RowScope,
+    group_by: Sequence[str],
+    filters: Sequence[Filter] = (),
+    measure: Measure = "count",
+) -> Counts:
+    """Records in ``scope`` matching every filter, counted by the values of ``group_by``
+    (fields kept in clear, single-valued), each margin and the total counted by the
+    database too: under ``distinct`` (records of one real thing, by ``link_key``, count
+    once) a margin is not the sum of its cells."""
+    kt = kind_table(kind)
+    for name in group_by:
+        column = _column(kt, name)
+        if column.encrypted or column.structured:
+            raise QueryError(name, "counts are grouped by fields kept in clear, single-valued")
+    measured = (
+        func.count(func.distinct(kt.table.c.link_key)) if measure == "distinct" else func.count()
+    )
+    where = _where(store, kt, scope, filters)
+
+    def grouped(names: Sequence[str]) -> list[tuple[Any, ...]]:
+        keys = [kt.table.c[name] for name in names]
+        query = select(*keys, measured).where(*where)
+        with store.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query.group_by(*keys) if keys else query)]
+
+    cells = {row[:-1]: int(row[-1]) for row in grouped(group_by) if row[-1]}
+    margins = (
+        {i: {row[0]: int(row[1]) for row in grouped([name])} for i, name in enumerate(group_by)}
+        if len(group_by) > 1
+        else {0: {key[0]: n for key, n in cells.items()}}
+        if group_by
+        else {}
+    )
+    [[total]] = grouped([])
+    return Counts(cells, margins, int(total))

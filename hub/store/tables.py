@@ -736,13 +736,32 @@ operators = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("roles", JSON, nullable=False),
-    Column("password_hash", String(256), nullable=False),
+    Column("password_hash", String(256)),
     Column("failures", Integer, nullable=False, default=0),
     Column("locked_until", UtcDateTime()),
     Column("created_at", UtcDateTime(), nullable=False),
+    Column("oidc_issuer", String(255)),
+    Column("oidc_subject", String(255)),
+    Index("uq_operators_oidc", "oidc_issuer", "oidc_subject", unique=True),
 )
-"""People who sign in to the pages: an argon2id hash of the password (never the password),
-their roles, and the consecutive failed sign-ins that lock the account for a while."""
+"""People who sign in to the pages: an argon2id hash of the password (never the password;
+none for an account that signs in only through the provider), their roles, the
+consecutive failed sign-ins that lock the account for a while, and the identity at the
+operators' OpenID Connect provider the account is linked to, if any."""
+
+operator_sign_ins = Table(
+    "operator_sign_ins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("redirect_uri", String(2048), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False, index=True),
+)
+"""Sign-ins sent to the OpenID Connect provider and not yet back: the SHA-256 of the
+``state`` (the browser holds the state itself, in a cookie), the ID token's expected
+``nonce`` and the PKCE ``code_verifier``, which never leaves the hub but for the token
+request. Each is used once, and only within minutes."""
 
 operator_sessions = Table(
     "operator_sessions",

@@ -109,7 +109,10 @@ def _serving(home: Path) -> Iterator[Hub]:
             "police", "police-station", [*read, "audit.read"], {"beat_codes": [BEAT]}
         ),
         "analyst": registry.add(
-            "analyst", "street-analyst", ["person.read"], {"grid_prefixes": ["G320104"]}
+            "analyst",
+            "street-analyst",
+            ["person.read", "house.read"],
+            {"grid_prefixes": ["G320104"]},
         ),
     }
     store.close()

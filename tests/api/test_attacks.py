@@ -497,6 +497,7 @@ def _clear_id_for(purpose: str) -> Callable[[Attack], dict[str, Any]]:
 
 G = {"purpose": SERVICE}
 INSUFFICIENT = "insufficient_scope"
+AGGREGATE = "denied_aggregate_only"
 SOME_ID = "A" * 32
 """Shaped like a record id the hub gives out, and none it gave."""
 
@@ -512,7 +513,13 @@ REFUSALS: dict[str, Refusal] = {
         "grid", "/v1/records/house", G, 403, INSUFFICIENT, INSUFFICIENT, scope="person.read"
     ),
     "analyst-reads-houses-without-scope": Refusal(
-        "analyst", "/v1/records/house", {"purpose": "统计分析"}, 403, INSUFFICIENT, INSUFFICIENT
+        "analyst",
+        "/v1/records/house",
+        {"purpose": "统计分析"},
+        403,
+        INSUFFICIENT,
+        INSUFFICIENT,
+        scope="person.read",
     ),
     "unknown-kind": Refusal("grid", "/v1/records/secrets", G, 403, INSUFFICIENT, INSUFFICIENT),
     "non-latin-1-kind": Refusal(
@@ -546,8 +553,14 @@ REFUSALS: dict[str, Refusal] = {
     "fields-dunder-class": Refusal(
         "grid", PEOPLE, G | {"fields": "__class__"}, 403, "denied_fields", "fields"
     ),
+    # an aggregates-only grant (street-analyst's people): no row, whatever is asked
     "analyst-fields-name": Refusal(
-        "analyst", PEOPLE, {"purpose": "统计分析", "fields": "name"}, 403, "denied_fields", "fields"
+        "analyst",
+        PEOPLE,
+        {"purpose": "统计分析", "fields": "name"},
+        403,
+        AGGREGATE,
+        "aggregate_only",
     ),
     "read-one-with-fields-police-tags": Refusal(
         "grid", f"{PEOPLE}/{SOME_ID}", G | {"fields": "police_tags"}, 403, "denied_fields", "fields"
@@ -572,8 +585,8 @@ REFUSALS: dict[str, Refusal] = {
     "filter-year-only-birth-date": Refusal(
         "grid", PEOPLE, G | {"birth_date__gte": "1980-03-01"}, 403, "denied_filter", "filter"
     ),
-    "analyst-filters-hashed-id-number": Refusal(
-        "analyst", PEOPLE, _clear_id_for("统计分析"), 403, "denied_filter", "filter"
+    "analyst-filters-clear-id-number": Refusal(
+        "analyst", PEOPLE, _clear_id_for("统计分析"), 403, AGGREGATE, "aggregate_only"
     ),
     "filter-denied-incident-field": Refusal(
         "grid", "/v1/records/incident", G | {"case_notes": "x"}, 403, "denied_filter", "filter"
@@ -887,18 +900,19 @@ def test_injection_in_filter_values_yields_nothing_beyond_the_callers_rows(
     assert entry.event.record_ids == attack.hub.audited_ids("grid", "person", items)
 
 
-def test_the_analyst_gets_pseudonyms_never_clear_ids(attack: Attack) -> None:
-    answer = attack.get("analyst", PEOPLE, purpose="统计分析", fields="id_number", limit=500)
-    assert answer.status_code == 200, answer.text
-    shown = [i["record"]["id_number"] for i in answer.json()["items"]]
-    assert shown
-    assert all(set(i["record"]) == {"id_number"} for i in answer.json()["items"])
-    clear = {p["id_number"] for p in attack.hub.world.people}
-    assert not clear & set(shown)
-    assert not any(c in s or s in c for s in shown for c in clear)
-    [entry] = attack.entries(answer.headers["x-request-id"])
-    assert entry.event.fields["hashed"] == ["id_number"]
-    assert "clear" not in entry.event.fields
+def test_the_analyst_never_gets_a_person_row(attack: Attack) -> None:
+    """Counts only (``access: aggregate``): every door to a row is closed, by id too."""
+    police = attack.get("police", PEOPLE, purpose="社区警务", limit=1).json()["items"]
+    rows = attack.get("analyst", PEOPLE, purpose="统计分析", fields="id_number", limit=500)
+    one = attack.get("analyst", f"{PEOPLE}/{police[0]['id']}", purpose="统计分析")
+    for answer in (rows, one):
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["type"] == f"urn:hub:problem:{AGGREGATE}"
+        [entry] = attack.entries(answer.headers["x-request-id"])
+        assert entry.event.outcome == "denied"
+        assert not entry.event.record_ids
+    counts = attack.get("analyst", "/v1/stats/person", purpose="统计分析", group_by="sex")
+    assert counts.status_code == 200, counts.text
 
 
 # --- rate limits ----------------------------------------------------------------------

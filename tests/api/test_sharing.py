@@ -8,6 +8,7 @@ from typing import Any
 from hub.audit import AuditLog
 from hub.config import open_store
 from tests.api.conftest import BEAT, GRID, Hub
+from tests.data import make_records
 
 
 def _page(hub: Hub, partner: str, kind: str = "person", **params: Any) -> Any:
@@ -100,12 +101,26 @@ def test_a_record_in_another_grid_is_not_found(hub: Hub) -> None:
 
 
 def test_the_analyst_gets_pseudonyms_of_its_own(hub: Hub) -> None:
-    page = _page(hub, "analyst", purpose="统计分析", limit=50)
-    assert page["items"]
+    """Houses as rows with their codes hashed (people it counts only: ``test_stats``)."""
+    house = make_records()["house"]
+    codes = [f"H32010400{n:04d}" for n in range(3)]
+    store = open_store(hub.config)
+    try:
+        with store.begin() as tx:
+            tx.upsert(
+                "police_db",
+                [(c, house.model_copy(update={"house_code": c, "beat_code": BEAT})) for c in codes],
+            )
+    finally:
+        store.close()
+    page = _page(hub, "analyst", "house", purpose="统计分析", limit=50)
+    assert len(page["items"]) == len(codes)
     assert all(
-        set(i["record"])
-        <= {"id_number", "sex", "birth_date", "ethnicity", "household_type", "grid_code"}
+        set(i["record"]) <= {"house_code", "use", "occupant_count", "grid_code"}
         for i in page["items"]
     )
-    clear_ids = {p["id_number"] for p in hub.world.people}
-    assert not clear_ids & {i["record"]["id_number"] for i in page["items"]}
+    shown = {i["record"]["house_code"] for i in page["items"]}
+    assert len(shown) == len(codes)
+    assert not shown & set(codes)
+    police = _page(hub, "police", "house", purpose="社区警务", limit=50)
+    assert {i["record"]["house_code"] for i in police["items"]} >= set(codes)

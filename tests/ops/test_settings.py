@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hub.auth.settings import ExternalIdP
+from hub.auth.settings import ExternalIdP, OperatorIdP
 from hub.cli import app as cli
 from hub.config import (
     DEFAULT_ISSUER,
+    REDACTED,
     ExternalIdPEnv,
     HubConfig,
     HubEnv,
+    OperatorIdPEnv,
     load_config,
     save_config,
 )
@@ -35,6 +37,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_every_option_has_an_environment_variable() -> None:
     assert set(HubConfig.model_fields) - {"home"} == set(HubEnv.model_fields)
     assert set(ExternalIdP.model_fields) == set(ExternalIdPEnv.model_fields)
+    assert set(OperatorIdP.model_fields) == set(OperatorIdPEnv.model_fields)
 
 
 def test_the_environment_wins_over_the_file(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,6 +106,33 @@ def test_config_show_redacts_secrets(home: Path, monkeypatch: pytest.MonkeyPatch
     assert "sslmode=require" in shown["database_url"]
     assert shown["issuer"] == DEFAULT_ISSUER
     assert shown["external_idp"] is None
+
+
+def test_the_operators_provider_secret_is_kept_and_never_shown(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saved as it was given (``hub serve`` saves the config it chose an issuer in), set
+    over by the environment, never printed by ``hub config show``."""
+    secret = "s3cr3t-a"  # noqa: S105 (a test's own)
+    idp = OperatorIdP(issuer="https://idp.example.org", client_id="hub", client_secret=secret)
+    save_config(load_config(home).model_copy(update={"operator_oidc": idp}))
+    stored = load_config(home).operator_oidc
+    assert stored is not None
+    assert stored.client_secret is not None
+    assert stored.client_secret.get_secret_value() == "s3cr3t-a"
+    assert "s3cr3t-a" not in repr(stored)
+    monkeypatch.setenv("HUB_OPERATOR_OIDC__CLIENT_SECRET", "s3cr3t-b")
+    monkeypatch.setenv("HUB_OPERATOR_OIDC__SUBJECT_CLAIM", "preferred_username")
+    result = CliRunner().invoke(cli, ["config", "show", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    assert "s3cr3t" not in result.output
+    shown = json.loads(result.output)["operator_oidc"]
+    assert shown["client_secret"] == REDACTED
+    assert shown["subject_claim"] == "preferred_username"
+    over = load_config(home).operator_oidc
+    assert over is not None
+    assert over.client_secret is not None
+    assert over.client_secret.get_secret_value() == "s3cr3t-b"
 
 
 def test_an_invalid_value_is_refused_without_echoing_it(

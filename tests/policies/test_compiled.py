@@ -23,7 +23,7 @@ from policies import (
 )
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
-ACTIONS = ("read", "write", "submit", "review", "delete")
+ACTIONS = ("read", "write", "submit", "review", "stats", "delete")
 CLAIMS: list[dict[str, tuple[str, ...]]] = [
     {},
     {"grid_codes": ("G32010401011",)},
@@ -77,6 +77,25 @@ CRAFTED: list[dict[str, Any]] = [
                 "rows": {"all": True},
                 "fields": {s.name: "allow" for s in contract("house").specs()},
             }
+        },
+    },
+    {
+        "id": "crafted-counts",
+        "version": 1,
+        "title": "crafted: counts only of one kind, rows and counts of another",
+        "purposes": ["丁"],
+        "kinds": {
+            "person": {
+                "access": "aggregate",
+                "min_cell": 10,
+                "rows": {"jurisdiction": [{"field": "grid_code", "claim": "grid_codes"}]},
+                "fields": {"grid_code": "allow", "household_type": "allow", "sex": "deny"},
+            },
+            "house": {
+                "access": "both",
+                "rows": {"all": True},
+                "fields": {"house_code": "hash", "use": "allow", "grid_code": "allow"},
+            },
         },
     },
 ]

@@ -63,6 +63,36 @@ def test_examples_load_and_fit_the_contracts(policies: dict[str, Policy]) -> Non
             {"person": {"rows": {"all": True, "where": [{"field": "nope", "equals": 1}]}}},
             "kinds.person.rows.where",
         ),
+        # aggregates-only: counts by clear fields, read only, a cell of one never shown
+        (
+            {"person": {"access": "aggregate", "rows": {"all": True}, "fields": {"name": "mask"}}},
+            "kinds.person.fields.name",
+        ),
+        (
+            {
+                "person": {
+                    "access": "aggregate",
+                    "rows": {"all": True},
+                    "fields": {"id_number": "allow"},
+                }
+            },
+            "kinds.person.fields.id_number",
+        ),
+        (
+            {"person": {"access": "aggregate", "min_cell": 1, "rows": {"all": True}}},
+            "kinds.person.min_cell",
+        ),
+        (
+            {
+                "incident": {
+                    "access": "aggregate",
+                    "actions": ["read", "write"],
+                    "write": ["incident_id"],
+                    "rows": {"all": True},
+                }
+            },
+            "kinds.incident.actions",
+        ),
     ],
 )
 def test_a_policy_the_contracts_cannot_honour_is_refused(kinds: dict[str, Any], where: str) -> None:
@@ -110,22 +140,13 @@ def test_police_client_sees_everything_in_its_beats(
 def test_pseudonyms_differ_per_partner(
     policies: dict[str, Policy], records: dict[str, Record]
 ) -> None:
-    decision = decide(
-        policies["street-analyst"], {"grid_prefixes": ["G3201"]}, "person", "统计分析"
-    )
-    person = records["person"].model_dump()
-    first, second = decision.apply(person, b"a" * 32), decision.apply(person, b"b" * 32)
-    assert first["id_number"] != second["id_number"]
-    assert first["id_number"] == decision.apply(person, b"a" * 32)["id_number"]
-    assert person["id_number"] not in str(first)
-    assert set(first) == {
-        "id_number",
-        "sex",
-        "birth_date",
-        "ethnicity",
-        "household_type",
-        "grid_code",
-    }
+    decision = decide(policies["street-analyst"], {"grid_prefixes": ["G3201"]}, "house", "统计分析")
+    house = records["house"].model_dump()
+    first, second = decision.apply(house, b"a" * 32), decision.apply(house, b"b" * 32)
+    assert first["house_code"] != second["house_code"]
+    assert first["house_code"] == decision.apply(house, b"a" * 32)["house_code"]
+    assert house["house_code"] not in str(first)
+    assert set(first) == {"house_code", "use", "occupant_count", "grid_code"}
     assert decision.scope.any_of[0].op == "prefix"
 
 
@@ -179,8 +200,10 @@ def test_explain_names_who_sees_a_field_and_how(policies: dict[str, Policy]) -> 
         "audit-office": Treatment.ALLOW,
         "grid-platform": Treatment.MASK,
         "police-station": Treatment.ALLOW,
-        "street-analyst": Treatment.HASH,
     }
+    counted = {g.policy_id: g.access for g in explain(policies.values(), "person.grid_code")}
+    assert counted["street-analyst"] == "aggregate"
+    assert counted["grid-platform"] == "records"
     assert [g.policy_id for g in explain(policies.values(), "person.police_tags")] == [
         "police-station"
     ]

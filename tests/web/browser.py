@@ -41,6 +41,10 @@ def chromium(downloads: Path) -> Iterator[webdriver.Chrome]:
         f"--user-data-dir={downloads / 'profile'}",
     ):
         options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.implicitly_wait(5)
     try:
@@ -77,7 +81,21 @@ class Pages:
         """Click and wait for the page it loads: rows of the old page are never read."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.ID, element_id).click()
-        WebDriverWait(self.driver, 10).until(staleness_of(old))
+        WebDriverWait(self.driver, 20).until(staleness_of(old))
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+
+    def downloaded(self, folder: Path, pattern: str, timeout: float = 20) -> Path:
+        """The file a click downloaded into ``folder``, once complete."""
+        found: list[Path] = []
+
+        def done(_: object) -> bool:
+            found[:] = [p for p in folder.glob(pattern) if not p.name.endswith(".crdownload")]
+            return bool(found)
+
+        WebDriverWait(self.driver, timeout).until(done)
+        return found[0]
 
     def text(self, css: str = "main") -> str:
         return str(self.driver.find_element(By.CSS_SELECTOR, css).text)

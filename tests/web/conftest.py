@@ -15,21 +15,26 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 from typer.testing import CliRunner
 
-from contracts import Person
+from contracts import Person, WorkOrder
 from hub.api import create_app
 from hub.api.limits import RefusalLimits
 from hub.audit import AuditEvent, AuditLog
 from hub.auth import ClientRegistry
 from hub.cli import app as cli
-from hub.config import HubConfig, load_config, open_store
+from hub.config import HubConfig, load_config, open_store, save_config
+from hub.console import ConsoleSettings
 from hub.ingest import new_run_id
 from hub.ingest.report import RunReport
 from hub.ingest.sync import StreamReport, admit_rows, push_stream
 from hub.reference.serve import serve_in_thread
 from hub.reference.world import generate
+from hub.sharing.ids import RecordIds
+from hub.store.tables import review_queue, sync_claims
 from tests.conftest import BACKENDS, EXAMPLE_POLICIES, hub_home
+from tests.data import make_records
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (the test operators' own)
 OPERATORS = {
@@ -40,6 +45,11 @@ OPERATORS = {
     "viewer": ["viewer"],
 }
 PARTNER = "partner:cl_grid"
+SUBMITTED = (
+    *("id_number", "name", "sex", "birth_date", "ethnicity", "phone", "household_type"),
+    *("address_code", "house_code", "grid_code", "beat_code"),
+)
+"""The person fields the grid platform's policy lets it submit for review."""
 
 
 @dataclass
@@ -54,6 +64,9 @@ class ConsoleHub:
     police_client: str
     run_id: str
     """The run whose report the steward reads."""
+    submitted: dict[str, Person]
+    """The people the grid platform submitted for review, by source key (S0, S1, S2)."""
+    grid_client: str
 
     def events(self, action: str) -> list[AuditEvent]:
         store = open_store(self.config)
@@ -72,13 +85,72 @@ class ConsoleHub:
         finally:
             store.close()
 
-    def stored_person(self, source_key: str) -> Person | None:
+    def review_ref(self, source_key: str) -> str:
+        """The reviewing org's (the police client's) id of the submission ``source_key``."""
         store = open_store(self.config)
         try:
-            found = store.get("person", PARTNER, source_key)
+            with store.engine.connect() as conn:
+                db_id = conn.execute(
+                    select(review_queue.c.id).where(review_queue.c.source_key == source_key)
+                ).scalar_one()
+            return RecordIds(store).encode(self.police_client, "review", db_id)
+        finally:
+            store.close()
+
+    def review_status(self, source_key: str) -> tuple[str, str | None, str | None]:
+        """(status, reviewer subject, reason) of the submission ``source_key``."""
+        store = open_store(self.config)
+        try:
+            with store.engine.connect() as conn:
+                q = review_queue.c
+                row = conn.execute(
+                    select(q.status, q.reviewer_subject, q.reason).where(q.source_key == source_key)
+                ).one()
+            return row.status, row.reviewer_subject, row.reason
+        finally:
+            store.close()
+
+    def stored_person(self, source_key: str, source: str = PARTNER) -> Person | None:
+        store = open_store(self.config)
+        try:
+            found = store.get("person", source, source_key)
             return None if found is None else found.record  # type: ignore[return-value]
         finally:
             store.close()
+
+
+NOW = dt.datetime.now(dt.UTC)
+SYNC_STATE = [
+    {
+        "source_system": "grid_platform",
+        "stream": "people",
+        "due_at": NOW,
+        "last_run_at": NOW - dt.timedelta(minutes=30),
+        "last_success_at": NOW - dt.timedelta(minutes=30),
+        "runs": 3,
+        "last_error": None,
+    },
+    {
+        "source_system": "police_db",
+        "stream": "persons",
+        "due_at": NOW,
+        "last_run_at": NOW - dt.timedelta(minutes=5),
+        "last_success_at": None,
+        "runs": 2,
+        "last_error": "connection refused",
+    },
+]
+"""Two streams' sync state: one synced half an hour ago, one that never succeeded."""
+ORDERS_GRID = "G320104001"
+
+
+def work_orders() -> list[tuple[str, WorkOrder]]:
+    """Two open orders in grid ORDERS_GRID: one long overdue, one due in two days."""
+    overdue = make_records()["work_order"]
+    assert isinstance(overdue, WorkOrder)
+    later = NOW + dt.timedelta(days=2)
+    due = overdue.model_copy(update={"order_id": "W20261101002", "deadline": later})
+    return [("W1", overdue), ("W2", due)]
 
 
 def broken_person(person: Person, key: str) -> dict[str, Any]:
@@ -136,6 +208,8 @@ def console_hub(
         store = open_store(config)
         with store.begin() as tx:
             tx.upsert("police_db", [(f"R{n}", p) for n, p in enumerate(people[:30])])
+            tx.upsert("police_db", work_orders())
+            tx.conn.execute(sync_claims.insert(), SYNC_STATE)
         pushed = [broken_person(p, f"Q{n}") for n, p in enumerate(people[30:33])]
         run_id, started = new_run_id(), dt.datetime.now(dt.UTC)
         admitted = admit_rows(store, PARTNER, push_stream("person"), pushed, run_id)
@@ -147,13 +221,52 @@ def console_hub(
         RunReport(run_id, started, dt.datetime.now(dt.UTC), streams=[stream]).save(home)
         quarantined = {e.source_key: e.id for e in store.quarantined() if e.id is not None}
         target = people[0]
-        police = ClientRegistry(store).add(
-            "police", "police-station", ["person.read"], {"beat_codes": [target.beat_code]}
+        registry = ClientRegistry(store)
+        police = registry.add(
+            "派出所社区警务",
+            "police-station",
+            ["person.read", "person.review"],
+            {"beat_codes": [target.beat_code]},
+        )
+        grid = registry.add(
+            "网格平台", "grid-platform", ["person.submit"], {"grid_codes": [target.grid_code]}
         )
         store.close()
+        # The stewards review for the police station (``console.reviewer``).
+        reviewer = ConsoleSettings(reviewer=police.client.client_id)
+        save_config(config.model_copy(update={"console": reviewer}))
+        config = load_config(home)
+        submitted = {
+            f"S{n}": p.model_copy(
+                update={"grid_code": target.grid_code, "beat_code": target.beat_code}
+            )
+            for n, p in enumerate(people[33:36])
+        }
         limits = RefusalLimits(limit=10_000)
         with serve_in_thread(create_app(config, refusal_limits=limits)) as server:
             with httpx.Client(base_url=server.url) as http:
+                grid_token = http.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials"},
+                    auth=(grid.client.client_id, grid.secret or ""),
+                ).json()["access_token"]
+                answer = http.post(
+                    "/v1/submissions/person",
+                    params={"purpose": "网格服务"},
+                    json={
+                        "records": [
+                            {
+                                "source_key": key,
+                                "record": p.model_dump(
+                                    mode="json", include=set(SUBMITTED), exclude_none=True
+                                ),
+                            }
+                            for key, p in submitted.items()
+                        ]
+                    },
+                    headers={"Authorization": f"Bearer {grid_token}"},
+                )
+                assert answer.status_code == 200, answer.text
                 token = http.post(
                     "/oauth/token",
                     data={"grant_type": "client_credentials"},
@@ -167,7 +280,15 @@ def console_hub(
                 assert answer.status_code == 200, answer.text
                 assert len(answer.json()["items"]) == 1
             yield ConsoleHub(
-                config, server.url, people, quarantined, target, police.client.client_id, run_id
+                config,
+                server.url,
+                people,
+                quarantined,
+                target,
+                police.client.client_id,
+                run_id,
+                submitted,
+                grid.client.client_id,
             )
 
 
@@ -179,8 +300,9 @@ def csrf_of(html: str) -> str:
 
 @contextmanager
 def signed_in(hub: ConsoleHub, name: str) -> Iterator[httpx.Client]:
-    """An HTTP client holding ``name``'s session cookie (signed in through the form)."""
-    with httpx.Client(base_url=hub.url) as http:
+    """An HTTP client holding ``name``'s session cookie (signed in through the form); a
+    generous timeout, as a sign-in hashes with argon2 on a machine the suite keeps busy."""
+    with httpx.Client(base_url=hub.url, timeout=30) as http:
         form = http.get("/console/sign-in")
         answer = http.post(
             "/console/sign-in",

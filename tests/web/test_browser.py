@@ -6,18 +6,26 @@ reaches the other's pages. A screenshot of each page is kept under the test's tm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from hub.audit import AuditEvent, AuditLog
+from hub.audit.patterns import AlertThresholds
+from hub.config import open_store
 from tests.web.browser import Pages, chromium
-from tests.web.conftest import PASSWORD, ConsoleHub
+from tests.web.conftest import ORDERS_GRID, PASSWORD, ConsoleHub
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 RULE = "id_birth_date_mismatch"
+THRESHOLDS = AlertThresholds()
+"""The hub's defaults: the fixture's hub sets none."""
 
 
 @pytest.fixture
@@ -125,8 +133,8 @@ def test_an_auditor_finds_who_accessed_a_person_and_reads_the_policies(
         for row in pages.driver.find_elements(By.CSS_SELECTOR, "#diff tbody tr")
     }
     assert changed == {
-        ("person", "birth_date", "year_only", "allow"),
-        ("person", "phone", "mask", "—"),
+        ("person", "fields.birth_date", "year_only", "allow", "放宽", ""),
+        ("person", "fields.phone", "mask", "deny", "收紧", ""),
     }
     pages.shot("auditor-policy-diff")
 
@@ -142,3 +150,168 @@ def test_an_auditor_finds_who_accessed_a_person_and_reads_the_policies(
     pages.go("/console/quarantine")
     assert "无权访问" in pages.text()
     pages.shot("auditor-refused-quarantine")
+
+
+def test_a_steward_reviews_grid_submissions_into_the_record(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    accepted, rejected = console_hub.submitted["S0"], console_hub.submitted["S1"]
+    pages.sign_in("steward", PASSWORD)
+    pages.go("/console/reviews")
+    listed = pages.text("#reviews")
+    assert accepted.name in listed
+    assert rejected.name in listed
+    assert console_hub.read_person.name not in listed  # stored records are not submissions
+    pages.shot("steward-reviews")
+
+    pages.go(f"/console/reviews/person/{console_hub.review_ref('S0')}")
+    assert accepted.id_number in pages.text("#record")  # the police station reads it in clear
+    pages.shot("steward-review")
+    pages.click("accept")
+    assert "已通过并入库" in pages.text("#result")
+    pages.shot("steward-review-accepted")
+    assert console_hub.review_status("S0") == ("accepted", "console:steward", None)
+    stored = console_hub.stored_person("S0", f"partner:{console_hub.grid_client}")
+    assert stored is not None
+    assert stored.id_number == accepted.id_number
+    [decided] = [
+        e for e in console_hub.events("reviews.decide") if e.detail.get("decision") == "accepted"
+    ]
+    assert (decided.subject, decided.client_id) == ("console:steward", console_hub.police_client)
+
+    pages.go(f"/console/reviews/person/{console_hub.review_ref('S1')}")
+    pages.click("reject")  # no reason: refused, still pending
+    assert "驳回须填写理由" in pages.text("#result")
+    assert console_hub.review_status("S1")[0] == "pending"
+    pages.type("reason", "住址与走访核实不符")
+    pages.click("reject")
+    assert "已驳回" in pages.text("#result")
+    pages.shot("steward-review-rejected")
+    assert console_hub.review_status("S1") == ("rejected", "console:steward", "住址与走访核实不符")
+    assert console_hub.stored_person("S1", f"partner:{console_hub.grid_client}") is None
+    refused = [e for e in console_hub.events("reviews.decide") if e.outcome == "denied"]
+    assert [(e.subject, e.detail["reason"]) for e in refused] == [
+        ("console:steward", "reason_required")
+    ]
+
+
+def test_a_steward_exports_one_rule_s_rows_corrects_them_offline_and_imports_them(
+    console_hub: ConsoleHub, pages: Pages, tmp_path: Path
+) -> None:
+    open_keys = [
+        k for k, e in console_hub.quarantined.items() if console_hub.entry_status(e) == "open"
+    ]
+    fixed, formula = open_keys[0], open_keys[1]
+    by_key = {f"Q{n}": p for n, p in enumerate(console_hub.people[30:33])}
+    pages.sign_in("steward", PASSWORD)
+    pages.go("/console/quarantine")
+    Select(pages.driver.find_element(By.ID, "rule")).select_by_value(f"birth_date:{RULE}")
+    pages.click("filter")
+    pages.shot("steward-quarantine-export")
+    reads = len(console_hub.events("quarantine.read"))
+    pages.driver.find_element(By.ID, "export").click()
+    path = pages.downloaded(tmp_path, "quarantine-*.xlsx")
+    [read] = console_hub.events("quarantine.read")[reads:]
+    assert (read.subject, read.detail["page"]) == ("console:steward", "quarantine/export")
+    assert sorted(read.record_ids) == sorted(
+        f"quarantine:{console_hub.quarantined[k]}" for k in open_keys
+    )
+
+    book = load_workbook(path)
+    sheet = book["隔离数据"]
+    heads = [c.value for c in sheet[1]]
+    rows = {row[heads.index("source_key")].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(rows) == set(open_keys)
+    assert rows[fixed][heads.index("id_number")].value == by_key[fixed].id_number  # text, whole
+    rows[fixed][heads.index("birth_date")].value = by_key[fixed].birth_date.isoformat()
+    rows[formula][heads.index("birth_date")].value = "=TODAY()"
+    edited = tmp_path / "corrected.xlsx"
+    book.save(edited)
+
+    pages.go("/console/quarantine")
+    pages.driver.find_element(By.ID, "workbook").send_keys(str(edited))
+    pages.click("import")
+    pages.shot("steward-quarantine-imported")
+    assert "入库 1 行" in pages.text("#summary")
+    assert "含公式" in pages.text("#imported")
+    assert console_hub.entry_status(console_hub.quarantined[fixed]) == "resolved"
+    assert console_hub.entry_status(console_hub.quarantined[formula]) == "open"
+    stored = console_hub.stored_person(fixed)
+    assert stored is not None
+    assert stored.birth_date == by_key[fixed].birth_date
+    [change] = [
+        e
+        for e in console_hub.events("quarantine.resubmit")
+        if e.record_ids == [f"quarantine:{console_hub.quarantined[fixed]}"]
+    ]
+    assert (change.subject, change.detail["set"]) == ("console:steward", ["birth_date"])
+    [imported] = console_hub.events("quarantine.import")
+    assert imported.detail["stored"] == 1
+    assert imported.detail["reasons"] == ["formula"]
+
+
+def test_a_system_admin_sees_syncs_clients_and_overdue_orders(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    pages.sign_in("sysadmin", PASSWORD)
+    pages.go("/console/operations")
+    pages.shot("sysadmin-operations")
+    streams = {
+        tuple(td.text.split()[0] for td in row.find_elements(By.TAG_NAME, "td")[:2]): row.text
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#streams tbody tr")
+    }
+    lag = re.search(r"(\d+) 分钟", streams[("grid_platform", "people")])
+    assert lag, streams
+    assert 30 <= int(lag.group(1)) < 120  # synced half an hour before the fixture was made
+    assert "connection refused" in streams[("police_db", "persons")]
+    assert "从未成功" in streams[("police_db", "persons")]
+    clients = {
+        row.find_elements(By.TAG_NAME, "td")[1].text: row.text
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#clients tbody tr")
+    }
+    assert "police-station@v3" in clients[console_hub.police_client]
+    assert "person.review" in clients[console_hub.police_client]
+    assert "从未" not in clients[console_hub.police_client]  # it took a token
+    [grid] = [
+        [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
+    ]
+    assert grid[:4] == [ORDERS_GRID, "2", "2", "1"]
+    assert console_hub.police_client in pages.text()
+    pages.go("/console/quarantine")
+    assert "无权访问" in pages.text()
+
+
+def test_an_auditor_sees_access_alerts_and_the_entries_behind_them(
+    console_hub: ConsoleHub, pages: Pages
+) -> None:
+    store = open_store(console_hub.config)
+    try:
+        log = AuditLog.for_store(store)
+        planted = [
+            log.append(AuditEvent(action="records.query", outcome="denied", client_id="cl_probe"))
+            for _ in range(THRESHOLDS.refusals)
+        ]
+    finally:
+        store.close()
+    pages.sign_in("auditor", PASSWORD)
+    pages.go("/console/audit/alerts")
+    rows = pages.driver.find_elements(By.CSS_SELECTOR, "#alerts tbody tr")
+    found = {
+        (r.get_attribute("data-pattern"), r.find_elements(By.TAG_NAME, "td")[1].text) for r in rows
+    }
+    assert found == {("refusals", "cl_probe")}  # the fixture's own reads raise nothing
+    pages.shot("auditor-alerts")
+    looked = console_hub.events("audit.alerts")[-1]
+    assert (looked.subject, looked.detail) == ("console:auditor", {"alerts": {"refusals": 1}})
+    rows[0].find_element(By.CLASS_NAME, "alert-entries").click()
+    shown = [
+        int(row.find_element(By.TAG_NAME, "td").text)
+        for row in pages.driver.find_elements(By.CSS_SELECTOR, "table.entries tbody tr")
+    ]
+    assert shown == planted
+    pages.shot("auditor-alert-entries")
+    with httpx.Client(base_url=console_hub.url) as http:
+        scraped = http.get("/metrics").text
+    assert 'hub_access_alerts{pattern="refusals"} 1.0' in scraped
+    assert 'hub_access_alerts{pattern="night"} 0.0' in scraped

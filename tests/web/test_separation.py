@@ -4,9 +4,13 @@ session's CSRF token is refused and changes nothing; no session, no page."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import httpx
 import pytest
 
+from hub.config import open_store
+from hub.console.workbook import write_workbook
 from tests.web.conftest import PASSWORD, ConsoleHub, csrf_of, signed_in
 
 STEWARD_PAGES = [
@@ -14,32 +18,40 @@ STEWARD_PAGES = [
     "/console/runs/{run}/report",
     "/console/quarantine",
     "/console/quarantine/{entry}",
+    "/console/quarantine/export?rule=id_birth_date_mismatch",
+    "/console/reviews",
+    "/console/reviews/person/{review}",
 ]
 AUDIT_PAGES = [
     "/console/audit?action=records.query",
     "/console/audit/subject",
     "/console/audit/integrity",
+    "/console/audit/alerts",
     "/console/policies",
     "/console/policies/grid-platform",
 ]
 SHARING_PAGES = ["/console/sharing"]
+OPERATIONS_PAGES = ["/console/operations"]
 FORBIDDEN = {
-    "steward": AUDIT_PAGES + SHARING_PAGES,
-    "auditor": STEWARD_PAGES,
+    "steward": AUDIT_PAGES + SHARING_PAGES + OPERATIONS_PAGES,
+    "auditor": STEWARD_PAGES + OPERATIONS_PAGES,
     "sysadmin": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES,
-    "secadmin": STEWARD_PAGES + AUDIT_PAGES,
-    "viewer": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES,
+    "secadmin": STEWARD_PAGES + AUDIT_PAGES + OPERATIONS_PAGES,
+    "viewer": STEWARD_PAGES + AUDIT_PAGES + SHARING_PAGES + OPERATIONS_PAGES,
 }
 ALLOWED = {
     "steward": STEWARD_PAGES,
     "auditor": AUDIT_PAGES + SHARING_PAGES,
     "secadmin": SHARING_PAGES,
+    "sysadmin": OPERATIONS_PAGES,
 }
 CASES = [(name, path) for name, paths in FORBIDDEN.items() for path in paths]
 
 
 def _path(hub: ConsoleHub, path: str) -> str:
-    return path.format(entry=min(hub.quarantined.values()), run=hub.run_id)
+    return path.format(
+        entry=min(hub.quarantined.values()), run=hub.run_id, review=hub.review_ref("S2")
+    )
 
 
 @pytest.mark.parametrize(("name", "path"), CASES)
@@ -70,19 +82,45 @@ def test_each_role_reaches_its_own_pages(console_hub: ConsoleHub, name: str, pat
 
 
 FORBIDDEN_ACTIONS = {
-    "auditor": ["resubmit"],
-    "viewer": ["resubmit", "subject", "verify"],
+    "auditor": ["resubmit", "accept", "import"],
+    "viewer": ["resubmit", "subject", "verify", "accept", "import"],
     "steward": ["subject", "verify"],
-    "sysadmin": ["resubmit", "subject", "verify"],
+    "sysadmin": ["resubmit", "subject", "verify", "accept"],
+    "secadmin": ["accept"],
 }
+
+
+def _fixing_workbook(hub: ConsoleHub) -> bytes:
+    """A workbook that would fix the first quarantined row, were it imported."""
+    entry_id = min(hub.quarantined.values())
+    store = open_store(hub.config)
+    try:
+        entry = store.quarantined_row(entry_id)
+    finally:
+        store.close()
+    assert entry is not None
+    key = next(k for k, v in hub.quarantined.items() if v == entry_id)
+    born = hub.people[30 + int(key[1:])].birth_date.isoformat()
+    return write_workbook([replace(entry, row=entry.row | {"birth_date": born})])
 
 
 def _post(hub: ConsoleHub, http: httpx.Client, action: str, csrf: str | None) -> httpx.Response:
     entry = min(hub.quarantined.values())
+    if action == "import":
+        files = {"file": ("fixed.xlsx", _fixing_workbook(hub))}
+        return http.post(
+            "/console/quarantine/import",
+            files=files,
+            data={"csrf": csrf} if csrf is not None else {},
+        )
     target, data = {
         "resubmit": (f"/console/quarantine/{entry}/resubmit", {"col:birth_date": "2000-01-01"}),
         "subject": ("/console/audit/subject", {"id_number": hub.read_person.id_number}),
         "verify": ("/console/audit/verify", {}),
+        "accept": (
+            f"/console/reviews/person/{hub.review_ref('S2')}/decision",
+            {"verdict": "accept"},
+        ),
     }[action]
     return http.post(target, data=data | ({"csrf": csrf} if csrf is not None else {}))
 
@@ -101,6 +139,7 @@ def test_a_role_cannot_take_another_duty_s_action_even_with_its_token(
         answer = _post(console_hub, http, action, csrf)
     assert answer.status_code == 403
     assert console_hub.entry_status(entry) == "open"
+    assert console_hub.review_status("S2")[0] == "pending"
     assert len(console_hub.events("quarantine.resubmit")) == resubmits
     assert len(console_hub.events("audit.subject")) == subjects
     assert console_hub.events("console.refused")[-1].detail["reason"] == "role"
@@ -108,20 +147,30 @@ def test_a_role_cannot_take_another_duty_s_action_even_with_its_token(
 
 @pytest.mark.parametrize(
     ("name", "action"),
-    [("steward", "resubmit"), ("auditor", "subject"), ("auditor", "verify")],
+    [
+        ("steward", "resubmit"),
+        ("steward", "accept"),
+        ("steward", "import"),
+        ("auditor", "subject"),
+        ("auditor", "verify"),
+    ],
 )
 @pytest.mark.parametrize("csrf", [None, "", "forged-token"])
 def test_a_form_without_the_session_s_csrf_token_is_refused_and_changes_nothing(
     console_hub: ConsoleHub, name: str, action: str, csrf: str | None
 ) -> None:
     entry = min(console_hub.quarantined.values())
-    counts = {a: len(console_hub.events(a)) for a in ("quarantine.resubmit", "audit.subject")}
+    counts = {
+        a: len(console_hub.events(a))
+        for a in ("quarantine.resubmit", "audit.subject", "reviews.decide")
+    }
     verified = len(console_hub.events("audit.verified"))
     with signed_in(console_hub, name) as http:
         answer = _post(console_hub, http, action, csrf)
     assert answer.status_code == 403
     assert "防伪令牌" in answer.text
     assert console_hub.entry_status(entry) == "open"
+    assert console_hub.review_status("S2")[0] == "pending"
     assert {a: len(console_hub.events(a)) for a in counts} == counts
     assert len(console_hub.events("audit.verified")) == verified
     last = console_hub.events("console.refused")[-1]
@@ -140,7 +189,7 @@ def test_another_session_s_csrf_token_does_not_pass(console_hub: ConsoleHub) -> 
 
 def test_without_a_session_every_page_sends_to_sign_in(console_hub: ConsoleHub) -> None:
     with httpx.Client(base_url=console_hub.url) as http:
-        for path in ["/console/", *STEWARD_PAGES, *AUDIT_PAGES, *SHARING_PAGES]:
+        for path in ["/console/", *STEWARD_PAGES, *AUDIT_PAGES, *SHARING_PAGES, *OPERATIONS_PAGES]:
             answer = http.get(_path(console_hub, path))
             assert answer.status_code == 303, path
             assert answer.headers["location"] == "/console/sign-in"

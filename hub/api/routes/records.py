@@ -120,12 +120,16 @@ def once(request: Request) -> None:
 
 
 def _filters(request: Request) -> list[Filter]:
-    """Every query parameter that is not reserved is a filter: ``field=value`` for
+    return filters_of(request, RESERVED)
+
+
+def filters_of(request: Request, reserved: set[str]) -> list[Filter]:
+    """Every query parameter that is not ``reserved`` is a filter: ``field=value`` for
     equality, ``field__in=a,b``, ``field__gte=``, ``field__lte=``, ``field__prefix=``."""
     once(request)
     filters = []
     for name, value in request.query_params.multi_items():
-        if name in RESERVED:
+        if name in reserved:
             continue
         field, _, op = name.partition("__")
         if op and op not in OPS:
