@@ -18,6 +18,7 @@ from policies import (
     load_policy,
     parse_policy,
 )
+from policies.diff import diff
 
 EXAMPLES = Path(__file__).parents[2] / "policies" / "examples"
 CLAIMS = {"grid_codes": ("G32010401011",)}
@@ -77,3 +78,23 @@ def test_explain_names_what_a_session_would_serve_apart_from_the_grant() -> None
     ]
     assert explain([granted], "person.police_tags") == []
     assert [g.break_glass for g in explain([granted], "house.use")] == [False]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "wider", "narrower"),
+    [
+        (None, {"kinds": ["person"]}, ["break_glass.kinds"], []),
+        ({"kinds": ["person"]}, None, [], ["break_glass.kinds"]),
+        ({"kinds": ["person"]}, {"kinds": ["person"], "minutes": 60}, ["break_glass.minutes"], []),
+        ({"kinds": ["person"], "minutes": 60}, {"kinds": ["person"]}, [], ["break_glass.minutes"]),
+        (None, {"approve": True}, ["break_glass.approve"], []),
+        ({"kinds": ["person"]}, {"kinds": ["person"]}, [], []),
+    ],
+)
+def test_policy_diff_tells_break_glass_widened_from_narrowed(
+    before: Any, after: Any, wider: list[str], narrower: list[str]
+) -> None:
+    changes = diff(parse_policy(_grid(before)), parse_policy(_grid(after)))
+    assert [c.where for c in changes if c.widens] == wider
+    assert [c.where for c in changes if not c.widens] == narrower
+    assert all(c.kind == "" for c in changes)

@@ -22,9 +22,11 @@ from policies import (
     load_policy,
     parse_policy,
 )
+from policies.diff import diff
 
 EXAMPLE = Path(__file__).parents[2] / "policies" / "examples" / "police-station.yaml"
 CLAIMS = {"beat_codes": ("B3201040101",)}
+BOUND = "purposes.案件侦查.requires"
 
 
 def _station(purposes: Any) -> dict[str, Any]:
@@ -125,3 +127,25 @@ def test_a_bound_decision_narrows_its_scope_and_reads_links_as_the_sql_does() ->
     unbound = decide(policy, CLAIMS, "person", "案件侦查", case="E1")
     with pytest.raises(ValueError, match="binds a case"):
         dataclasses.replace(unbound, case=None).bind(links)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "wider", "narrower"),
+    [
+        ({"案件侦查": {"requires": "incident"}}, {"案件侦查": {}}, [BOUND], []),
+        ({"案件侦查": {}}, {"案件侦查": {"requires": "incident"}}, [], [BOUND]),
+        (
+            {"案件侦查": {"requires": "incident"}},
+            {"案件侦查": {"requires": "work_order"}},
+            [BOUND],
+            [BOUND],
+        ),
+        ({"案件侦查": {"requires": "incident"}}, {"案件侦查": {"requires": "incident"}}, [], []),
+    ],
+)
+def test_policy_diff_tells_a_binding_lifted_from_one_added(
+    before: dict[str, Any], after: dict[str, Any], wider: list[str], narrower: list[str]
+) -> None:
+    changes = diff(parse_policy(_station(before)), parse_policy(_station(after)))
+    assert [c.where for c in changes if c.widens] == wider
+    assert [c.where for c in changes if not c.widens] == narrower
