@@ -5,6 +5,7 @@ a real server."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 from contracts import Person
 from hub.api import create_app
 from hub.audit import AuditLog
+from hub.audit.patterns import AlertThresholds, find_alerts
 from hub.auth import ClientRegistry
 from hub.auth.scopes import scope_problems
 from hub.cli import app as cli
@@ -70,6 +72,14 @@ class GlassHub:
         try:
             found = AuditLog.for_store(store).search(client_id=self.clients[who][0], action=action)
             return [entry.event for entry in found]
+        finally:
+            store.close()
+
+    def alerts(self) -> list[Any]:
+        store = open_store(self.config)
+        try:
+            log = AuditLog.for_store(store)
+            return find_alerts(log, store, AlertThresholds(), dt.datetime.now(dt.UTC))
         finally:
             store.close()
 
@@ -179,6 +189,12 @@ def test_a_session_reads_beyond_the_policy_flagged_and_counted(hub: GlassHub) ->
     assert entry.detail["break_glass"] == {"session": session["id"]}
     assert len(entry.record_ids) == len(hub.world.people)
     assert entry.fields["clear"][:1] == ["id_number"]
+    alerts = hub.alerts()
+    [alert] = [a for a in alerts if a.about == session["id"]]
+    assert alert.pattern == "break_glass"
+    assert alert.count == 1
+    assert alert.client_id == hub.clients["responder"][0]
+    assert not [a for a in alerts if a.pattern == "break_glass" and a.client_id != alert.client_id]
     [logged] = hub.entries("responder", "break_glass.opened")[-1:]
     assert logged.detail["session"] == session["id"]
     assert logged.detail["reason"] == REASON
