@@ -36,6 +36,7 @@ from hub.api.routes import (
     audit,
     break_glass,
     profiles,
+    reconciliation,
     records,
     reviews,
     stats,
@@ -56,6 +57,7 @@ from hub.console import Console
 from hub.events.subscriptions import Subscriptions
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry
 from hub.sharing import Sharing
+from hub.sharing.reconcile import Reconciliation, Sides
 from hub.web import install as install_pages
 from hub.work.orders import WorkOrders
 from hub.work.verifications import Verifications
@@ -153,6 +155,11 @@ def create_app(
     app.include_router(auth_router(settings, registry, keys, log.append, token_limits))
     app.include_router(records.router)
     app.include_router(profiles.router)
+    # Before any /v1/stats/{kind}: the literal path must be the one that matches.
+    app.state.reconciliation = Reconciliation(
+        sharing, lambda: Sides.of_hub(config.home, store, policies)
+    )
+    app.include_router(reconciliation.router)
     app.include_router(stats.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)

@@ -14,6 +14,7 @@ from hub.cli import (
     keys,
     policy,
     quarantine,
+    report,
     transparency,
     users,
     webhooks,
@@ -21,7 +22,7 @@ from hub.cli import (
 from hub.cli.demo import demo
 from hub.cli.init import init
 from hub.cli.serve import serve
-from hub.cli.sync import report, sync
+from hub.cli.sync import sync
 from hub.cli.worker import worker
 
 app = typer.Typer(
@@ -33,12 +34,12 @@ app = typer.Typer(
 app.command()(init)
 app.command()(demo)
 app.command()(sync)
-app.command()(report)
 app.command()(serve)
 app.command()(worker)
 app.add_typer(config.app, name="config")
 app.add_typer(contracts.app, name="contracts")
 app.add_typer(quarantine.app, name="quarantine")
+app.add_typer(report.app, name="report")
 audit.app.command("key")(transparency.key)
 audit.app.command("prove")(transparency.prove_entry)
 audit.app.command("check-proof")(transparency.check)

@@ -21,9 +21,11 @@ from hub.config import load_config, open_store
 from hub.demo import story
 from hub.files import private_dir, write_private
 from hub.ingest.sources import save_sources
-from hub.policyfiles import POLICIES_DIR, install_policy
+from hub.policyfiles import POLICIES_DIR, PolicyRegistry, install_policy
 from hub.reference.systems import reference_systems
 from hub.reference.world import World
+from hub.sharing import Sharing
+from hub.sharing.reconcile import KINDS, Reconciliation, Sides
 from hub.store import Store
 from policies import load_policy
 
@@ -58,6 +60,7 @@ def demo(
             path = report.save(config.home)
             console.print(summary_table(report))
             console.print(defects_table(store, refs.world))
+            console.print(barrier_table(store, config.home, refs.world))
             partners = demo_partners(store, config.home, refs.world)
         finally:
             store.close()
@@ -128,6 +131,40 @@ def partners_table(partners: list[dict[str, Any]]) -> Table:
     )
     for p in partners:
         table.add_row(p["name"], p["client_id"], p["policy"], p["purpose"])
+    return table
+
+
+def barrier_table(store: Store, home: Path, world: World) -> Table:
+    """The reconciliation of the two sides, kind by kind (``hub report reconcile`` has it
+    per grid), beside what the world planted: the two must agree."""
+    audit = AuditLog.for_store(store)
+    policies = PolicyRegistry(audit, home / POLICIES_DIR)
+    sides = Sides.of_hub(home, store, policies)
+    service = Reconciliation(Sharing(store, audit, policies), lambda: sides)
+    table = Table(
+        "kind",
+        "police only",
+        "grid only",
+        "both",
+        "disagreements",
+        "planted",
+        title="the barrier (信息壁垒): hub report reconcile",
+    )
+    for kind in KINDS:
+        totals = service.overview(operator(), kind)["totals"]
+        found = totals["police_only"] + totals["grid_only"]
+        differing = sum(totals["disagreements"].values())
+        gaps = sum(g.kind == kind for g in world.gaps)
+        planted = sum(d.kind == kind for d in world.disagreements)
+        table.add_row(
+            kind,
+            str(totals["police_only"]),
+            str(totals["grid_only"]),
+            str(totals["both"]),
+            str(differing),
+            f"{gaps} + {planted}"
+            + ("" if (found, differing) == (gaps, planted) else " [red]≠[/red]"),
+        )
     return table
 
 

@@ -22,6 +22,7 @@ from hub.console.roles import Area, reaches
 from hub.console.settings import ConsoleSettings
 from hub.console.steward import Stewardship
 from hub.sharing import Sharing
+from hub.sharing.reconcile import Reconciliation, Sides
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class Console:
     audit: AuditLog
     reviews: ReviewDesk
     operations: Operations
+    reconciliation: Reconciliation
+    """The steward's reconciliation of the two sides (``hub.sharing.reconcile``)."""
     provider: ProviderSignIn | None = None
     """Sign-in through the operators' OpenID Connect provider, when one is configured."""
 
@@ -54,6 +57,7 @@ class Console:
             audit,
             ReviewDesk(sharing, settings.reviewer),
             Operations(store, audit, policies, home),
+            Reconciliation(sharing, lambda: Sides.of_hub(home, store, policies)),
         )
 
     def with_provider(

@@ -5,6 +5,7 @@ sources:
     connector: police_db       # an entry point of the group hub.connectors
     config: {url: ..., streams: [...]}
     schedule: {every: 5m}      # optional: `hub worker` syncs it this often (hub.ingest.schedule)
+    side: police               # optional: police or grid, whose system (hub.sharing.reconcile)
 
 Secrets need not be written in the file: any string in a source's ``config`` may hold
 ``${NAME}`` references, replaced by the environment variable ``NAME`` when the source is
@@ -19,7 +20,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -44,6 +45,9 @@ class SourceSpec(BaseModel):
     """As written in ``sources.yaml``: ``${NAME}`` references not yet expanded."""
     schedule: Schedule | None = None
     """How often ``hub worker`` syncs the source's streams; None: only when asked."""
+    side: Literal["police", "grid"] | None = None
+    """Whose system this is (公安 or 网格): what the reconciliation of the two sides counts
+    its records under; None: neither side's (its records are left out of it)."""
 
     @field_serializer("schedule")
     def _schedule(self, schedule: Schedule | None) -> dict[str, str] | None:
@@ -112,8 +116,9 @@ def save_sources(home: Path, specs: list[SourceSpec]) -> None:
 
 def _dumped(spec: SourceSpec) -> dict[str, Any]:
     document = spec.model_dump()
-    if document["schedule"] is None:
-        del document["schedule"]
+    for optional in ("schedule", "side"):
+        if document[optional] is None:
+            del document[optional]
     return document
 
 

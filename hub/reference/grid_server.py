@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-KEYS = {"residents": "id", "addresses": "addressCode", "events": "eventNo"}
+KEYS = {"residents": "id", "addresses": "addressCode", "events": "eventNo", "houses": "houseCode"}
 """The primary key of each resource the grid platform shares."""
 CURSOR = "updatedAt"
 MAX_LIMIT = 500

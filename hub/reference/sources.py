@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.ingest.sources import SourceSpec
+from hub.reference.barrier import SIDES
 
 
 def _fields(pairs: dict[str, str | dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -107,6 +108,24 @@ GRID_STREAMS = [
         },
     },
     {
+        "name": "houses",
+        "kind": "house",
+        "resource": "houses",
+        "primary_key": "houseCode",
+        "mapping": {
+            "fields": _fields(
+                {
+                    "house_code": "houseCode",
+                    "address_code": "addressCode",
+                    "use": "use",
+                    "occupant_count": "occupants",
+                    "grid_code": "gridCode",
+                    "beat_code": "policeBeat",
+                }
+            )
+        },
+    },
+    {
         "name": "addresses",
         "kind": "address",
         "resource": "addresses",
@@ -186,16 +205,19 @@ def reference_sources(
         SourceSpec(
             id="police_db",
             connector="police_db",
+            side=SIDES["police_db"],
             config={"url": police_url, "streams": POLICE_STREAMS},
         ),
         SourceSpec(
             id="grid_platform",
             connector="grid_platform",
+            side=SIDES["grid_platform"],
             config={"base_url": grid_url, "api_key": grid_api_key, "streams": GRID_STREAMS},
         ),
         SourceSpec(
             id="declarations",
             connector="spreadsheet",
+            side=SIDES["declarations"],
             config={"folder": str(drop_folder), "streams": DECLARATION_STREAMS},
         ),
     ]

@@ -6,6 +6,12 @@ upper-case pinyin-initial columns, the grid platform in camelCase JSON, resident
 spreadsheets with Chinese headers), many people in more than one. A few percent of each
 source's rows are broken on purpose, and every broken row is listed in ``World.defects``
 with the rule that must catch it, so tests and the demo can check the hub caught them all.
+
+The two sides do not hold the same things (信息壁垒): some people, houses and units only
+the police hold, some only the grid (the grid platform or the residents' declarations),
+and where both hold one they may disagree on its address, phone, occupant count or
+household type: ``hub.reference.barrier`` plants such cases in each grid and lists every
+one in ``World.gaps`` and ``World.disagreements``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from typing import Any
 
 from faker import Faker
 from stdnum.cn import ric, uscc
+
+from hub.reference.barrier import Disagreement, Gap, plant
 
 CST = dt.timezone(dt.timedelta(hours=8))
 DISTRICTS = {
@@ -63,6 +71,10 @@ class World:
     defects: list[Defect] = field(default_factory=list)
     people: list[dict[str, Any]] = field(default_factory=list)
     """The truth about every person, in contract form."""
+    gaps: list[Gap] = field(default_factory=list)
+    """Every person, house and unit that only one side holds once the broken rows are out."""
+    disagreements: list[Disagreement] = field(default_factory=list)
+    """Every compared field on which the sources holding one thing disagree."""
 
 
 def citizen_id(rng: random.Random, area: str, birth: dt.date, male: bool) -> str:
@@ -92,6 +104,7 @@ def grids() -> list[Grid]:
 class _Builder:
     def __init__(self, people: int, seed: int, broken_share: float) -> None:
         self.rng = random.Random(seed)  # noqa: S311 (reproducible synthetic data)
+        self.seed = seed
         self.fake = Faker("zh_CN")
         self.fake.seed_instance(seed)
         self.people = people
@@ -109,6 +122,7 @@ class _Builder:
         self.houses(addresses, persons)
         self.units(addresses)
         self.incidents(addresses, persons)
+        plant(self.world, self.seed, addresses)
         return self.world
 
     def addresses(self) -> list[dict[str, Any]]:

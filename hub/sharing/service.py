@@ -22,6 +22,7 @@ from hub.sharing.break_glass import BreakGlass
 from hub.sharing.cases import CaseRefused, open_case
 from hub.sharing.errors import CaseDenied, Denied, InvalidRequest, NotFound
 from hub.sharing.ids import RecordIds
+from hub.sharing.merged import merged_view
 from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
@@ -262,7 +263,9 @@ class Sharing:
 
     def profile(self, asked: Asked, ref: str) -> dict[str, Any]:
         """一人一档 / 一屋一档: the record, every source's record of the same person or house
-        (``linked``), and the related records of other kinds (``contracts.RELATIONS``),
+        (``linked``) and one view merged from them (``merged``, ``hub.sharing.merged``;
+        None when ``linked`` is withheld), and the related records of other kinds
+        (``contracts.RELATIONS``),
         each section under the caller's policy; a section the token's scopes or the policy
         do not grant is reported as withheld, not as empty."""
         root = self.read(asked, ref, fields=None)
@@ -277,11 +280,12 @@ class Sharing:
             limit=1,
         )
         sections = {"linked": self._section(asked, asked.kind, [], own.link_key)}
+        merged = sections["linked"].pop("merged", None)
         for relation in relations:
             value = own.values.get(relation.via)
             filters = [Filter(relation.field, "eq", value)] if value is not None else None
             sections[relation.section] = self._section(asked, relation.kind, filters, None)
-        return {"record": root, "sections": sections}
+        return {"record": root, "merged": merged, "sections": sections}
 
     def _section(
         self,
@@ -315,7 +319,10 @@ class Sharing:
                 asked, "profile.section", "allowed", decision=decision, found=found, shown=shown
             )
         )
-        return {"kind": kind, "items": [self.view(asked, decision, row, shown) for row in found]}
+        items = [self.view(asked, decision, row, shown) for row in found]
+        if link_key is None:
+            return {"kind": kind, "items": items}
+        return {"kind": kind, "items": items, "merged": merged_view(found, items)}
 
     def _one(
         self, asked: Asked, decision: Decision, ref: str, fields: list[str], action: str

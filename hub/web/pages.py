@@ -40,6 +40,8 @@ from hub.console.roles import LABELS, Role
 from hub.console.steward import corrections_from
 from hub.console.workbook import MAX_BYTES
 from hub.ingest.errors import CannotResubmit
+from hub.sharing.reconcile import COMPARED, KINDS
+from hub.store.query import QueryError
 from hub.work.queue import Status
 
 SESSION_COOKIE = "hub_session"
@@ -412,6 +414,32 @@ def console_router(console: Console) -> APIRouter:
             streams=ops.streams(),
             clients=ops.clients(),
             orders=ops.work_orders(),
+        )
+
+    @router.get("/reconciliation")
+    def reconciliation(
+        request: Request, session: Steward, kind: str = "person", grid: str = ""
+    ) -> HTMLResponse:
+        """The counts of every grid; with a grid chosen, its things one side lacks or the
+        sides disagree on (each listing audited by the service)."""
+        if kind not in KINDS:
+            raise BadInput("kind", f"one of {', '.join(KINDS)}")
+        service, subject = console.reconciliation, session.operator.subject
+        try:
+            counts = service.overview(subject, kind, door="console")
+            things = service.lists(subject, kind, grid, door="console") if grid else []
+        except QueryError as exc:
+            raise BadInput("grid", str(exc)) from None
+        return page(
+            request,
+            "reconciliation.html",
+            session,
+            kind=kind,
+            kinds=KINDS,
+            grid=grid,
+            counts=counts,
+            things=things,
+            facts=list(COMPARED[kind]),
         )
 
     # --- the auditor's pages ---------------------------------------------------------

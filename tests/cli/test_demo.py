@@ -62,6 +62,8 @@ def _demo(home: Path) -> str:
     finally:
         store.close()
     assert "missed" in result.output
+    assert "the barrier" in result.output
+    assert "≠" not in result.output  # the reconciliation found what the world planted
     assert report["expectations"]
     assert all(e["success"] for e in report["expectations"]), [
         e for e in report["expectations"] if not e["success"]

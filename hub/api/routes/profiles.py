@@ -14,6 +14,10 @@ router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 @router.get(
     "/{kind}/{record_id}",
     summary="一人一档 / 一屋一档: one person or house with everything linked to it",
+    description="`record`: the one asked for; `sections.linked`: every source's record of "
+    "the same person or house; `merged`: one view of those, each field your policy serves "
+    "from the latest record holding it, with its `source`, `updated` hour and `disagree` "
+    "(the linked records hold different values); the other sections: related records.",
 )
 def profile(
     kind: Literal["person", "house"],
