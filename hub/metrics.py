@@ -40,6 +40,11 @@ DECISIONS = Counter(
     "Audited decisions made under a sharing policy.",
     ["policy", "action", "outcome"],
 )
+BREAK_GLASS_READS = Counter(
+    "hub_break_glass_reads",
+    "Reads answered under a break-glass session (each one flagged in the audit log).",
+    ["policy"],
+)
 AUDIT_ENTRIES = Counter("hub_audit_entries", "Audit log entries appended.", ["action"])
 ROWS_SYNCED = Counter("hub_sync_rows_stored", "Rows stored by syncs.", ["source", "stream"])
 ROWS_QUARANTINED = Counter(

@@ -5,7 +5,18 @@ Imports only ``contracts``: the hub compiles a decision's row scope into its que
 
 from policies.compiled import CompiledPolicy, compiled
 from policies.errors import AccessDenied, PolicyError, PolicyInvalid, Problem
-from policies.evaluate import Claims, Decision, Match, RowScope, admits, decide, row_scope
+from policies.evaluate import (
+    Citation,
+    Claims,
+    Decision,
+    Match,
+    RowScope,
+    admits,
+    decide,
+    decide_break_glass,
+    holds,
+    row_scope,
+)
 from policies.explain import FieldGrant, explain
 from policies.loader import (
     REVIEW_ROW_CLASSES,
@@ -15,10 +26,12 @@ from policies.loader import (
     parse_policy,
 )
 from policies.model import (
+    BreakGlassGrant,
     Condition,
     Jurisdiction,
     KindGrant,
     Policy,
+    PurposeRule,
     Rows,
     Treatment,
     WorkOrderGrant,
@@ -29,6 +42,8 @@ from policies.work_orders import Side, decide_receiving, decide_step
 __all__ = [
     "REVIEW_ROW_CLASSES",
     "AccessDenied",
+    "BreakGlassGrant",
+    "Citation",
     "Claims",
     "CompiledPolicy",
     "Condition",
@@ -41,6 +56,7 @@ __all__ = [
     "PolicyError",
     "PolicyInvalid",
     "Problem",
+    "PurposeRule",
     "RowScope",
     "Rows",
     "Side",
@@ -50,9 +66,11 @@ __all__ = [
     "check_policy",
     "compiled",
     "decide",
+    "decide_break_glass",
     "decide_receiving",
     "decide_step",
     "explain",
+    "holds",
     "load_policies",
     "load_policy",
     "mask",

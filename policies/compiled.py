@@ -26,6 +26,7 @@ from policies.evaluate import (
     STATS,
     Claims,
     Decision,
+    citation,
     granted,
     require_purpose,
     row_scope,
@@ -85,10 +86,11 @@ class CompiledPolicy:
         action: str = "read",
         fields: Iterable[str] | None = None,
         filter_fields: Iterable[str] = (),
+        case: str | None = None,
     ) -> Decision:
         """As ``policies.decide(policy, claims, kind, ...)``."""
         policy = self.policy
-        purpose = require_purpose(policy, purpose)
+        purpose = require_purpose(policy, purpose, case)
         grant = granted(policy, kind, action)
         plan = self._plans.get(kind)
         if plan is None or plan.grant is not grant:
@@ -131,6 +133,7 @@ class CompiledPolicy:
             writable=(
                 plan.write if action == "write" else plan.submit if action == "submit" else _NONE
             ),
+            case=citation(policy, purpose, case),
             min_cell=grant.min_cell if stats else None,
         )
 

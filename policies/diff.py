@@ -50,7 +50,8 @@ class Change:
     @property
     def kind(self) -> str:
         head = self.where.split(".")[0]
-        return head if head not in ("policy", "purposes", "police", "role", "work_orders") else ""
+        policy_wide = ("policy", "purposes", "police", "role", "work_orders", "break_glass")
+        return head if head not in policy_wide else ""
 
     @property
     def item(self) -> str:
@@ -71,6 +72,8 @@ def treatment_order(before: Treatment, after: Treatment) -> set[Direction]:
 def diff(old: Policy, new: Policy) -> list[Change]:
     """Every change from ``old`` to ``new`` and which way it goes."""
     changes = list(_sets("purposes", old.purposes, new.purposes))
+    changes += _cases(old, new)
+    changes += _break_glass(old, new)
     changes += _flag("police", old.police, new.police)
     changes += _flag("role", old.role == "auditor", new.role == "auditor", old.role, new.role)
     for kind in sorted(set(old.kinds) | set(new.kinds)):
@@ -83,6 +86,35 @@ def diff(old: Policy, new: Policy) -> list[Change]:
         was = getattr(before, side) if before else []
         now = getattr(after, side) if after else []
         changes += _sets(f"work_orders.{side}", was, now)
+    return changes
+
+
+def _cases(old: Policy, new: Policy) -> list[Change]:
+    """A purpose both versions grant, bound to a case in one and not the other: unbinding
+    it widens (any record in scope, no case cited); binding it narrows; binding it to
+    another kind of case does both."""
+    changes = []
+    for purpose in sorted(set(old.purposes) & set(new.purposes)):
+        was, now = old.requires_case(purpose), new.requires_case(purpose)
+        if was == now:
+            continue
+        where = f"purposes.{purpose}.requires"
+        shown = (was or "-", now or "-")
+        if was is None or now is None:
+            changes.append(Change(where, *shown, "narrows" if now else "widens"))
+        else:
+            changes += [Change(where, *shown, "widens"), Change(where, *shown, "narrows")]
+    return changes
+
+
+def _break_glass(old: Policy, new: Policy) -> list[Change]:
+    """Kinds a session may read beyond the policy, the box, and approving others'."""
+    was, now = old.break_glass, new.break_glass
+    changes = list(_sets("break_glass.kinds", was.kinds if was else [], now.kinds if now else []))
+    changes += _flag("break_glass.approve", bool(was and was.approve), bool(now and now.approve))
+    if was and now and was.kinds and now.kinds and was.minutes != now.minutes:
+        way: Direction = "widens" if now.minutes > was.minutes else "narrows"
+        changes.append(Change("break_glass.minutes", str(was.minutes), str(now.minutes), way))
     return changes
 
 

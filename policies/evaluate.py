@@ -3,16 +3,22 @@
 The decision carries the row scope as data (``RowScope``), not as a filter function: the
 hub compiles it into the database query, so rows outside a partner's scope are never
 fetched. Field treatments are applied to what comes back (``Decision.apply``).
+
+A purpose bound to a case (``Policy.cases``) needs the request to cite one: the decision
+then carries the citation (``Decision.case``), and the hub, which alone can look the case
+up, binds it (``Decision.bind``): the row scope narrowed to the records linked to the case,
+and each record returned checked against the same links (``Decision.linked``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from contracts import contract
+from contracts import Sensitivity, contract
 from policies.errors import AccessDenied
 from policies.model import KindGrant, Policy, Rows, Treatment
 from policies.transform import Treat, treater
@@ -45,6 +51,30 @@ class RowScope:
         return not self.unrestricted and not self.any_of
 
 
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """The case a request cites: an incident or a work order, by its natural key.
+
+    ``links`` is empty until the hub binds the case: then the matches (all of them) that a
+    record of the decision's kind must hold to be linked to the case."""
+
+    kind: str
+    key: str
+    links: tuple[Match, ...] = ()
+
+    def audited(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.key}
+
+
+def holds(match: Match, record: Mapping[str, Any]) -> bool:
+    """Whether ``record``'s value of ``match.field`` satisfies ``match``: the Python
+    reading of what ``hub.store.query`` compiles into SQL."""
+    value = record.get(match.field)
+    if match.op == "prefix":
+        return isinstance(value, str) and any(value.startswith(str(p)) for p in match.values)
+    return value in match.values
+
+
 @dataclass(frozen=True)
 class Decision:
     policy_id: str
@@ -60,6 +90,39 @@ class Decision:
     writable: frozenset[str] = field(default=frozenset())
     """For a write or a submit: the fields the partner may write (``KindGrant.write``) or
     submit for review (``KindGrant.submit``); a record naming any other is refused whole."""
+    case: Citation | None = None
+    """The case the request cites, when its purpose requires one."""
+
+    def bind(self, links: tuple[Match, ...]) -> Decision:
+        """This decision bound to its cited case: only rows holding every one of ``links``
+        (and in scope) are read."""
+        if self.case is None:
+            raise ValueError("a decision binds a case only when its request cites one")
+        scope = RowScope(self.scope.unrestricted, self.scope.any_of, (*self.scope.all_of, *links))
+        case = Citation(self.case.kind, self.case.key, links)
+        return dataclasses.replace(self, scope=scope, case=case)
+
+    @property
+    def policy_scope(self) -> RowScope:
+        """The rows the policy grants, before the cited case narrowed them (``bind``)."""
+        bound = len(self.case.links) if self.case is not None else 0
+        if not bound:
+            return self.scope
+        all_of = self.scope.all_of[:-bound]
+        return RowScope(self.scope.unrestricted, self.scope.any_of, all_of)
+
+    def linked(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` (its values and ``link_key``) is linked to the cited case;
+        True when no case is cited."""
+        if self.case is None:
+            return True
+        return bool(self.case.links) and all(holds(m, record) for m in self.case.links)
+
+    def link_fields(self) -> list[str]:
+        """The record fields ``linked`` reads (``link_key`` aside)."""
+        links = self.case.links if self.case is not None else ()
+        return list(dict.fromkeys(m.field for m in links if m.field != "link_key"))
+
     min_cell: int | None = None
     """For counts (action ``stats``): counts below it are suppressed."""
 
@@ -101,13 +164,14 @@ def decide(
     action: str = "read",
     fields: Iterable[str] | None = None,
     filter_fields: Iterable[str] = (),
+    case: str | None = None,
 ) -> Decision:
     """Decide a request or raise AccessDenied naming why. Default deny throughout.
 
     Action ``stats`` is counts of the kind (``fields``: the fields grouped by, each granted
     in clear); it needs ``read`` and an ``access`` that opens counts, and an aggregates-only
     grant refuses every other action (``aggregate_only``)."""
-    purpose = require_purpose(policy, purpose)
+    purpose = require_purpose(policy, purpose, case)
     grant = granted(policy, kind, action)
     all_fields = [spec.name for spec in contract(kind).specs()]
     visible = {
@@ -147,8 +211,40 @@ def decide(
         treatments=visible,
         withheld=tuple(name for name in all_fields if name not in visible),
         writable=frozenset(_writable(grant, action)),
+        case=citation(policy, purpose, case),
         min_cell=grant.min_cell if action == STATS else None,
     )
+
+
+def decide_break_glass(
+    policy: Policy,
+    claims: Claims,
+    kind: str,
+    purpose: str | None,
+    fields: Iterable[str] | None = None,
+    filter_fields: Iterable[str] = (),
+    case: str | None = None,
+) -> Decision:
+    """A read under a break-glass session (``Policy.break_glass``): every row the store
+    holds, every field in clear but police-only ones outside a police policy; the purpose
+    (and its case) still required as always. AccessDenied if the policy grants no
+    break-glass read of ``kind``."""
+    glass = policy.break_glass
+    if glass is None or kind not in glass.kinds:
+        raise AccessDenied(
+            "break_glass", f"{policy.ref} grants no break-glass read of {kind}", kind=kind
+        )
+    wide = KindGrant(
+        rows=Rows(all=True),
+        fields={
+            spec.name: Treatment.ALLOW
+            for spec in contract(kind).specs()
+            if policy.police or spec.sensitivity is not Sensitivity.POLICE_ONLY
+        },
+    )
+    widened = policy.model_copy(update={"kinds": {**policy.kinds, kind: wide}})
+    decision = decide(widened, claims, kind, purpose, "read", fields, filter_fields, case)
+    return dataclasses.replace(decision, policy_digest=policy.digest)
 
 
 STATS = "stats"
@@ -190,13 +286,31 @@ def _writable(grant: KindGrant, action: str) -> list[str]:
     return grant.write if action == "write" else grant.submit if action == "submit" else []
 
 
-def require_purpose(policy: Policy, purpose: str | None) -> str:
-    """``purpose``, if ``policy`` grants it; AccessDenied if not (or if none is declared)."""
+def require_purpose(policy: Policy, purpose: str | None, case: str | None = None) -> str:
+    """``purpose``, if ``policy`` grants it and the request cites a case exactly when the
+    purpose requires one; AccessDenied if not (or if no purpose is declared)."""
     if not purpose or purpose not in policy.purposes:
         raise AccessDenied(
             "purpose", f"purpose {purpose!r} is not granted by {policy.ref}", purpose=purpose
         )
+    requires = policy.requires_case(purpose)
+    if requires and not case:
+        raise AccessDenied(
+            "case_required",
+            f"purpose {purpose} requires citing a case: case={requires.upper()}_ID",
+            purpose=purpose,
+        )
+    if case and not requires:
+        raise AccessDenied(
+            "case_unbound", f"purpose {purpose} is not bound to a case", purpose=purpose
+        )
     return purpose
+
+
+def citation(policy: Policy, purpose: str, case: str | None) -> Citation | None:
+    """The case a request under ``purpose`` cites (``require_purpose`` checked it)."""
+    requires = policy.requires_case(purpose)
+    return Citation(requires, case) if requires and case else None
 
 
 def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:
@@ -223,13 +337,7 @@ def admits(scope: RowScope, record: Mapping[str, Any]) -> bool:
     """Whether ``record`` lies in ``scope``: the check for records pushed in, which are not
     read back through a query."""
 
-    def holds(match: Match) -> bool:
-        value = record.get(match.field)
-        if match.op == "prefix":
-            return isinstance(value, str) and any(value.startswith(str(p)) for p in match.values)
-        return value in match.values
-
     if scope.empty:
         return False
-    reach = scope.unrestricted or any(holds(m) for m in scope.any_of)
-    return reach and all(holds(m) for m in scope.all_of)
+    reach = scope.unrestricted or any(holds(m, record) for m in scope.any_of)
+    return reach and all(holds(m, record) for m in scope.all_of)

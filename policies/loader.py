@@ -79,7 +79,39 @@ def check_policy(policy: Policy) -> list[Problem]:
             problem = _misfit(spec, treatment, police=policy.police)
             if problem:
                 problems.append(Problem(where, problem))
-    return problems + _work_order_problems(policy)
+    return (
+        problems
+        + _work_order_problems(policy)
+        + _case_problems(policy)
+        + _break_glass_problems(policy)
+    )
+
+
+def _break_glass_problems(policy: Policy) -> list[Problem]:
+    glass = policy.break_glass
+    if glass is None:
+        return []
+    problems = [
+        Problem("break_glass.kinds", f"no record kind {kind!r}")
+        for kind in glass.kinds
+        if kind not in CONTRACTS
+    ]
+    if not glass.kinds and not glass.approve:
+        problems.append(Problem("break_glass", "break_glass grants neither kinds nor approve"))
+    return problems
+
+
+def _case_problems(policy: Policy) -> list[Problem]:
+    """A purpose bound to a case needs the policy to read that kind of case: whether a
+    cited case is within the caller's jurisdiction is judged by those rows."""
+    return [
+        Problem(
+            f"purposes.{purpose}",
+            f"requires a {kind} case, but {policy.ref} does not grant read on {kind}",
+        )
+        for purpose, kind in policy.cases.items()
+        if kind not in policy.kinds or "read" not in policy.kinds[kind].actions
+    ]
 
 
 def _row_problems(where: str, kind: str, rows: Rows, specs: dict[str, FieldSpec]) -> list[Problem]:

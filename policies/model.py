@@ -25,6 +25,11 @@ A policy is a YAML document, one per partner or role::
         fields: {incident_id: allow, description: allow}
         write: [incident_id, incident_type, reported_at, description]
 
+A purpose may be bound to a case (案件): ``purposes: {社区警务: {}, 案件侦查: {requires:
+incident}}``. A request under 案件侦查 must then cite an open incident within the caller's
+rows (``case=``), and reads only the records linked to it (``hub.sharing.cases``). The
+plain list form means no purpose is bound.
+
 Everything not named is denied: a kind, an action, a purpose, a field, a field to write.
 """
 
@@ -73,6 +78,19 @@ class Condition(BaseModel):
         if len(given) != 1:
             raise ValueError("a condition takes exactly one of equals, in, prefix")
         return self
+
+
+CaseKind = Literal["incident", "work_order"]
+"""The kinds of record a purpose may require a request to cite as its case."""
+
+
+class PurposeRule(BaseModel):
+    """What a purpose requires of a request beyond being declared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requires: CaseKind | None = None
+    """A case the request must cite (``case=``): an incident or a work order."""
 
 
 class Rows(BaseModel):
@@ -147,6 +165,24 @@ class WorkOrderGrant(BaseModel):
     receive: list[str] = Field(default_factory=list)
 
 
+class BreakGlassGrant(BaseModel):
+    """Break-glass (紧急调阅): reading beyond the policy in an emergency, for a stated reason,
+    in a session that lasts ``minutes`` at most and that a second approver (another
+    client whose policy says ``approve``, or an operator) must approve within that time,
+    or the session is flagged. Under a session, a kind of ``kinds`` is read in every row
+    the store holds, every field in clear (police-only ones for a police policy only);
+    reads only, each one flagged in the audit log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kinds: list[str] = Field(default_factory=list)
+    """The kinds a session may read beyond the policy."""
+    minutes: int = Field(default=30, ge=1, le=240)
+    """The longest a session may last (its box)."""
+    approve: bool = False
+    """Its clients may approve another client's session."""
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -159,9 +195,39 @@ class Policy(BaseModel):
     """``auditor``: its clients search the whole audit log and answer subject access
     requests; a ``partner``'s clients see the entries of their own requests only."""
     purposes: list[str] = Field(min_length=1)
+    cases: dict[str, CaseKind] = Field(default_factory=dict)
+    """The purposes bound to a case, and the kind of case each requires. Written in a
+    document as rules of the mapping form of ``purposes``; kept apart so that ``purposes``
+    stays the list of names every check reads."""
     kinds: dict[str, KindGrant] = Field(default_factory=dict)
     work_orders: WorkOrderGrant | None = None
     """The partner's part in the work-order loop; none: it takes no step."""
+    break_glass: BreakGlassGrant | None = None
+    """Break-glass sessions its clients may open or approve; none: neither."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _purpose_rules(cls, document: Any) -> Any:
+        """The mapping form of ``purposes`` as the list of names and ``cases``."""
+        if not isinstance(document, dict) or not isinstance(document.get("purposes"), dict):
+            return document
+        rules = {
+            name: PurposeRule.model_validate(rule or {})
+            for name, rule in document["purposes"].items()
+        }
+        cases = {name: rule.requires for name, rule in rules.items() if rule.requires}
+        return {**document, "purposes": list(rules), "cases": cases}
+
+    @model_validator(mode="after")
+    def _cases_are_purposes(self) -> Self:
+        unknown = sorted(set(self.cases) - set(self.purposes))
+        if unknown:
+            raise ValueError(f"cases name purposes the policy does not grant: {unknown}")
+        return self
+
+    def requires_case(self, purpose: str) -> CaseKind | None:
+        """The kind of case a request under ``purpose`` must cite, if any."""
+        return self.cases.get(purpose)
 
     @property
     def digest(self) -> str:
@@ -172,6 +238,10 @@ class Policy(BaseModel):
             del content["role"]
         if self.work_orders is None:
             del content["work_orders"]
+        if not self.cases:
+            del content["cases"]
+        if self.break_glass is None:
+            del content["break_glass"]
         for grant in content["kinds"].values():
             if not grant["submit"]:
                 del grant["submit"]
@@ -190,4 +260,11 @@ class Policy(BaseModel):
         return self.kinds.get(kind)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        """The document, in the form it is written: bound purposes as rules."""
+        document = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        cases = document.pop("cases", None)
+        if cases:
+            document["purposes"] = {
+                name: {"requires": cases[name]} if name in cases else {} for name in self.purposes
+            }
+        return document

@@ -34,6 +34,7 @@ from hub.api.observability import (
 from hub.api.ratelimit import RateLimiter
 from hub.api.routes import (
     audit,
+    break_glass,
     profiles,
     reconciliation,
     records,
@@ -167,6 +168,7 @@ def create_app(
     app.include_router(subscriptions_router(subscriptions))
     app.include_router(reviews.router)
     app.include_router(work_orders.router)
+    app.include_router(break_glass.router)
     console = Console.over(sharing, config.home, config.console, config.access_alerts)
     install_pages(app, console.with_provider(config.operator_oidc))
     return app

@@ -33,7 +33,7 @@ from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import metrics
@@ -42,8 +42,9 @@ from hub.audit.patterns import PATTERNS, AlertThresholds, find_alerts
 from hub.auth.keys import SigningKeys
 from hub.ingest.worker import db_now, sync_lag
 from hub.policyfiles import PolicyRegistry
+from hub.sharing.break_glass import READ_ACTIONS
 from hub.store import Store
-from hub.store.tables import audit_log, deliveries
+from hub.store.tables import audit_log, break_glass_sessions, deliveries
 
 access_log = logging.getLogger("hub.access")
 QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
@@ -141,7 +142,17 @@ class CountingAuditLog(AuditLog):
             metrics.AUDIT_ENTRIES.labels(event.action).inc()
             if event.policy_id:
                 metrics.DECISIONS.labels(event.policy_id, event.action, event.outcome).inc()
+                if _break_glass_read(event):
+                    metrics.BREAK_GLASS_READS.labels(event.policy_id).inc()
         return appended
+
+
+def _break_glass_read(event: AuditEvent) -> bool:
+    return (
+        event.outcome == "allowed"
+        and event.action in READ_ACTIONS
+        and "break_glass" in event.detail
+    )
 
 
 class AlertGauges(Collector):
@@ -209,9 +220,33 @@ class StoreGauges(Collector):
         backlog.add_metric([], oldest)
         yield by_status
         yield backlog
+        glass = GaugeMetricFamily(
+            "hub_break_glass_sessions",
+            "Break-glass sessions by status: approved, pending (in their box, not yet "
+            "approved), unapproved (the box passed with no approval: flagged for review).",
+            labels=["status"],
+        )
+        for status, count in sorted(_break_glass(self.store).items()):
+            glass.add_metric([status], count)
+        yield glass
 
 
 DELIVERY_STATUSES = ("pending", "delivered", "filtered", "dead")
+
+
+def _break_glass(store: Store) -> dict[str, int]:
+    c = break_glass_sessions.c
+    now = dt.datetime.now(dt.UTC)
+    status = case(
+        (c.approved_at.is_not(None), "approved"),
+        (c.expires_at > now, "pending"),
+        else_="unapproved",
+    )
+    counts = dict.fromkeys(("approved", "pending", "unapproved"), 0)
+    with store.engine.connect() as conn:
+        for name, count in conn.execute(select(status, func.count()).group_by(status)):
+            counts[name] = count
+    return counts
 
 
 def _deliveries(store: Store) -> tuple[dict[str, int], float]:

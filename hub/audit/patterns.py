@@ -13,6 +13,8 @@ Over the ``window`` that ends now (a day by default), against each client's own
 - ``refusals`` at least ``refusals`` refused requests of one client (probing)
 - ``new_grid`` records read in grids the client read none of in its baseline (a client
                with fewer than ``baseline_min_reads`` reads there has no usual grids yet)
+- ``break_glass`` reads under a break-glass session (``hub.sharing.break_glass``), whatever
+               their number: one alert per session, about the session, for the review
 
 A read is an allowed ``records.query``, ``records.read`` or ``profile.section`` entry of a
 client; the persons and grids it touched are its ``record_ids`` looked up in the record
@@ -40,7 +42,7 @@ from hub.store import Store
 from hub.store.tables import KIND_TABLES
 
 READS = frozenset({"records.query", "records.read", "profile.section"})
-PATTERNS = ("volume", "night", "repeat", "refusals", "new_grid")
+PATTERNS = ("volume", "night", "repeat", "refusals", "new_grid", "break_glass")
 MAX_SEQS = 500
 MAX_ENTRIES = 500_000
 """Entries one computation reads at most (window and baseline together)."""
@@ -133,6 +135,7 @@ def find_alerts(
         alerts += _night(t, client, mine)
         alerts += _repeat(t, client, mine)
         alerts += _new_grid(t, client, mine, before.get(client))
+        alerts += _break_glass(client, mine)
     alerts += _refusals(t, [e for e in entries if e.at >= start])
     return alerts
 
@@ -226,6 +229,26 @@ def _new_grid(t: AlertThresholds, client: str, mine: _Reads, past: _Reads | None
     new = sorted({g for e in behind for g in mine.grids[e.seq]} - usual)
     about = ", ".join(new)
     return [Alert("new_grid", client, f"new_grid:{client}", len(new), 1, about, _seqs(behind))]
+
+
+def _break_glass(client: str, mine: _Reads) -> list[Alert]:
+    sessions: dict[str, list[AuditEntry]] = defaultdict(list)
+    for entry in mine.entries:
+        flagged = entry.event.detail.get("break_glass")
+        if isinstance(flagged, dict) and isinstance(flagged.get("session"), str):
+            sessions[flagged["session"]].append(entry)
+    return [
+        Alert(
+            "break_glass",
+            client,
+            f"break_glass:{client}:{session}",
+            len(found),
+            1,
+            session,
+            _seqs(found),
+        )
+        for session, found in sorted(sessions.items())
+    ]
 
 
 def _refusals(t: AlertThresholds, entries: Iterable[AuditEntry]) -> list[Alert]:

@@ -14,7 +14,10 @@ ACTIONS = ("read", "write", "submit", "review")
 SUBSCRIPTION_SCOPES = frozenset({"subscriptions.read", "subscriptions.write"})
 """Webhook subscriptions (``/v1/subscriptions``): a partner policy's clients may hold
 them, an auditor's may not (its clients search the log; they are sent no records)."""
-SERVICE_SCOPES = frozenset({"audit.read"}) | SUBSCRIPTION_SCOPES
+BREAK_GLASS_SCOPE = "break_glass"
+"""Opening and approving break-glass sessions (``/v1/break-glass``): for the clients of a
+policy with a ``break_glass`` grant only. Reads under a session need the kind's scope."""
+SERVICE_SCOPES = frozenset({"audit.read", BREAK_GLASS_SCOPE}) | SUBSCRIPTION_SCOPES
 """Scopes of the hub's own services that an endpoint checks (``GET /v1/audit``)."""
 RECORD_SCOPES = frozenset(f"{kind}.{action}" for kind in CONTRACTS for action in ACTIONS)
 SCOPES = RECORD_SCOPES | SERVICE_SCOPES
@@ -41,6 +44,8 @@ def scope_problems(scopes: Iterable[str], policy: Policy | None = None) -> list[
             for scope in wanted
             if scope in RECORD_SCOPES and scope not in granted
         ]
+        if BREAK_GLASS_SCOPE in wanted and policy.break_glass is None:
+            problems.append(f"scope {BREAK_GLASS_SCOPE!r} is not granted by policy {policy.ref}")
         if policy.role != "partner":
             problems += [
                 f"scope {scope!r} is for partner policies; {policy.ref} is {policy.role}"

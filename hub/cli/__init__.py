@@ -6,6 +6,7 @@ import typer
 
 from hub.cli import (
     audit,
+    break_glass,
     clients,
     config,
     contracts,
@@ -50,6 +51,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
+app.add_typer(break_glass.app, name="break-glass")
 
 
 def main() -> None:

@@ -106,7 +106,7 @@ def explain_field(
         table.add_row(
             "\n".join(bound.get(g.policy_id, [])) or "-",
             f"{g.policy_id}@v{g.policy_version}",
-            g.treatment.value,
+            g.treatment.value + (" (break-glass)" if g.break_glass else ""),
             "counts only" if g.access == "aggregate" else g.access,
             ", ".join(g.actions),
             ", ".join(g.purposes),

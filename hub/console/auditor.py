@@ -213,7 +213,8 @@ def sharing_matrix(policies: list[Policy]) -> Matrix:
     rows = []
     for kind, model in sorted(CONTRACTS.items()):
         for field in model.model_fields:
-            grants = {g.policy_id: g for g in explain(ordered, f"{kind}.{field}")}
+            found = explain(ordered, f"{kind}.{field}")
+            grants = {g.policy_id: g for g in found if not g.break_glass}
             cells = [_cell(grants.get(p.id)) for p in ordered]
             rows.append((kind, field, cells))
     return Matrix(heads, rows)

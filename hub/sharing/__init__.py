@@ -2,6 +2,7 @@
 scoped in SQL, treated field by field, audited. Knows no HTTP."""
 
 from hub.sharing.errors import (
+    CaseDenied,
     Conflict,
     Denied,
     InvalidRequest,
@@ -16,6 +17,7 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "Access",
     "Asked",
+    "CaseDenied",
     "Conflict",
     "Denied",
     "InvalidRequest",

@@ -3,7 +3,9 @@ place that translates it (the API's problem handlers) also writes that event.
 
 SharingError (HubError)
  ├── Denied           the policy does not grant it: a purpose, kind, field, filter, write,
- │                    or rows outside the caller's scope; ``reason`` a stable word
+ │   │                or rows outside the caller's scope; ``reason`` a stable word
+ │   └── CaseDenied   a cited case refused: not found or outside the caller's rows,
+ │                    closed, or not linked to the record; names the case
  ├── NotFound         no such record, or none the caller may see: the two look the same
  ├── InvalidRequest   a request the hub cannot run: a bad cursor or filter, a pushed row
  │                    with an unknown or twice-named field, a source key twice in a push
@@ -19,6 +21,7 @@ from typing import Any
 
 from hub.audit import AuditEvent
 from hub.errors import HubError
+from policies import Citation
 
 
 class SharingError(HubError):
@@ -37,6 +40,15 @@ class Denied(SharingError):
         super().__init__(message, event, **extra)
         self.reason = reason
         self.code = f"denied_{reason}"
+
+
+class CaseDenied(Denied):
+    """A refusal over the case a request cites (``hub.sharing.cases``): the caller is told
+    which case (``case``: its kind and id), as the audit entry is."""
+
+    def __init__(self, reason: str, message: str, event: AuditEvent, case: Citation) -> None:
+        super().__init__(reason, message, event, case=case.audited())
+        self.case = case
 
 
 class NotFound(SharingError):

@@ -18,14 +18,16 @@ from typing import Any, Protocol
 from contracts import RELATIONS, VERIFIED_KINDS
 from hub.audit import AuditEvent, AuditLog
 from hub.policyfiles import PolicyRegistry
-from hub.sharing.errors import Denied, InvalidRequest, NotFound
+from hub.sharing.break_glass import BreakGlass
+from hub.sharing.cases import CaseRefused, open_case
+from hub.sharing.errors import CaseDenied, Denied, InvalidRequest, NotFound
 from hub.sharing.ids import RecordIds
 from hub.sharing.merged import merged_view
 from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
 from hub.store.visits import last_visits
-from policies import AccessDenied, Decision, Policy, RowScope, compiled
+from policies import AccessDenied, Decision, Policy, RowScope, compiled, decide_break_glass
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
@@ -63,6 +65,10 @@ class Asked:
     kind: str
     purpose: str | None
     request_id: str
+    case: str | None = None
+    """The case cited (``case=``), when the purpose is bound to one (``hub.sharing.cases``)."""
+    break_glass: str | None = None
+    """The break-glass session the request reads under (``hub.sharing.break_glass``)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Sharing:
         self.audit = audit
         self.policies = policies
         self.ids = RecordIds(store)
+        self.break_glass = BreakGlass(store, audit, policies)
         self.max_page = max_page
         self._pseudonym_key = lru_cache(maxsize=1024)(self._new_pseudonym_key)
 
@@ -107,20 +114,27 @@ class Sharing:
         filters: Sequence[Filter] = (),
         audited_as: str | None = None,
     ) -> Decision:
-        """The policy's decision, or ``Denied`` carrying its audit event (``audited_as``,
-        by default ``records.<action>``)."""
+        """The policy's decision, bound to the case the request cites if its purpose
+        requires one, or ``Denied`` carrying its audit event (``audited_as``, by default
+        ``records.<action>``)."""
         policy = self.policies.get(asked.access.policy_id)
         try:
-            if policy is None:
-                raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
-            return compiled(policy).decide(
-                asked.access.jurisdiction,
-                asked.kind,
-                asked.purpose,
-                action,
-                fields,
-                [f.field for f in filters],
+            return self._decision(asked, policy, action, fields, [f.field for f in filters])
+        except CaseRefused as exc:
+            event = self.event(
+                asked,
+                audited_as or f"records.{action}",
+                "denied",
+                filters=filters,
+                policy=policy,
+                detail={
+                    "reason": exc.reason,
+                    "message": str(exc),
+                    "case": exc.case.audited(),
+                    "case_check": exc.check,
+                },
             )
+            raise CaseDenied(exc.reason, str(exc), event, exc.case) from None
         except AccessDenied as exc:
             event = self.event(
                 asked,
@@ -131,6 +145,39 @@ class Sharing:
                 detail={"reason": exc.reason, "message": str(exc), "fields": list(exc.fields)},
             )
             raise Denied(exc.reason, str(exc), event, fields=list(exc.fields)) from None
+
+    def _decision(
+        self,
+        asked: Asked,
+        policy: Policy | None,
+        action: str,
+        fields: Sequence[str] | None = None,
+        filter_fields: Sequence[str] = (),
+    ) -> Decision:
+        """``decide`` without the audit: AccessDenied (``CaseRefused`` for a case) if not."""
+        if policy is None:
+            raise AccessDenied("policy", f"no policy {asked.access.policy_id!r} is loaded")
+        claims = asked.access.jurisdiction
+        if asked.break_glass is not None:
+            self.break_glass.active(asked.access.client_id, asked.break_glass, asked.kind, action)
+            decision = decide_break_glass(
+                policy, claims, asked.kind, asked.purpose, fields, filter_fields, asked.case
+            )
+        else:
+            decision = compiled(policy).decide(
+                claims, asked.kind, asked.purpose, action, fields, filter_fields, asked.case
+            )
+        if decision.case is None:
+            return decision
+        case = open_case(self.store, policy, claims, decision.case)
+        return decision.bind(case.links_of(asked.kind))
+
+    def _linked(self, decision: Decision, rows: Sequence[FoundRow]) -> list[FoundRow]:
+        """The rows linked to the decision's case (all of them when none is cited): read
+        on what the query returned, whatever the query was."""
+        if decision.case is None:
+            return list(rows)
+        return [row for row in rows if decision.linked({**row.values, "link_key": row.link_key})]
 
     # --- reads --------------------------------------------------------------------------
 
@@ -155,11 +202,11 @@ class Sharing:
         after = self._cursor(asked, cursor) if cursor else None
         decision = self.decide(asked, "read", fields=fields, filters=filters)
         try:
-            found = select_rows(
+            fetched = select_rows(
                 self.store,
                 asked.kind,
                 decision.scope,
-                list(decision.treatments),
+                _reading(decision),
                 filters,
                 after_id=after,
                 limit=limit,
@@ -175,6 +222,7 @@ class Sharing:
                 detail={"reason": "bad_filter", "field": exc.field},
             )
             raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+        found = self._linked(decision, fetched)
         shown = self.last_verifications(asked, found)
         self.audit.append(
             self.event(
@@ -188,9 +236,9 @@ class Sharing:
                 detail={"include_inactive": True} if include_inactive else None,
             )
         )
-        more = len(found) == limit
+        more = len(fetched) == limit
         next_cursor = (
-            self.ids.encode(asked.access.client_id, asked.kind, found[-1].id, "cursor")
+            self.ids.encode(asked.access.client_id, asked.kind, fetched[-1].id, "cursor")
             if more
             else None
         )
@@ -205,8 +253,18 @@ class Sharing:
         include_inactive: bool = False,
     ) -> dict[str, Any]:
         decision = self.decide(asked, "read", fields=fields)
-        treated = list(decision.treatments)
-        row = self._one(asked, decision, ref, treated, "records.read", include_inactive)
+        row = self._one(asked, decision, ref, _reading(decision), "records.read", include_inactive)
+        case = decision.case
+        if case is not None and not self._linked(decision, [row]):
+            message = f"{asked.kind} {ref} is not linked to {case.kind} {case.key}"
+            event = self.event(
+                asked,
+                "records.read",
+                "denied",
+                decision=decision,
+                detail={"reason": "case_unlinked", "record_id": ref, "message": message},
+            )
+            raise CaseDenied("case_unlinked", message, event, case)
         shown = self.last_verifications(asked, [row])
         self.audit.append(
             self.event(
@@ -256,27 +314,23 @@ class Sharing:
     ) -> dict[str, Any]:
         if f"{kind}.read" not in parent.access.scopes:
             return {"kind": kind, "withheld": "scope"}
-        asked = Asked(parent.access, kind, parent.purpose, parent.request_id)
-        policy = self.policies.get(asked.access.policy_id)
+        asked = dataclasses.replace(parent, kind=kind)
         try:
-            if policy is None:
-                raise AccessDenied("policy", "no policy")
-            decision = compiled(policy).decide(
-                asked.access.jurisdiction, kind, asked.purpose, "read"
-            )
+            decision = self._decision(asked, self.policies.get(asked.access.policy_id), "read")
         except AccessDenied as exc:
             return {"kind": kind, "withheld": exc.reason}
         if filters is None:
             return {"kind": kind, "items": []}
-        found = select_rows(
+        fetched = select_rows(
             self.store,
             kind,
             decision.scope,
-            list(decision.treatments),
+            _reading(decision),
             filters,
             link_key=link_key,
             limit=self.max_page,
         )
+        found = self._linked(decision, fetched)
         shown = self.last_verifications(asked, found)
         self.audit.append(
             self.event(
@@ -302,7 +356,7 @@ class Sharing:
             select_rows(
                 self.store,
                 asked.kind,
-                decision.scope,
+                decision.policy_scope,
                 fields,
                 record_id=record_id,
                 limit=1,
@@ -410,6 +464,11 @@ class Sharing:
         if shown is not None:
             record_ids = [*record_ids, *(f"visit/{visit.id}" for visit in shown.last.values())]
             detail = {**(detail or {}), "verification": shown.audited()}
+        if asked.break_glass is not None:
+            detail = {**(detail or {}), "break_glass": {"session": asked.break_glass}}
+        if asked.case is not None and "case" not in (detail or {}):
+            cited = decision.case if decision is not None else None
+            detail = {**(detail or {}), "case": cited.audited() if cited else {"id": asked.case}}
         fields: dict[str, list[str]] = {}
         if decision is not None:
             for treatment, names in decision.fields_by_treatment().items():
@@ -447,3 +506,9 @@ class Sharing:
                 value = hidden if isinstance(item.value, list) else hidden[0]
             audited[f"{item.field}__{item.op}"] = value
         return audited
+
+
+def _reading(decision: Decision) -> list[str]:
+    """The fields a read fetches: those served, and those its case's links are read on."""
+    served = list(decision.treatments)
+    return [*served, *(name for name in decision.link_fields() if name not in served)]

@@ -802,3 +802,21 @@ operator_sessions = Table(
 )
 """Signed-in sessions: the SHA-256 of the cookie's token (a copy of the table lets no one
 sign in), the session's CSRF token, and when it was last used (the idle timeout)."""
+
+# Break-glass sessions (hub/sharing/break_glass.py owns their use).
+break_glass_sessions = Table(
+    "break_glass_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False, index=True),
+    Column("policy_id", String(64), nullable=False),
+    Column("subject", String(256)),
+    Column("reason", Text(), nullable=False),
+    Column("kinds", JSON, nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False, index=True),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("approved_by", String(256)),
+    Column("approved_at", UtcDateTime()),
+)
+"""Reading beyond a policy in an emergency: who opened each session, why, for which kinds,
+until when, and who approved it (none: pending until ``expires_at``, flagged after)."""

@@ -610,6 +610,7 @@ ALERT_LABELS = {
     "repeat": "同一人员被反复查询",
     "refusals": "频繁被拒（疑似试探）",
     "new_grid": "查询超出常用网格",
+    "break_glass": "紧急调阅（超出策略的访问）",
 }
 _CONFLICTS = {"already_decided", "not_admissible", "submitter_not_granted"}
 REVIEW_REFUSALS = {

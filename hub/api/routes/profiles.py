@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from hub.api.deps import AccessDep, RequestId, SharingDep
-from hub.api.routes.records import RecordRef
+from hub.api.routes.records import BreakGlassSession, Case, RecordRef
 from hub.sharing import Asked
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
@@ -26,5 +26,8 @@ def profile(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Annotated[str | None, Query()] = None,
+    case: Case = None,
+    break_glass: BreakGlassSession = None,
 ) -> dict[str, Any]:
-    return sharing.profile(Asked(access, kind, purpose, request_id), record_id)
+    asked = Asked(access, kind, purpose, request_id, case, break_glass)
+    return sharing.profile(asked, record_id)

@@ -15,12 +15,29 @@ from hub.sharing.ids import ID_PATTERN
 from hub.store.query import Filter
 
 router = APIRouter(prefix="/v1/records", tags=["records"])
-RESERVED = {"purpose", "fields", "limit", "cursor", "include_inactive"}
+RESERVED = {"purpose", "case", "break_glass", "fields", "limit", "cursor", "include_inactive"}
 OPS = ("in", "gte", "lte", "prefix")
 
 Kind = Annotated[str, Path(description="A record kind: " + ", ".join(CONTRACTS))]
 Purpose = Annotated[
     str | None, Query(description="The declared purpose of use; it must be one the policy grants.")
+]
+Case = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The case cited (an incident's or a work order's id), when the purpose "
+        "is bound to one: only records linked to the open case are read.",
+    ),
+]
+BreakGlassSession = Annotated[
+    str | None,
+    Query(
+        pattern=r"^bg_[0-9a-f]{24}$",
+        description="A break-glass session of yours (POST /v1/break-glass) to read under: "
+        "beyond your policy, within the session's kinds and box, flagged in the audit log.",
+    ),
 ]
 Fields = Annotated[
     str | None, Query(description="Comma-separated projection; every field must be granted.")
@@ -154,13 +171,15 @@ def query_records(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Purpose = None,
+    case: Case = None,
+    break_glass: BreakGlassSession = None,
     fields: Fields = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     include_inactive: IncludeInactive = False,
 ) -> Response:
     page = sharing.query(
-        Asked(access, _kind(kind), purpose, request_id),
+        Asked(access, _kind(kind), purpose, request_id, case, break_glass),
         fields=_fields(fields),
         filters=_filters(request),
         cursor=cursor,
@@ -183,11 +202,13 @@ def read_record(
     sharing: SharingDep,
     request_id: RequestId,
     purpose: Purpose = None,
+    case: Case = None,
+    break_glass: BreakGlassSession = None,
     fields: Fields = None,
     include_inactive: IncludeInactive = False,
 ) -> RecordView:
     once(request)
-    asked = Asked(access, _kind(kind), purpose, request_id)
+    asked = Asked(access, _kind(kind), purpose, request_id, case, break_glass)
     view = sharing.read(asked, record_id, fields=_fields(fields), include_inactive=include_inactive)
     return RecordView(**view)
 
