@@ -17,9 +17,10 @@ WIDTH = 1100
 
 
 def _nice(top: float) -> tuple[float, float]:
-    """An axis maximum of 1, 2 or 5 times a power of ten, at or above ``top``, and its step."""
-    if top <= 0:
-        return 1.0, 1.0
+    """An axis maximum of 1, 2 or 5 times a power of ten, at or above ``top``, and its step;
+    at least 5 in steps of 1, as the pages chart counts and hours (no 0.2 of a row)."""
+    if top <= 5:
+        return 5.0, 1.0
     power = 10 ** math.floor(math.log10(top))
     for factor in (1, 2, 5, 10):
         if top <= factor * power:

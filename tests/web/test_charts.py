@@ -38,3 +38,9 @@ def test_a_missing_value_is_a_dash_not_a_zero_bar() -> None:
     assert "<script" not in svg
     assert svg.count("<title>") == 1
     assert ">—</text>" in svg
+
+
+def test_small_counts_get_whole_ticks() -> None:
+    svg = str(grouped_bars("t", ["一"], [("a", [1.0])], "次", "c"))
+    ticks = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    assert ticks == ["0", "1", "2", "3", "4", "5"]
