@@ -157,10 +157,11 @@ def _break_glass_read(event: AuditEvent) -> bool:
 
 class AlertGauges(Collector):
     """``hub_access_alerts``: the access-pattern alerts in force (``hub.audit.patterns``)
-    by pattern, computed from the log at a scrape, at most once per ``ttl`` seconds."""
+    by pattern, computed from the log at a scrape, at most once per ``ttl`` seconds (a
+    fortnight of reads is read and decoded: seconds on a busy log, not for every scrape)."""
 
     def __init__(
-        self, log: AuditLog, store: Store, thresholds: AlertThresholds, ttl: float = 60
+        self, log: AuditLog, store: Store, thresholds: AlertThresholds, ttl: float = 300
     ) -> None:
         self.log = log
         self.store = store

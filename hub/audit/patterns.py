@@ -8,7 +8,9 @@ Over the ``window`` that ends now (a day by default), against each client's own
                least ``volume_min``, and over ``volume_factor`` times the median of its
                active days in the baseline (a client with no baseline: ``volume_min``)
 - ``night``    at least ``night_persons`` distinct persons read between ``night_start``
-               and ``night_end`` o'clock, local time (``utc_offset_hours``)
+               and ``night_end`` o'clock, local time (``utc_offset_hours``), and over
+               ``volume_factor`` times the median of the client's active nights in the
+               baseline (a nightly batch job is its usual traffic, not an alert)
 - ``repeat``   the same person read at least ``repeat_reads`` times by one client
 - ``refusals`` at least ``refusals`` refused requests of one client (probing)
 - ``new_grid`` records read in grids the client read none of in its baseline (a client
@@ -45,7 +47,8 @@ READS = frozenset({"records.query", "records.read", "profile.section"})
 PATTERNS = ("volume", "night", "repeat", "refusals", "new_grid", "break_glass")
 MAX_SEQS = 500
 MAX_ENTRIES = 500_000
-"""Entries one computation reads at most (window and baseline together)."""
+"""Entries of one action one computation reads at most (window and baseline together):
+each action's and the refusals' are selected in SQL by their indexed columns."""
 
 
 class AlertThresholds(BaseModel):
@@ -112,8 +115,20 @@ def find_alerts(
     t = thresholds
     start = now - t.window
     first = start - dt.timedelta(days=t.baseline_days)
-    entries = log.find(AuditQuery(since=first, until=now, limit=MAX_ENTRIES))
-    reads = [e for e in entries if _is_read(e)]
+    reads = sorted(
+        (
+            entry
+            for action in sorted(READS)
+            for entry in log.find(
+                AuditQuery(
+                    action=action, outcome="allowed", since=first, until=now, limit=MAX_ENTRIES
+                )
+            )
+            if entry.event.client_id
+        ),
+        key=lambda e: e.seq,
+    )
+    refused = log.find(AuditQuery(outcome="denied", since=start, until=now, limit=MAX_ENTRIES))
     touched = _touched(store, reads)
     recent: dict[str, _Reads] = defaultdict(_Reads)
     before: dict[str, _Reads] = defaultdict(_Reads)
@@ -132,17 +147,12 @@ def find_alerts(
     alerts: list[Alert] = []
     for client, mine in sorted(recent.items()):
         alerts += _volume(t, client, mine, before.get(client))
-        alerts += _night(t, client, mine)
+        alerts += _night(t, client, mine, before.get(client))
         alerts += _repeat(t, client, mine)
         alerts += _new_grid(t, client, mine, before.get(client))
         alerts += _break_glass(client, mine)
-    alerts += _refusals(t, [e for e in entries if e.at >= start])
+    alerts += _refusals(t, refused)
     return alerts
-
-
-def _is_read(entry: AuditEntry) -> bool:
-    event = entry.event
-    return event.action in READS and event.outcome == "allowed" and event.client_id is not None
 
 
 def _touched(store: Store, reads: Iterable[AuditEntry]) -> dict[str, tuple[str | None, str]]:
@@ -175,14 +185,22 @@ def _distinct(reads: _Reads, entries: Iterable[AuditEntry]) -> set[str]:
     return {p for e in entries for p in reads.persons.get(e.seq, ())}
 
 
-def _volume(t: AlertThresholds, client: str, mine: _Reads, past: _Reads | None) -> list[Alert]:
-    count = len(_distinct(mine, mine.entries))
+def _usual(t: AlertThresholds, past: _Reads | None, nights: bool = False) -> float:
+    """The median of the distinct persons a client read on its active days (or, with
+    ``nights``, in its active nights) of the baseline; 0 without any."""
+    if past is None:
+        return 0.0
     daily: dict[dt.date, set[str]] = defaultdict(set)
-    if past is not None:
-        for entry in past.entries:
+    for entry in past.entries:
+        if not nights or _is_night(t, entry.at):
             daily[_local(t, entry.at).date()] |= past.persons.get(entry.seq, set())
     active = [len(persons) for persons in daily.values() if persons]
-    usual = statistics.median(active) if active else 0
+    return float(statistics.median(active)) if active else 0.0
+
+
+def _volume(t: AlertThresholds, client: str, mine: _Reads, past: _Reads | None) -> list[Alert]:
+    count = len(_distinct(mine, mine.entries))
+    usual = _usual(t, past)
     threshold = max(float(t.volume_min), t.volume_factor * usual)
     if count < t.volume_min or count <= t.volume_factor * usual:
         return []
@@ -190,12 +208,13 @@ def _volume(t: AlertThresholds, client: str, mine: _Reads, past: _Reads | None) 
     return [Alert("volume", client, f"volume:{client}", count, threshold, "", _seqs(with_persons))]
 
 
-def _night(t: AlertThresholds, client: str, mine: _Reads) -> list[Alert]:
+def _night(t: AlertThresholds, client: str, mine: _Reads, past: _Reads | None) -> list[Alert]:
     at_night = [e for e in mine.entries if _is_night(t, e.at) and mine.persons.get(e.seq)]
     count = len(_distinct(mine, at_night))
-    if count < t.night_persons:
+    threshold = max(float(t.night_persons), t.volume_factor * _usual(t, past, nights=True))
+    if count < threshold:
         return []
-    return [Alert("night", client, f"night:{client}", count, t.night_persons, "", _seqs(at_night))]
+    return [Alert("night", client, f"night:{client}", count, threshold, "", _seqs(at_night))]
 
 
 def _repeat(t: AlertThresholds, client: str, mine: _Reads) -> list[Alert]:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from contracts import CONTRACTS, contract
 from hub.audit import AuditEntry, AuditEvent, AuditLog, AuditQuery
-from hub.audit.patterns import Alert, AlertThresholds, find_alerts
+from hub.audit.patterns import MAX_ENTRIES, READS, Alert, AlertThresholds, find_alerts
 from hub.audit.witnesses import trusted_witnesses
 from hub.console.accounts import Operator
 from hub.console.errors import NotFound
+from hub.console.figures import LOCAL, Series, last_days, reads_by_day
 from hub.policyfiles import PolicyRegistry, recorded, versions
 from hub.sharing.auditing import subject_by_id_number
 from hub.store import Store
@@ -104,6 +105,20 @@ class Auditor:
             )
         )
         return found
+
+    def access_figures(self) -> tuple[list[dt.date], Series]:
+        """Each client's audited reads per day over the last days (counts, no values)."""
+        now = self.clock()
+        days = last_days(now)
+        since = dt.datetime.combine(days[0], dt.time(), tzinfo=LOCAL)
+        entries = [
+            entry
+            for action in sorted(READS)
+            for entry in self.audit.find(
+                AuditQuery(action=action, outcome="allowed", since=since, limit=MAX_ENTRIES)
+            )
+        ]
+        return days, reads_by_day(entries, days)
 
     def alert(self, operator: Operator, key: str) -> tuple[Alert, list[AuditEntry]]:
         """One alert and the entries behind it, oldest first; audited as a search."""

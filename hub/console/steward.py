@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from hub.audit import AuditEvent, AuditLog
 from hub.console.accounts import Operator
 from hub.console.errors import NotFound
+from hub.console.figures import LOCAL, Series, by_rule, last_days, sync_by_day
 from hub.console.workbook import MAX_ROWS, SheetRow, read_workbook, write_workbook
 from hub.ingest import new_run_id
 from hub.ingest.errors import CannotResubmit
@@ -81,15 +83,33 @@ class Stewardship:
         self.audit = audit
         self.home = home
 
-    def runs(self) -> list[RunSummary]:
-        """Every run with a saved report, newest first."""
+    def _reports(self) -> Iterator[dict[str, Any]]:
+        """Every saved run report, newest first."""
         folder = self.home / REPORTS_DIR
         paths = sorted(folder.glob("*.json"), reverse=True) if folder.exists() else []
-        found = []
         for path in paths:
-            if not RUN_ID.fullmatch(path.stem):
-                continue
-            report = json.loads(path.read_text(encoding="utf-8"))
+            if RUN_ID.fullmatch(path.stem):
+                yield json.loads(path.read_text(encoding="utf-8"))
+
+    def sync_figures(self, now: dt.datetime) -> tuple[list[dt.date], Series]:
+        """Rows stored and quarantined per day per source, over the last days."""
+        days = last_days(now)
+        first = dt.datetime.combine(days[0], dt.time(), tzinfo=LOCAL).isoformat()
+        recent = (r for r in self._reports() if r["started"] >= first[:10])
+        return days, sync_by_day(recent, days)
+
+    def quarantine_by_rule(self) -> list[tuple[str, int]]:
+        """Open entries per ``field:rule`` pair, most first."""
+        with self.store.engine.connect() as conn:
+            lists = conn.execute(
+                select(quarantine.c.rules).where(quarantine.c.status == "open")
+            ).scalars()
+            return by_rule(list(pairs) for pairs in lists)
+
+    def runs(self) -> list[RunSummary]:
+        """Every run with a saved report, newest first."""
+        found = []
+        for report in self._reports():
             errors = [
                 f"{s['source']}: {s['error']}" for s in report["sources"] if s.get("error")
             ] + [

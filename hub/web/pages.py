@@ -42,6 +42,7 @@ from hub.console.workbook import MAX_BYTES
 from hub.ingest.errors import CannotResubmit
 from hub.sharing.reconcile import COMPARED, KINDS
 from hub.store.query import QueryError
+from hub.web.charts import grouped_bars, horizontal_bars
 from hub.work.queue import Status
 
 SESSION_COOKIE = "hub_session"
@@ -221,7 +222,11 @@ def console_router(console: Console) -> APIRouter:
 
     @router.get("/runs")
     def runs(request: Request, session: Steward) -> HTMLResponse:
-        return page(request, "runs.html", session, runs=console.steward.runs())
+        days, series = console.steward.sync_figures(dt.datetime.now(dt.UTC))
+        chart = grouped_bars(
+            "每日同步行数（按数据源：入库 / 隔离）", _days(days), series, "行", "sync-chart"
+        )
+        return page(request, "runs.html", session, runs=console.steward.runs(), chart=chart)
 
     @router.get("/runs/{run_id}/report")
     def report(run_id: str, session: Steward) -> HTMLResponse:
@@ -254,6 +259,13 @@ def console_router(console: Console) -> APIRouter:
             where=where,
             lines=console.steward.quarantined(where),
             rules=console.steward.rules(),
+            chart=horizontal_bars(
+                "待处理隔离数据（按违反规则）",
+                [(rule, [float(n)]) for rule, n in console.steward.quarantine_by_rule()],
+                ["条目数"],
+                "条",
+                "rule-chart",
+            ),
         )
 
     @router.get("/quarantine/export")
@@ -407,13 +419,22 @@ def console_router(console: Console) -> APIRouter:
     @router.get("/operations")
     def operations(request: Request, session: Operating) -> HTMLResponse:
         ops = console.operations
+        orders = ops.work_orders()
+        cycle = horizontal_bars(
+            "工单用时（按网格，中位数）",
+            [(g.key, [g.to_accept.median_hours, g.to_close.median_hours]) for g in orders.by_grid],
+            ["签收用时", "办结用时"],
+            "小时",
+            "cycle-chart",
+        )
         return page(
             request,
             "operations.html",
             session,
             streams=ops.streams(),
             clients=ops.clients(),
-            orders=ops.work_orders(),
+            orders=orders,
+            chart=cycle,
         )
 
     @router.get("/reconciliation")
@@ -506,11 +527,14 @@ def console_router(console: Console) -> APIRouter:
     @router.get("/audit/alerts")
     def alerts(request: Request, session: Auditing) -> HTMLResponse:
         found = console.auditor.alerts(session.operator)
+        days, series = console.auditor.access_figures()
+        chart = grouped_bars("各接入方每日查询次数", _days(days), series, "次", "access-chart")
         return page(
             request,
             "alerts.html",
             session,
             alerts=found,
+            chart=chart,
             thresholds=console.auditor.thresholds,
             labels=ALERT_LABELS,
         )
@@ -622,6 +646,10 @@ REVIEW_REFUSALS = {
     "submitter_not_granted": "上报方已无上报权限，无法通过",
     "own_submission": "不能审核本单位的上报",
 }
+
+
+def _days(days: list[dt.date]) -> list[str]:
+    return [f"{d.month}月{d.day}日" for d in days]
 
 
 def _duration(seconds: float | None) -> str:

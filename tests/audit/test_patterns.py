@@ -97,8 +97,10 @@ def _planted(url: str) -> Iterator[Planted]:
 
 
 def _usual_fortnight(p: Planted) -> None:
-    """Fourteen days of daytime reads in grid A (10:00 and 15:00 in Beijing)."""
+    """Fourteen days of daytime reads in grid A (10:00 and 15:00 in Beijing), and a
+    nightly batch that reads 30 people at 02:00."""
     for day in range(14, 0, -1):
+        p.read("batch", NOW - dt.timedelta(days=day, hours=18), p.grid_a[day : day + 30])
         morning = NOW - dt.timedelta(days=day) - dt.timedelta(hours=10)  # 10:00 local
         for n, client in enumerate(["normal", "busy", "nightowl", "roamer"]):
             p.read(client, morning + dt.timedelta(minutes=n), p.grid_a[day : day + 5])
@@ -107,6 +109,7 @@ def _usual_fortnight(p: Planted) -> None:
 
 
 def _a_normal_day(p: Planted) -> None:
+    p.read("batch", NOW - dt.timedelta(hours=18), p.grid_a[20:50])  # last night's batch
     morning = NOW - dt.timedelta(hours=10)  # 10:00 local today
     for n, client in enumerate(["normal", "busy", "nightowl", "roamer"]):
         p.read(client, morning + dt.timedelta(minutes=n), p.grid_a[n : n + 6])

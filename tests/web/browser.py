@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -54,6 +56,18 @@ def chromium(downloads: Path) -> Iterator[webdriver.Chrome]:
         shutil.rmtree(downloads / "profile", ignore_errors=True)
 
 
+def _gone(element: WebElement) -> bool:
+    """``element``'s document has been replaced. Chromium answers an element of a document
+    it has just dropped either as stale or, mid-navigation, with an inspector error
+    ("does not belong to the document"): both mean the old page is gone."""
+    try:
+        return bool(staleness_of(element)(None))
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+
+
 class Pages:
     """One browser on the console: sign in, go to a page, fill a form, keep a screenshot."""
 
@@ -81,7 +95,7 @@ class Pages:
         """Click and wait for the page it loads: rows of the old page are never read."""
         old = self.driver.find_element(By.TAG_NAME, "html")
         self.driver.find_element(By.ID, element_id).click()
-        WebDriverWait(self.driver, 20).until(staleness_of(old))
+        WebDriverWait(self.driver, 20).until(lambda _: _gone(old))
         WebDriverWait(self.driver, 20).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )

@@ -28,6 +28,16 @@ THRESHOLDS = AlertThresholds()
 """The hub's defaults: the fixture's hub sets none."""
 
 
+def _bar_titles(pages: Pages, chart: str) -> list[str]:
+    """The tooltips of a chart's bars that have a height (one per value drawn)."""
+    svg = pages.driver.find_element(By.ID, chart)
+    return [
+        str(bar.get_attribute("textContent"))
+        for bar in svg.find_elements(By.CSS_SELECTOR, "rect")
+        if bar.find_elements(By.TAG_NAME, "title")
+    ]
+
+
 @pytest.fixture
 def pages(console_hub: ConsoleHub, tmp_path: Path) -> Iterator[Pages]:
     with chromium(tmp_path) as driver:
@@ -52,6 +62,7 @@ def test_a_steward_finds_a_row_by_rule_fixes_it_and_sees_it_stored(
     listed = pages.driver.find_elements(By.CSS_SELECTOR, "#entries tbody tr")
     assert len(listed) == len(console_hub.quarantined)
     assert person.name not in pages.text()  # the listing decrypts nothing
+    assert _bar_titles(pages, "rule-chart") == [f"birth_date:{RULE} 条目数：3 条"]
     pages.shot("steward-quarantine-by-rule")
 
     reads = len(console_hub.events("quarantine.read"))
@@ -82,6 +93,8 @@ def test_a_steward_finds_a_row_by_rule_fixes_it_and_sees_it_stored(
 
     pages.go("/console/runs")
     assert console_hub.run_id in pages.text()
+    assert "partner:cl_grid 隔离" in pages.driver.find_element(By.ID, "sync-chart").text
+    assert any(t.endswith("：3 行") for t in _bar_titles(pages, "sync-chart"))
     pages.shot("steward-runs")
     pages.driver.find_element(By.LINK_TEXT, "校验报告").click()
     assert console_hub.run_id in pages.driver.page_source
@@ -277,6 +290,8 @@ def test_a_system_admin_sees_syncs_clients_and_overdue_orders(
         for row in pages.driver.find_elements(By.CSS_SELECTOR, "#orders tbody tr")
     ]
     assert grid[:4] == [ORDERS_GRID, "2", "2", "1"]
+    # Signed within the hour; none closed yet: no bar, not a zero.
+    assert _bar_titles(pages, "cycle-chart") == [f"{ORDERS_GRID} 签收用时：1 小时"]
     assert console_hub.police_client in pages.text()
     pages.go("/console/quarantine")
     assert "无权访问" in pages.text()
@@ -302,6 +317,10 @@ def test_an_auditor_sees_access_alerts_and_the_entries_behind_them(
     }
     assert found == {("refusals", "cl_probe")}  # the fixture's own reads raise nothing
     pages.shot("auditor-alerts")
+    reads = [
+        t for t in _bar_titles(pages, "access-chart") if t.startswith(console_hub.police_client)
+    ]
+    assert any(t.endswith("：1 次") for t in reads)  # the fixture's one query
     looked = console_hub.events("audit.alerts")[-1]
     assert (looked.subject, looked.detail) == ("console:auditor", {"alerts": {"refusals": 1}})
     rows[0].find_element(By.CLASS_NAME, "alert-entries").click()
