@@ -22,9 +22,11 @@ lint: install
 	$(BIN)/ruff format --check $(PACKAGES) tests benchmarks
 	$(BIN)/mypy
 
-# pytest exits 5 when it collects no test; that is not a failure of the suite.
+# pytest exits 5 when it collects no test; that is not a failure of the suite. The tests run
+# in one process per core (pytest-xdist), each test file whole in one of them, so a module's
+# fixtures are built once; every test owns its folders, ports and PostgreSQL databases.
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The inner loop: no lint, no slow or PostgreSQL tests (CI runs them all through `make test`).
 test-fast: install

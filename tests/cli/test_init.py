@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from hub.cli import app
 from hub.config import load_config
 from hub.store import Keyring, Store
+from tests.conftest import fresh_postgres_database
 
 runner = CliRunner()
 
@@ -30,8 +31,13 @@ def test_init_creates_home_and_keeps_keys(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_init_on_postgres(postgres_url: str, tmp_path: Path) -> None:
-    home = tmp_path / "hub-pg"
+def test_init_on_postgres(tmp_path: Path) -> None:
+    """In a database of its own: the session's shared one is expected empty elsewhere."""
+    with fresh_postgres_database() as postgres_url:
+        _init_on(postgres_url, tmp_path / "hub-pg")
+
+
+def _init_on(postgres_url: str, home: Path) -> None:
     result = runner.invoke(app, ["init", "--home", str(home), "--database-url", postgres_url])
     assert result.exit_code == 0, result.output
     config = load_config(home)
