@@ -34,7 +34,7 @@ Sync = Callable[..., StreamReport]
 
 @pytest.fixture(scope="module")
 def world() -> World:
-    return generate(60, seed=3)
+    return generate(80, seed=3)  # at least 25 valid residents
 
 
 @pytest.fixture

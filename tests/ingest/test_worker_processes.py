@@ -198,12 +198,13 @@ def _stored(engine: Engine) -> int:
 def test_a_killed_workers_stream_is_taken_over_once_its_lease_lapses(
     tmp_path: Path, world: World, slow_grid: tuple[ServerHandle, Slow]
 ) -> None:
-    server, _ = slow_grid
+    server, slow = slow_grid
     total = expected_rows(world, "residents")
     with fresh_postgres_database() as url:
         home = make_home(tmp_path, url, server.url, "1h", ["residents"])
         engine = create_engine(url)
         lease = ("--lease", "2s", "--batch-size", "4")
+        slow.delay = 0.25  # pages slow enough that the first worker is mid-stream when killed
         first = start_worker(home, "first", *lease)
         second: subprocess.Popen[bytes] | None = None
         try:
@@ -231,6 +232,7 @@ def test_a_killed_workers_stream_is_taken_over_once_its_lease_lapses(
                     process.kill()
                     process.wait()
             engine.dispose()
+            slow.delay = 0.04
     [run] = reports(home)  # the killed worker wrote none; the second resumed
     [stream] = run["streams"]
     assert run["ok"]
