@@ -61,8 +61,18 @@ def require_head(engine: Engine) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (a no-op when it is there already)."""
+    """Bring the database to ``revision`` (a no-op when it is there already).
+
+    On SQLite the whole upgrade holds the write lock from its first read (``BEGIN
+    IMMEDIATE``): each worker of ``hub serve --workers`` upgrades at start, and without the
+    lock a second one would read the tables half-way through the first one's changes and
+    apply them again (alembic's batch copy then fails). It waits for the first, then finds
+    the database at head."""
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite" and not getattr(
+            conn.connection.driver_connection, "in_transaction", False
+        ):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         if MigrationContext.configure(conn).get_current_revision() == head():
             return
         config = _config(conn)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, inspect, select
@@ -186,3 +187,38 @@ def test_commands_that_do_not_migrate_refuse_a_database_behind_head(tmp_path: Pa
     assert runner.invoke(cli, ["db", "upgrade", "--home", home]).exit_code == 0
     delivered = runner.invoke(cli, ["webhooks", "deliver", "--once", "--home", home])
     assert delivered.exit_code == 0, delivered.output
+
+
+def test_workers_upgrading_one_sqlite_database_at_once_all_find_it_at_head(
+    tmp_path: Path,
+) -> None:
+    """``hub serve --workers`` upgrades in every worker: started together on a database some
+    revisions behind, none fails and the database ends at head, upgraded once."""
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    engine = create_engine(url)
+    schema.upgrade(engine, "0010")
+    engine.dispose()
+    start, failures = threading.Barrier(4), []
+
+    def worker() -> None:
+        mine = Store.open(url, Keyring.generate())
+        try:
+            start.wait()
+            mine.create_schema()
+        except Exception as exc:  # any failure is the finding
+            failures.append(exc)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    engine = create_engine(url)
+    try:
+        assert schema.current(engine) == schema.head()
+        assert schema.differences(engine) == []
+    finally:
+        engine.dispose()
