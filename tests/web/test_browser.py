@@ -260,7 +260,9 @@ def test_a_steward_exports_one_rule_s_rows_corrects_them_offline_and_imports_the
     assert (change.subject, change.detail["set"]) == ("console:steward", ["birth_date"])
     [imported] = console_hub.events("quarantine.import")
     assert imported.detail["stored"] == 1
-    assert imported.detail["reasons"] == ["formula"]
+    # Open rows left as exported (when this test runs before the others resolve some) are
+    # refused as unchanged.
+    assert imported.detail["reasons"] == ["formula"] + (["unchanged"] if len(open_keys) > 2 else [])
 
 
 def test_a_system_admin_sees_syncs_clients_and_overdue_orders(
