@@ -215,15 +215,9 @@ class Reconciliation:
                 self.sharing.store, asked.kind, decision.scope, self.sides(), compared, grid
             )
         except QueryError as exc:
-            event = self.sharing.event(
-                asked,
-                "stats.reconciliation",
-                "denied",
-                filters=filters,
-                decision=decision,
-                detail={"reason": "bad_filter", "field": exc.field},
-            )
-            raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+            raise self.sharing.bad_filter(
+                asked, "stats.reconciliation", exc, filters, decision
+            ) from None
         grids = per_grid(things, compared)
         summed = totals(grids, compared)
         # No field went out, only counts: the entry names the policy that decided, not

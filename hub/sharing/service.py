@@ -213,15 +213,7 @@ class Sharing:
                 include_inactive=include_inactive,
             )
         except QueryError as exc:
-            event = self.event(
-                asked,
-                "records.query",
-                "denied",
-                filters=filters,
-                decision=decision,
-                detail={"reason": "bad_filter", "field": exc.field},
-            )
-            raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+            raise self.bad_filter(asked, "records.query", exc, filters, decision) from None
         found = self._linked(decision, fetched)
         shown = self.last_verifications(asked, found)
         self.audit.append(
@@ -441,6 +433,26 @@ class Sharing:
                 }
             )
         return view
+
+    def bad_filter(
+        self,
+        asked: Asked,
+        action: str,
+        exc: QueryError,
+        filters: Sequence[Filter],
+        decision: Decision,
+    ) -> InvalidRequest:
+        """The refusal of a request whose filter the store could not apply, carrying its
+        ``denied`` audit event (the field named, never the value)."""
+        event = self.event(
+            asked,
+            action,
+            "denied",
+            filters=filters,
+            decision=decision,
+            detail={"reason": "bad_filter", "field": exc.field},
+        )
+        return InvalidRequest("bad_filter", str(exc), event, field=exc.field)
 
     def event(
         self,

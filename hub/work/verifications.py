@@ -275,11 +275,7 @@ class Verifications:
                 limit=limit,
             )
         except QueryError as exc:
-            event = sharing.event(
-                asked, DUE, "denied", filters=in_grid, decision=read,
-                detail={"reason": "bad_filter", "field": exc.field},
-            )  # fmt: skip
-            raise InvalidRequest("bad_filter", str(exc), event, field=exc.field) from None
+            raise sharing.bad_filter(asked, DUE, exc, in_grid, read) from None
         found = [due.row for due in rows]
         shown = sharing.last_verifications(asked, found)
         sharing.audit.append(
