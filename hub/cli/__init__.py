@@ -11,6 +11,7 @@ from hub.cli import (
     config,
     contracts,
     db,
+    grids,
     keys,
     policy,
     quarantine,
@@ -49,6 +50,7 @@ app.add_typer(policy.app, name="policy")
 app.add_typer(clients.app, name="clients")
 app.add_typer(keys.app, name="keys")
 app.add_typer(db.app, name="db")
+app.add_typer(grids.app, name="grids")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(users.app, name="users")
 app.add_typer(break_glass.app, name="break-glass")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from contracts import CONTRACTS, UnknownKind, contract, json_schema
 from hub.cli.rows import FORMATS, check_rows, detect_format
+from hub.grids import RegistryInvalid, load_registry_file
 
 app = typer.Typer(help="Record contracts: list them, export JSON Schema, check files.")
 err = Console(stderr=True)
@@ -59,18 +60,36 @@ def check(
         str | None,
         typer.Option("--format", help=f"One of {', '.join(FORMATS)}; default by suffix."),
     ] = None,
+    grids: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A grid registry file (YAML): grid and beat codes are checked against it.",
+        ),
+    ] = None,
 ) -> None:
     """Check a JSONL or CSV file against a contract (headers: field names or Chinese labels).
 
+    With ``--grids``, every row's grid and beat codes must be in that registry, agree with
+    each other, and its address code start with a GB/T 2260 county code (``hub.grids``).
     Prints one JSON line per failure; exits 0 when every row is valid, 1 otherwise.
     """
     model = _model(kind)
+    registry = None
+    if grids is not None:
+        try:
+            registry = load_registry_file(grids)
+        except RegistryInvalid as exc:
+            err.print(f"[red]{grids}: {exc}[/red]")
+            raise typer.Exit(2) from None
     fmt = fmt or detect_format(file)
     if fmt not in FORMATS:
         err.print(f"[red]cannot tell the format of {file}[/red]; pass --format jsonl|csv")
         raise typer.Exit(2)
     rows = bad = 0
-    for number, problems in check_rows(model, file, fmt):
+    for number, problems in check_rows(model, file, fmt, registry):
         rows += 1
         bad += bool(problems)
         for problem in problems:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import Record, RecordInvalid, unflatten
+from hub.grids import GridRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,10 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | Unreadable]]:
 
 
 def check_rows(
-    model: type[Record], path: Path, fmt: str
+    model: type[Record], path: Path, fmt: str, registry: GridRegistry | None = None
 ) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """Yield ``(row number, failures)`` for every row; an empty list means the row is valid."""
+    """Yield ``(row number, failures)`` for every row; an empty list means the row is valid.
+    With ``registry``, a row the contract accepts is held to the registry's rules too."""
     for number, row in read_rows(path, fmt):
         if isinstance(row, Unreadable):
             yield (
@@ -94,8 +96,8 @@ def check_rows(
             )
             continue
         try:
-            model.parse(unflatten(model, row))
+            record = model.parse(unflatten(model, row))
         except RecordInvalid as exc:
             yield number, [failure.as_dict() for failure in exc.failures]
         else:
-            yield number, []
+            yield number, registry.check_record(record) if registry is not None else []

@@ -5,6 +5,11 @@ what the writing transaction needs of each row: its source key, and for a valid 
 sealed row (encrypted, blind-indexed, hashed). Neither touches the database, so both run in
 the worker processes of a parallel sync (``hub.ingest.pipeline``) as well as in the writing
 process.
+
+With a grid registry (``hub.grids``), a record the contract accepts is also held to the
+registry's rules (its grid, its beat, their agreement, its address's area code): a row
+breaking one goes to quarantine like one the contract refused. Without a registry the
+codes are not checked against one (a hub that has loaded none accepts any grid code).
 """
 
 from __future__ import annotations
@@ -17,22 +22,33 @@ from typing import Any
 
 from connectors.sdk import Stream
 from contracts import Record, RecordInvalid, header_names
+from hub.grids import GridRegistry
 from hub.store import Sealed, Sealer
 
 Judged = Record | list[dict[str, Any]]
 """A row's outcome: its valid record, or the failures that send it to quarantine."""
 
 
-def judge(stream: Stream, rows: list[dict[str, Any]]) -> list[Judged]:
-    """Each row mapped to the stream's contract and validated: a record or its failures."""
+def judge(
+    stream: Stream, rows: list[dict[str, Any]], registry: GridRegistry | None = None
+) -> list[Judged]:
+    """Each row mapped to the stream's contract and validated, then held to ``registry``
+    if there is one: a record or its failures."""
     model = stream.model
     apply = stream.mapping.compiled(model)
     judged: list[Judged] = []
     for row in rows:
         try:
-            judged.append(model.parse(apply(row)))
+            record = model.parse(apply(row))
         except RecordInvalid as exc:
             judged.append([f.as_dict() for f in exc.failures])
+            continue
+        if registry is not None:
+            failures = registry.check_record(record)
+            if failures:
+                judged.append(failures)
+                continue
+        judged.append(record)
     return judged
 
 
@@ -52,11 +68,16 @@ class Prepared:
 
 
 def prepare(
-    stream: Stream, rows: list[dict[str, Any]], sealer: Sealer, judged: list[Judged] | None = None
+    stream: Stream,
+    rows: list[dict[str, Any]],
+    sealer: Sealer,
+    judged: list[Judged] | None = None,
+    registry: GridRegistry | None = None,
 ) -> Prepared:
-    """Judge ``rows`` (unless given ``judged``) and seal the valid ones with ``sealer``."""
+    """Judge ``rows`` (unless given ``judged``) against their contract and ``registry``,
+    and seal the valid ones with ``sealer``."""
     if judged is None:
-        judged = judge(stream, rows)
+        judged = judge(stream, rows, registry)
     seal_key = sealer.seal_source_key if key_is_sealed(stream) else None
     keys = [source_key_of(stream, row, seal_key) for row in rows]
     outcomes: list[Sealed | list[dict[str, Any]]] = [

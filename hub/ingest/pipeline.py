@@ -34,13 +34,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from connectors.sdk import Batch, ConnectorError, Stream
+from hub.grids import GridRegistry
 from hub.ingest.judging import Prepared, prepare
 from hub.store import Sealer
 
 _PR_SET_PDEATHSIG = 1
 
-_job: tuple[Stream, Sealer] | None = None
-"""In a worker process: the stream it prepares batches of, and the sealer it seals with."""
+_job: tuple[Stream, Sealer, GridRegistry | None] | None = None
+"""In a worker process: the stream it prepares batches of, the sealer it seals with, and
+the grid registry it judges rows against (None: none is loaded)."""
 
 
 def default_workers() -> int:
@@ -56,18 +58,23 @@ def parallel_available() -> bool:
 
 @contextmanager
 def prepared_batches(
-    batches: Iterator[Batch], stream: Stream, sealer: Sealer, workers: int
+    batches: Iterator[Batch],
+    stream: Stream,
+    sealer: Sealer,
+    workers: int,
+    registry: GridRegistry | None = None,
 ) -> Iterator[Iterator[tuple[Batch, Prepared]]]:
     """``batches`` with each one's ``Prepared``, in the order read, prepared by ``workers``
-    processes. A connector error raised while reading comes after every batch read before
-    it, as in a serial sync. The pool is shut down when the block ends."""
+    processes (judged against ``registry`` too, if given). A connector error raised while
+    reading comes after every batch read before it, as in a serial sync. The pool is shut
+    down when the block ends."""
     context = multiprocessing.get_context("fork")
     gc.freeze()  # what the workers inherit is never scanned by their GC, nor copied
     pool = ProcessPoolExecutor(
         workers,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(os.getpid(), stream, sealer),
+        initargs=(os.getpid(), stream, sealer, registry),
     )
     try:
         yield _in_order(pool, batches, 2 * workers)
@@ -100,7 +107,9 @@ def _in_order(
         raise failed
 
 
-def _start_worker(parent: int, stream: Stream, sealer: Sealer) -> None:
+def _start_worker(
+    parent: int, stream: Stream, sealer: Sealer, registry: GridRegistry | None
+) -> None:
     """In each worker, once: die with the parent, keep what was inherited out of the GC."""
     global _job
     if sys.platform == "linux":
@@ -112,7 +121,7 @@ def _start_worker(parent: int, stream: Stream, sealer: Sealer) -> None:
         # a worker ends with it, or when the pool is shut down.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _job = (stream, sealer)
+    _job = (stream, sealer, registry)
     gc.freeze()
 
 
@@ -135,4 +144,4 @@ def _prepare(rows: list[dict[str, Any]]) -> Prepared:
     if _job is None:
         raise RuntimeError("_prepare runs in a worker process started by _start_worker")
     with gc_paused():
-        return prepare(_job[0], rows, _job[1])
+        return prepare(_job[0], rows, _job[1], registry=_job[2])

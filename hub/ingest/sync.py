@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from connectors.sdk import Batch, ConnectorError, RecordMapping, Source, State, Stream
 from contracts import Record
 from hub.events import record_changed
+from hub.grids import GridRegistry, load_registry
 from hub.ingest import pipeline
 from hub.ingest.judging import Judged, Prepared, judge, prepare
 from hub.store import QuarantinedRow, Sealed, Store, Transaction, UpsertCounts, lifecycle
@@ -116,6 +117,7 @@ def admit_rows(
     tx: Transaction | None = None,
     prepared: Prepared | None = None,
     read_id: str | None = None,
+    registry: GridRegistry | Literal["stored"] | None = "stored",
 ) -> Admitted:
     """Store the valid rows, quarantine the rest, and save ``state``, in one transaction.
 
@@ -135,14 +137,21 @@ def admit_rows(
     source holds under its key goes inactive (``hub.store.lifecycle``); a record stored
     while inactive goes active again. ``read_id`` names the full read of a full-refresh
     stream these rows are part of: their records are marked as listed by it.
+
+    Rows are judged against the grid registry the store holds (``hub.grids``), or
+    ``registry`` when the caller read it already (a sync reads it once per stream; None:
+    the store holds none).
     """
+    if registry == "stored":
+        registry = stored_registry(store, tx)
     if prepared is None:
-        judged: list[Judged] | None = judge(stream, rows)
+        judged: list[Judged] | None = judge(stream, rows, registry)
     now = dt.datetime.now(dt.UTC)
     with _within(store, tx) as tx:
         if prepared is None or prepared.index_key != tx.index_key:
             # A sealed source key and the blind indexes: made under the transaction's key.
-            prepared = prepare(stream, rows, tx, judged if prepared is None else None)
+            again = judged if prepared is None else None
+            prepared = prepare(stream, rows, tx, again, registry)
         good: list[tuple[str, Sealed]] = []
         records: dict[str, Record] = {}
         bad: list[QuarantinedRow] = []
@@ -189,6 +198,14 @@ def admit_rows(
         if audit is not None:
             audit(tx, admitted)
     return admitted
+
+
+def stored_registry(store: Store, tx: Transaction | None = None) -> GridRegistry | None:
+    """The grid registry ``store`` holds (read in ``tx`` when given); None: none loaded."""
+    if tx is not None:
+        return load_registry(tx.conn)
+    with store.engine.connect() as conn:
+        return load_registry(conn)
 
 
 def _deletion_marks(
@@ -240,13 +257,15 @@ def sync_stream(
         report.error = f"{stream.kind} records are kept by the hub: no source writes them"
         return report
     state, read_id = store.load_read(source.source_id, stream.name)
+    registry = stored_registry(store)
     if not stream.full_refresh:
         read_id = None
     elif read_id is None:
         # A new full read: from the beginning, whatever state a former mode left.
         state, read_id = None, uuid.uuid4().hex
     try:
-        with _prepared(store, stream, source.read(stream, state, batch_size), workers) as read:
+        batches = source.read(stream, state, batch_size)
+        with _prepared(store, stream, batches, workers, registry) as read:
             for batch, prepared in read:
                 with pipeline.gc_paused():
                     admitted = admit_rows(
@@ -259,6 +278,7 @@ def sync_stream(
                         in_batch,
                         prepared=prepared,
                         read_id=read_id,
+                        registry=registry,
                     )
                 report.read += len(batch.rows)
                 report.counts += admitted.counts
@@ -312,14 +332,19 @@ def _end_full_read(
 
 @contextmanager
 def _prepared(
-    store: Store, stream: Stream, batches: Iterator[Batch], workers: int
+    store: Store,
+    stream: Stream,
+    batches: Iterator[Batch],
+    workers: int,
+    registry: GridRegistry | None,
 ) -> Iterator[Iterator[tuple[Batch, Prepared | None]]]:
     """The batches read, with their rows prepared by ``workers`` processes, or (one
     worker, or no ``fork`` here) with None: ``admit_rows`` prepares them itself."""
     if workers <= 1 or not pipeline.parallel_available():
         yield ((batch, None) for batch in batches)
         return
-    with pipeline.prepared_batches(batches, stream, store.sealer(), workers) as prepared:
+    sealer = store.sealer()
+    with pipeline.prepared_batches(batches, stream, sealer, workers, registry) as prepared:
         yield prepared
 
 

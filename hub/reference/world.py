@@ -102,7 +102,10 @@ def grids() -> list[Grid]:
 
 
 class _Builder:
-    def __init__(self, people: int, seed: int, broken_share: float) -> None:
+    def __init__(
+        self, people: int, seed: int, broken_share: float, registry_defects: bool = False
+    ) -> None:
+        self.registry_defects = registry_defects
         self.rng = random.Random(seed)  # noqa: S311 (reproducible synthetic data)
         self.seed = seed
         self.fake = Faker("zh_CN")
@@ -122,6 +125,8 @@ class _Builder:
         self.houses(addresses, persons)
         self.units(addresses)
         self.incidents(addresses, persons)
+        if self.registry_defects:
+            self.break_registry()
         plant(self.world, self.seed, addresses)
         return self.world
 
@@ -342,6 +347,25 @@ class _Builder:
         self.world.grid["events"] = events
         self.break_rows("grid_platform", "events", events, "eventNo", _EVENT_DEFECTS)
 
+    def break_registry(self) -> None:
+        """Three police residents broken against the grid registry
+        (``hub.reference.grids``): a grid it does not list, a beat it does not list, a
+        listed grid with another grid's beat. None already broken, none duplicated."""
+        rows = self.world.police["t_rk_jbxx"]
+        broken = {d.source_key for d in self.world.defects if d.stream == "people"}
+        clean = [r for r in rows if r["RKID"] not in broken and "D" + r["RKID"] not in broken]
+        beats = sorted({g.beat_code for g in self.grids})
+        for row, (name, expected) in zip(
+            self.rng.sample(clean, k=len(_REGISTRY_DEFECTS)), _REGISTRY_DEFECTS, strict=True
+        ):
+            if name == "unknown_grid":
+                row["WGBM"] = row["WGBM"][:-1] + "9"  # of the registry's structure, unlisted
+            elif name == "unknown_beat":
+                row["JWQBM"] = "B999999" + row["JWQBM"][-4:]
+            else:
+                row["JWQBM"] = next(b for b in beats if b != row["JWQBM"])
+            self.world.defects.append(Defect("police_db", "people", row["RKID"], name, expected))
+
     def break_rows(
         self,
         source: str,
@@ -438,11 +462,20 @@ _DECLARED_UNIT_DEFECTS = {
         _bad_check_digit("统一社会信用代码", ORG_CHARS),
     ),
 }
+_REGISTRY_DEFECTS = (
+    ("unknown_grid", "grid_code:unknown_grid"),
+    ("unknown_beat", "beat_code:unknown_beat"),
+    ("grid_beat_mismatch", "beat_code:grid_beat_mismatch"),
+)
 _EVENT_DEFECTS = {
     "malformed_date": ("reported_at:datetime_format", _set("reportedAt", "2026-11-31 25:00")),
     "unknown_code": ("incident_type:value_set", _set("type", "其他")),
 }
 
 
-def generate(people: int = 2000, seed: int = 7, broken_share: float = 0.04) -> World:
-    return _Builder(people, seed, broken_share).build()
+def generate(
+    people: int = 2000, seed: int = 7, broken_share: float = 0.04, registry_defects: bool = False
+) -> World:
+    """One world. ``registry_defects``: with rows broken against the world's grid registry
+    (``hub.reference.grids``), for a hub that loads it (a hub without one stores them)."""
+    return _Builder(people, seed, broken_share, registry_defects).build()

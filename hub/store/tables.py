@@ -820,3 +820,42 @@ break_glass_sessions = Table(
 )
 """Reading beyond a policy in an emergency: who opened each session, why, for which kinds,
 until when, and who approved it (none: pending until ``expires_at``, flagged after)."""
+
+
+# The grid and beat registry (hub/grids owns its use): a reference table, replaced whole
+# by each load.
+grid_registry = Table(
+    "grid_registry",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("position", Integer(), nullable=False),
+    Column("name", Text(), nullable=False),
+    Column("grid_type", String(16), nullable=False),
+    Column("category", String(32)),
+    Column("community_code", String(12), nullable=False, index=True),
+    Column("beat_code", String(64), nullable=False, index=True),
+    Column("workers", JSON, nullable=False),
+    Column("valid_from", Date()),
+    Column("valid_to", Date()),
+)
+"""The grids (网格): each one's community (12-digit statistical area code), beat, type."""
+
+grid_beats = Table(
+    "grid_beats",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", Text()),
+    Column("station", Text()),
+)
+"""The police beats (警格) the registry lists (the grids' beats are beats too)."""
+
+grid_registry_info = Table(
+    "grid_registry_info",
+    metadata,
+    Column("id", Integer(), primary_key=True),
+    Column("title", Text(), nullable=False),
+    Column("structure", Text(), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("loaded_at", UtcDateTime(), nullable=False),
+)
+"""One row while a registry is loaded: its title, grid-code structure, content digest."""
