@@ -52,8 +52,7 @@ def _sync_people(store: Store, url: str, workers: int = 1) -> tuple[int, int, in
 
 def _caught(store: Store) -> dict[str, set[str]]:
     return {
-        q.source_key: {f"{f['field']}:{f['rule']}" for f in q.failures}
-        for q in store.quarantined()
+        q.source_key: {f"{f['field']}:{f['rule']}" for f in q.failures} for q in store.quarantined()
     }
 
 
