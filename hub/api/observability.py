@@ -15,7 +15,8 @@ every request, readiness checks, and the audit appends counted.
   audit log can be appended to (its head read, write permission checked: nothing written).
   It also reports each sync stream's lag, which does not make the API unready: a source
   that is down is the worker's trouble, and the hub still serves what it holds.
-- ``StoreGauges``: series read from the database at each scrape (sync lag per stream).
+- ``StoreGauges``: series read from the database at each scrape (sync lag per stream, and
+  how long since each stream last read a row).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from hub import metrics
 from hub.audit import AuditEvent, AuditLog
 from hub.audit.patterns import PATTERNS, AlertThresholds, find_alerts
 from hub.auth.keys import SigningKeys
+from hub.ingest.checks import last_sent
 from hub.ingest.worker import db_now, sync_lag
 from hub.policyfiles import PolicyRegistry
 from hub.sharing.break_glass import READ_ACTIONS
@@ -206,6 +208,15 @@ class StoreGauges(Collector):
         for (source, stream), seconds in sorted(sync_lag(self.store).items()):
             lag.add_metric([source, stream], seconds)
         yield lag
+        quiet = GaugeMetricFamily(
+            "hub_sync_rows_last_read_seconds",
+            "Seconds since a run of the stream last read a row (+Inf: none ever did); the "
+            "run report flags it stale beyond the source's max_gap.",
+            labels=["source", "stream"],
+        )
+        for (source, stream), seconds in sorted(last_sent(self.store).items()):
+            quiet.add_metric([source, stream], seconds)
+        yield quiet
         by_status = GaugeMetricFamily(
             "hub_webhook_deliveries",
             "Webhook deliveries by status (pending, delivered, filtered, dead).",

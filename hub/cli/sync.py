@@ -20,7 +20,7 @@ from hub.cli.options import HomeOption, open_current_store
 from hub.cli.worker import WorkersOption, duration, run_worker
 from hub.config import load_config
 from hub.errors import HubError
-from hub.ingest import StreamReport
+from hub.ingest import StreamReport, checks
 from hub.ingest.pipeline import default_workers
 from hub.ingest.report import RunReport, SourceReport, report_path
 from hub.ingest.run import run_sources
@@ -82,6 +82,8 @@ def sync(
         store.close()
     path = report.save(config.home)
     Console().print(summary_table(report))
+    for entry in checks.failed(report.checks):
+        err.print(Text(f"check failed: {checks.describe(entry)}", style="red"))
     err.print(f"report: {path}")
     raise typer.Exit(0 if report.ok else 1)
 

@@ -78,6 +78,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.pass td.result { background: #dafbe1; color: #116329; font-weight: bold; }
 tr.fail td { background: #fff5f5; }
 tr.fail td.result { background: #ffebe9; color: #a40e26; font-weight: bold; }
+tr.warn td.result { background: #fff8c5; color: #7d4e00; font-weight: bold; }
 code { font-family: ui-monospace, "SFMono-Regular", Consolas, monospace; font-size: .85rem; }
 .muted { color: #57606a; }
 .error { color: #a40e26; }
@@ -149,13 +150,16 @@ def render_html(report: dict[str, Any]) -> str:
     sources: list[dict[str, Any]] = list(report.get("sources") or [])
     errors = [s for s in streams if s.get("error")]
     broken = [s for s in sources if s.get("error")]
-    ok = not failed and not errors and not broken
+    checks: dict[str, list[dict[str, Any]]] = dict(report.get("checks") or {})
+    failing = [e for entries in checks.values() for e in entries if e.get("outcome") == "fail"]
+    ok = not failed and not errors and not broken and not failing
     run_id = _e(report.get("run_id"))
     status = (
         '<span class="status ok">通过 OK</span>'
         if ok
         else f'<span class="status bad">需处理：{len(broken)} 个来源无法打开，'
-        f"{len(errors)} 个数据流出错，{len(failed)} 项期望未通过</span>"
+        f"{len(errors)} 个数据流出错，{len(failed)} 项期望未通过，"
+        f"{len(failing)} 项检查不合格</span>"
     )
     totals = report.get("totals") or {}
     cards = [
@@ -191,6 +195,9 @@ def render_html(report: dict[str, Any]) -> str:
         _streams_table(streams),
         _failures(streams),
         _expectations_table(expectations),
+        _references_table(checks.get("references") or []),
+        _freshness_table(checks.get("freshness") or []),
+        _anomalies_table(checks.get("anomalies") or []),
         "</body>",
         "</html>",
     ]
@@ -329,3 +336,114 @@ def _expectations_table(expectations: list[dict[str, Any]]) -> str:
         "<th>示例 examples</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+_OUTCOMES = {"ok": ("pass", "通过"), "warn": ("warn", "警告"), "fail": ("fail", "不合格")}
+_STATUS = {"missing": "库中没有", "inactive": "仅有已注销记录"}
+
+
+def _outcome(entry: dict[str, Any]) -> tuple[str, str]:
+    """The row class and the result cell of a check entry."""
+    css, label = _OUTCOMES.get(str(entry.get("outcome")), ("", str(entry.get("outcome"))))
+    return (
+        css,
+        f'<td class="result">{_e(label)}<br>'
+        f'<code class="muted">{_e(entry.get("outcome"))}</code></td>',
+    )
+
+
+def _table(title: str, head: list[str], rows: list[str], none: str) -> str:
+    if not rows:
+        return f'<h2>{_e(title)}</h2><p class="muted">{_e(none)}</p>'
+    cells = "".join(f"<th>{_e(name)}</th>" for name in head)
+    return (
+        f"<h2>{_e(title)}</h2><table><thead><tr>{cells}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _references_table(entries: list[dict[str, Any]]) -> str:
+    """Dangling references: the source keys of the records holding them, never a value."""
+    rows = []
+    for entry in sorted(entries, key=lambda e: -_int(e.get("dangling"))):
+        css, result = _outcome(entry)
+        kind, name = entry.get("kind"), entry.get("field")
+        listed = entry.get("listed") or []
+        keys = "<br>".join(
+            f"<code>{_e(item.get('source_key'))}</code> → {_e(item.get('target'))}"
+            f" {_e(_STATUS.get(str(item.get('status')), item.get('status')))}"
+            for item in listed
+        )
+        more = _int(entry.get("dangling")) - len(listed)
+        if more > 0:
+            keys += f"<br><span class='muted'>另有 {more} 条 (and {more} more)</span>"
+        rows.append(
+            f'<tr class="{css}">{result}'
+            f"<td>{_e(entry.get('source'))}/{_e(entry.get('stream'))}</td>"
+            f"<td>{_named(kind, _kind_label(kind))}</td>"
+            f"<td>{_named(name, _field_label(kind, name))}</td>"
+            f"<td>{_named(entry.get('target'), _kind_label(entry.get('target')))}</td>"
+            f'<td class="num">{_int(entry.get("dangling"))} / {_int(entry.get("checked"))}</td>'
+            f"<td>{keys}</td></tr>"
+        )
+    head = [
+        "结果 result",
+        "来源/数据流 source/stream",
+        "类型 kind",
+        "字段 field",
+        "指向 target",
+        "悬空/检查 dangling/checked",
+        "来源主键 source keys",
+    ]
+    return _table("跨类型引用 References", head, rows, "本次入库的记录没有跨类型引用。")
+
+
+def _freshness_table(entries: list[dict[str, Any]]) -> str:
+    rows = []
+    for entry in sorted(entries, key=lambda e: not e.get("stale")):
+        css, result = _outcome(entry)
+        days = ", ".join(
+            f"{_e(day)}: {_int(n)}" for day, n in (entry.get("rows_per_day") or {}).items()
+        )
+        gap = _int(entry.get("gap_seconds")) / 3600
+        rows.append(
+            f'<tr class="{css}">{result}'
+            f"<td>{_e(entry.get('source'))}/{_e(entry.get('stream'))}</td>"
+            f"<td>{_time(entry.get('last_sent'))}</td><td>{_time(entry.get('last_change'))}</td>"
+            f'<td class="num">{gap:.1f} h{" 已过期 stale" if entry.get("stale") else ""}</td>'
+            f"<td><code>{_e(entry.get('max_gap'))}</code></td>"
+            f"<td>{days or '—'}</td></tr>"
+        )
+    head = [
+        "结果 result",
+        "来源/数据流 source/stream",
+        "最近发送 last sent",
+        "最近变更 last change",
+        "间隔 gap",
+        "允许 max_gap",
+        "每日行数 rows per day",
+    ]
+    return _table("来源时效 Freshness", head, rows, "本次没有来源的运行记录。")
+
+
+def _anomalies_table(entries: list[dict[str, Any]]) -> str:
+    rows = []
+    for entry in sorted(entries, key=lambda e: not e.get("flagged")):
+        css, result = _outcome(entry)
+        rows.append(
+            f'<tr class="{css}">{result}'
+            f"<td>{_e(entry.get('source'))}/{_e(entry.get('stream'))}</td>"
+            f"<td><code>{_e(entry.get('metric'))}</code></td>"
+            f'<td class="num">{_e(entry.get("value"))}</td>'
+            f'<td class="num">{_e(entry.get("median"))} ({_int(entry.get("runs"))} 次 runs)</td>'
+            f"<td><code>{_e(entry.get('rule'))}</code></td></tr>"
+        )
+    head = [
+        "结果 result",
+        "来源/数据流 source/stream",
+        "指标 metric",
+        "本次 value",
+        "近期中位数 median",
+        "规则 rule",
+    ]
+    return _table("异常波动 Anomalies", head, rows, "历史运行不足，未比较。")

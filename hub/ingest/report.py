@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.files import private_dir, write_private
+from hub.ingest import checks as run_checks
 from hub.ingest.html import render_html
 from hub.ingest.sync import StreamReport
 
@@ -44,12 +45,18 @@ class RunReport:
     streams: list[StreamReport] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     """Dataset-level checks (great-expectations), one entry per stream and expectation."""
+    checks: dict[str, list[dict[str, Any]]] = field(default_factory=run_checks.empty)
+    """The cross-kind checks over the rows the run touched (``hub.ingest.checks``): lists
+    of references, freshness and anomalies entries, each with its outcome."""
 
     @property
     def ok(self) -> bool:
-        """No source failed to open and no stream stopped on an error."""
-        return all(s.error is None for s in self.sources) and all(
-            stream.error is None for stream in self.streams
+        """No source failed to open, no stream stopped on an error, and no check's
+        outcome is ``fail`` (what the steward's ``checks:`` thresholds make one)."""
+        return (
+            all(s.error is None for s in self.sources)
+            and all(stream.error is None for stream in self.streams)
+            and not run_checks.failed(self.checks)
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,6 +69,7 @@ class RunReport:
             "sources": [source.as_dict() for source in self.sources],
             "streams": [stream.as_dict() for stream in self.streams],
             "expectations": self.expectations,
+            "checks": self.checks,
         }
 
     def totals(self) -> dict[str, int]:

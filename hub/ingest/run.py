@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from connectors.sdk import ConnectorError
 from hub import metrics
+from hub.ingest.checks import CheckConfig, run_checks
 from hub.ingest.report import RunReport, SourceReport
 from hub.ingest.sources import SourceSpec
 from hub.ingest.sync import StreamReport, new_run_id, sync_stream
@@ -35,6 +36,7 @@ def run_sources(
     on_expectations: Callable[[], None] | None = None,
     expectations: bool = True,
     workers: int = 1,
+    checks: bool = True,
 ) -> RunReport:
     """Sync ``specs`` in order and return the run's report (``finished`` set).
 
@@ -42,9 +44,12 @@ def run_sources(
     committed batch and when it ends; ``on_source`` sees each source's entry once it is
     opened or has failed; ``on_expectations`` is called before the dataset checks start.
     ``workers``: processes judging and sealing each stream's rows (``sync_stream``).
+    ``checks``: run the cross-kind checks (``hub.ingest.checks``) over what the run stored.
     """
     report = RunReport(new_run_id(), dt.datetime.now(dt.UTC))
+    configs: dict[str, CheckConfig | None] = {}
     for spec in specs:
+        configs[spec.id] = spec.checks
         entry = SourceReport(spec.id, spec.connector)
         report.sources.append(entry)
         secrets = spec.secrets()
@@ -81,6 +86,8 @@ def run_sources(
                 metrics.count_stream(spec.id, stream.name, result.stored, result.quarantined)
         finally:
             source.close()
+    if checks:
+        run_checks(store, report, configs)
     if expectations and report.streams:
         from hub.ingest.expectations import validate_run  # great-expectations: slow import
 

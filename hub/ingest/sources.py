@@ -6,6 +6,7 @@ sources:
     config: {url: ..., streams: [...]}
     schedule: {every: 5m}      # optional: `hub worker` syncs it this often (hub.ingest.schedule)
     side: police               # optional: police or grid, whose system (hub.sharing.reconcile)
+    checks: {max_gap: 2d}      # optional: thresholds of the run's checks (hub.ingest.checks)
 
 Secrets need not be written in the file: any string in a source's ``config`` may hold
 ``${NAME}`` references, replaced by the environment variable ``NAME`` when the source is
@@ -28,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serial
 
 from connectors.sdk import ConfigurationError, Source, load_source
 from hub.files import write_private
+from hub.ingest.checks import CheckConfig
 from hub.ingest.schedule import Schedule, format_duration
 
 SOURCES_FILE = "sources.yaml"
@@ -51,6 +53,13 @@ class SourceSpec(BaseModel):
     side: Literal["police", "grid"] | None = None
     """Whose system this is (公安 or 网格): what the reconciliation of the two sides counts
     its records under; None: neither side's (its records are left out of it)."""
+    checks: CheckConfig | None = None
+    """When the run's cross-kind checks flag this source and what fails the run; None:
+    the defaults (``CheckConfig``: every flag warns)."""
+
+    @field_serializer("checks")
+    def _checks(self, checks: CheckConfig | None) -> dict[str, Any] | None:
+        return None if checks is None else checks.as_yaml()
 
     @field_serializer("schedule")
     def _schedule(self, schedule: Schedule | None) -> dict[str, str] | None:
@@ -119,7 +128,7 @@ def save_sources(home: Path, specs: list[SourceSpec]) -> None:
 
 def _dumped(spec: SourceSpec) -> dict[str, Any]:
     document = spec.model_dump()
-    for optional in ("schedule", "side"):
+    for optional in ("schedule", "side", "checks"):
         if document[optional] is None:
             del document[optional]
     return document

@@ -47,6 +47,9 @@ class StreamReport:
     """Records made inactive: marked deleted, or absent from a complete full read."""
     reactivated: int = 0
     """Inactive records their source sent again."""
+    touched: list[str] = field(default_factory=list, repr=False)
+    """Source keys of the records this run stored (inserted, updated or unchanged): what
+    the run's cross-kind checks (``hub.ingest.checks``) look at; not in the report."""
 
     @property
     def stored(self) -> int:
@@ -286,6 +289,7 @@ def sync_stream(
                 report.deleted += admitted.deleted
                 report.deactivated += len(admitted.deactivated)
                 report.reactivated += len(admitted.reactivated)
+                report.touched.extend(admitted.stored)
                 for entry in admitted.quarantined:
                     _count_failures(report, entry.source_key, entry.failures)
                 if on_batch is not None:

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connectors.sdk import ConnectorError
+from hub.ingest.checks import run_checks
 from hub.ingest.errors import ClaimLost
 from hub.ingest.report import RunReport, SourceReport
 from hub.ingest.run import redact
@@ -354,6 +355,8 @@ class Worker:
             first = str(exc).splitlines()[0] if str(exc) else ""
             entry.error = error = redact(f"{type(exc).__name__}: {first}", secrets)
             log.exception("%s/%s: %s", claim.source, claim.stream, entry.error)
+        if report.streams and finished:
+            run_checks(self.store, report, {spec.id: spec.checks})
         if self.options.expectations and report.streams and finished:
             from hub.ingest.expectations import validate_run  # great-expectations: slow import
 

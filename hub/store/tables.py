@@ -859,3 +859,23 @@ grid_registry_info = Table(
     Column("loaded_at", UtcDateTime(), nullable=False),
 )
 """One row while a registry is loaded: its title, grid-code structure, content digest."""
+# Stream runs (hub/ingest/checks.py owns their use).
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), nullable=False),
+    Column("source_system", String(64), nullable=False),
+    Column("stream", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("read", Integer, nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Column("failed", Boolean, nullable=False),
+    Index("ix_sync_runs_stream", "source_system", "stream", "started_at"),
+)
+"""One row per stream per run, counts only (no key, no value): the history a run's
+freshness (rows per day, when rows last came) and anomaly checks compare it with, shared by
+every worker over one database."""

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.api.observability import StoreGauges
 from hub.store import Store
-from hub.store.tables import deliveries, sync_claims
+from hub.store.tables import deliveries, sync_claims, sync_runs
 
 
 def _samples(store: Store) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -65,3 +65,29 @@ def test_webhook_backlog_and_sync_lag_are_read_from_the_database(store: Store) -
     assert 600 <= samples[("hub_webhook_oldest_pending_seconds", ())] < 600 + 300
     lag = samples[("hub_sync_lag_seconds", (("source", "grid_platform"), ("stream", "people")))]
     assert 1800 <= lag < 1800 + 300
+
+
+def test_the_time_since_a_stream_last_read_a_row_is_read_from_its_runs(store: Store) -> None:
+    now = dt.datetime.now(dt.UTC)
+    runs = [("people", 3, 40), ("people", 1, 0), ("houses", 2, 0)]  # (stream, days ago, read)
+    with store.begin() as tx:
+        for n, (stream, days, read) in enumerate(runs):
+            tx.conn.execute(
+                sync_runs.insert().values(
+                    run_id=f"r{n}",
+                    source_system="police_db",
+                    stream=stream,
+                    kind="person",
+                    started_at=now - dt.timedelta(days=days),
+                    read=read,
+                    stored=read,
+                    changed=read,
+                    quarantined=0,
+                    failed=False,
+                )
+            )
+    samples = _samples(store)
+    name = "hub_sync_rows_last_read_seconds"
+    people = samples[(name, (("source", "police_db"), ("stream", "people")))]
+    assert 3 * 86400 <= people < 3 * 86400 + 300  # the run a day ago read nothing
+    assert samples[(name, (("source", "police_db"), ("stream", "houses")))] == float("inf")
