@@ -44,6 +44,7 @@ from hub.store.tables import (
     quarantine,
     sync_state,
 )
+from policies import PseudonymKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +244,12 @@ class Store:
         """A key of this partner's own for ``use`` (``pseudonym``, ``record-id``): what one
         partner is given under it cannot be joined with what another is given."""
         return self.keyring.partner_key(f"hub {use} v1:{partner}".encode())
+
+    def pseudonym_key(self, partner: str) -> PseudonymKey:
+        """This partner's pseudonym key, with the hash of the hub's suite (HMAC-SHA256 or
+        HMAC-SM3)."""
+        secret = self.partner_key(partner, "pseudonym")
+        return PseudonymKey(secret, self.keyring.suite.hash_name)
 
     def audit_signing_key(self) -> Ed25519PrivateKey:
         return self.keyring.audit_signing_key()
