@@ -30,9 +30,10 @@ every value here; the key file names it (``suite``; none is ``standard``) and a 
 keeps the suite it was made with: ``load`` refuses a key file of another suite than the
 one asked for, and there is no conversion between them.
 
-The audit key (optional, so older key files still load) is the raw Ed25519 private key
-that signs the audit log's checkpoints; its id is a digest of the public key, so anyone
-holding only the public key can tell which checkpoints it should verify. It is rotated by
+The audit key (optional, so older key files still load) is the raw private key (an
+Ed25519 seed, or under ``gm`` the SM2 private value, both 32 bytes) that signs the audit
+log's checkpoints; its id is a digest of the public key, so anyone holding only the
+public key can tell which checkpoints it should verify. It is rotated by
 ``hub.audit.log.AuditLog.hand_over``: ``start_audit_rotation`` saves the next key before
 the log names it, ``finish_audit_rotation`` drops the old key's material once it has. The
 log's origin stays the one its first key named (``audit_first``, the first key's raw
@@ -56,12 +57,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hub.encoding import b64url_decode, b64url_encode
 from hub.errors import KeyringError
-from hub.store.suite import STANDARD, CryptoSuite, default_suite, suite_named
+from hub.store.suite import (
+    STANDARD,
+    CryptoSuite,
+    PublicKey,
+    SigningKey,
+    Sm2PublicKey,
+    default_suite,
+    signing_key,
+    suite_named,
+)
 
 _NONCE_BYTES = 12
 
@@ -70,7 +80,8 @@ def _new_key_id() -> str:
     return "k" + secrets.token_hex(4)
 
 
-def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
+def ed25519_key_id(public_key: PublicKey) -> str:
+    """The id of an audit key (Ed25519 or SM2): a digest of its raw public half."""
     return hashlib.sha256(_raw_public(public_key)).hexdigest()[:8]
 
 
@@ -119,9 +130,9 @@ class Keyring:
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
-        for key in (self.audit_key, self.audit_next_key, self.audit_first):
+        for key in (self.audit_key, self.audit_next_key):
             if key is not None and len(key) != 32:
-                raise KeyringError("an audit key must be a raw 32-byte Ed25519 key")
+                raise KeyringError("an audit key must be a raw 32-byte private key")
         if self.partner_root is None:
             self.partner_root = self.index_key
         self._macs: dict[str, Any] = {}
@@ -142,10 +153,10 @@ class Keyring:
             suite=chosen,
         )
 
-    def audit_signing_key(self) -> Ed25519PrivateKey:
+    def audit_signing_key(self) -> SigningKey:
         if self.audit_key is None:
             raise KeyringError("the key file holds no audit key")
-        return Ed25519PrivateKey.from_private_bytes(self.audit_key)
+        return signing_key(self.suite, self.audit_key)
 
     @property
     def audit_key_id(self) -> str | None:
@@ -153,26 +164,26 @@ class Keyring:
             return None
         return ed25519_key_id(self.audit_signing_key().public_key())
 
-    def audit_first_key(self) -> Ed25519PublicKey:
+    def audit_first_key(self) -> PublicKey:
         """The public half of the log's first audit key: what its origin names."""
         if self.audit_first is not None:
-            return Ed25519PublicKey.from_public_bytes(self.audit_first)
+            return _public_key(self.suite, self.audit_first)
         return self.audit_signing_key().public_key()
 
-    def audit_keys_held(self) -> list[Ed25519PrivateKey]:
+    def audit_keys_held(self) -> list[SigningKey]:
         """The audit private keys in the file: the current one and, mid-rotation, the next."""
         held = [key for key in (self.audit_key, self.audit_next_key) if key is not None]
-        return [Ed25519PrivateKey.from_private_bytes(key) for key in held]
+        return [signing_key(self.suite, key) for key in held]
 
-    def start_audit_rotation(self) -> Ed25519PrivateKey:
+    def start_audit_rotation(self) -> SigningKey:
         """The next audit key, made if none is waiting (a rotation resumed keeps its key)."""
         if self.audit_key is None:
             raise KeyringError("the key file holds no audit key")
         if self.audit_first is None:
             self.audit_first = _raw_public(self.audit_signing_key().public_key())
         if self.audit_next_key is None:
-            self.audit_next_key = secrets.token_bytes(32)
-        return Ed25519PrivateKey.from_private_bytes(self.audit_next_key)
+            self.audit_next_key = self.suite.new_signing_key()
+        return signing_key(self.suite, self.audit_next_key)
 
     def finish_audit_rotation(self) -> None:
         """Make the next audit key the audit key, forgetting the old one's material. Call
@@ -379,7 +390,13 @@ class Keyring:
             raise KeyringError(f"key file {path} is not readable: {exc}") from None
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def _public_key(suite: CryptoSuite, raw: bytes) -> PublicKey:
+    if suite.name == STANDARD:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    return Sm2PublicKey(raw)
+
+
+def _raw_public(public_key: PublicKey) -> bytes:
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 

@@ -266,6 +266,86 @@ def _sm2_private(private: bytes) -> Any:
     return ec.derive_private_key(int.from_bytes(private, "big"), ec.SM2())
 
 
+class Sm2PublicKey:
+    """An SM2 public key with the shape of ``Ed25519PublicKey`` that the audit log uses
+    (``verify`` raising ``InvalidSignature``, ``public_bytes(Raw, Raw)``: the 65-byte point)."""
+
+    def __init__(self, point: bytes) -> None:
+        if len(point) != 65 or point[0] != 4:
+            raise ValueError("an SM2 public key is a 65-byte uncompressed point")
+        self._point = point
+
+    @classmethod
+    def from_public_bytes(cls, data: bytes) -> Sm2PublicKey:
+        return cls(data)
+
+    def public_bytes(self, encoding: Encoding, format: PublicFormat) -> bytes:
+        if (encoding, format) != (Encoding.Raw, PublicFormat.Raw):
+            raise ValueError("an SM2 public key is given raw only")
+        return self._point
+
+    def verify(self, signature: bytes, data: bytes) -> None:
+        if not GmSuite().verify(self._point, signature, data):
+            raise InvalidSignature
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sm2PublicKey) and other._point == self._point
+
+    def __hash__(self) -> int:
+        return hash(self._point)
+
+
+class Sm2PrivateKey:
+    """An SM2 private key with the shape of ``Ed25519PrivateKey`` that the audit log uses
+    (``sign``, ``public_key``, ``private_bytes(Raw, Raw, NoEncryption)``: the 32-byte
+    private value). Its repr shows no key material."""
+
+    def __init__(self, private: bytes) -> None:
+        if len(private) != 32:
+            raise ValueError("an SM2 private key is 32 bytes")
+        self._private = private
+
+    @classmethod
+    def from_private_bytes(cls, data: bytes) -> Sm2PrivateKey:
+        return cls(data)
+
+    @classmethod
+    def generate(cls) -> Sm2PrivateKey:
+        return cls(GmSuite().new_signing_key())
+
+    def sign(self, data: bytes) -> bytes:
+        return GmSuite().sign(self._private, data)
+
+    def public_key(self) -> Sm2PublicKey:
+        return Sm2PublicKey(GmSuite().public_key(self._private))
+
+    def private_bytes(self, encoding: Encoding, format: Any, encryption: Any) -> bytes:
+        if encoding != Encoding.Raw:
+            raise ValueError("an SM2 private key is given raw only")
+        return self._private
+
+    def __repr__(self) -> str:
+        return "Sm2PrivateKey(...)"
+
+
+SigningKey = Ed25519PrivateKey | Sm2PrivateKey
+"""A key that signs checkpoints: Ed25519 (``standard``) or SM2 (``gm``)."""
+PublicKey = Ed25519PublicKey | Sm2PublicKey
+
+
+def signing_key(suite: CryptoSuite, private: bytes) -> SigningKey:
+    """The signing key of ``suite`` whose raw private half is ``private``."""
+    if suite.name == GM:
+        return Sm2PrivateKey(private)
+    return Ed25519PrivateKey.from_private_bytes(private)
+
+
+def suite_of_key(key: SigningKey | PublicKey) -> CryptoSuite:
+    """The suite a signing or public key belongs to: an audit log's tree hash follows the
+    algorithm of its key, so a verifier holding only the public key knows it."""
+    return SUITES[GM] if isinstance(key, Sm2PrivateKey | Sm2PublicKey) else SUITES[STANDARD]
+
+
 SUITES: Final[dict[str, CryptoSuite]] = {STANDARD: StandardSuite(), GM: GmSuite()}
 
 
