@@ -36,7 +36,7 @@ from policies.model import (
     Treatment,
     WorkOrderGrant,
 )
-from policies.transform import mask, pseudonym, treat
+from policies.transform import PseudonymKey, mask, pseudonym, treat
 from policies.work_orders import Side, decide_receiving, decide_step
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "PolicyError",
     "PolicyInvalid",
     "Problem",
+    "PseudonymKey",
     "PurposeRule",
     "RowScope",
     "Rows",

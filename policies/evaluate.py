@@ -21,7 +21,7 @@ from typing import Any, Literal
 from contracts import Sensitivity, contract
 from policies.errors import AccessDenied
 from policies.model import KindGrant, Policy, Rows, Treatment
-from policies.transform import Treat, treater
+from policies.transform import PseudonymKey, Treat, treater
 
 Claims = Mapping[str, Sequence[str]]
 """The caller's jurisdiction claims from its token: ``{"grid_codes": ["G3201040101"], ...}``."""
@@ -126,7 +126,7 @@ class Decision:
     min_cell: int | None = None
     """For counts (action ``stats``): counts below it are suppressed."""
 
-    def apply(self, record: Mapping[str, Any], key: bytes) -> dict[str, Any]:
+    def apply(self, record: Mapping[str, Any], key: bytes | PseudonymKey) -> dict[str, Any]:
         """The partner's view of one record; ``key`` is the partner's pseudonym key."""
         view = dict.fromkeys(self._served)
         for name in self._served:

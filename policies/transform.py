@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from policies.model import Treatment
@@ -33,9 +33,22 @@ def mask(value: str) -> str:
     return value[:head] + "*" * hidden + (value[-tail:] if tail else "")
 
 
-def pseudonym(value: str, key: bytes) -> str:
-    """A keyed pseudonym; the hub gives each partner its own key."""
-    return hmac.new(key, value.strip().upper().encode(), hashlib.sha256).hexdigest()[:24]
+@dataclass(frozen=True, slots=True)
+class PseudonymKey:
+    """A partner's pseudonym key and the hash its HMAC runs on (``sha256``, or ``sm3``
+    under the national suite); the hub gives each partner its own key."""
+
+    secret: bytes = field(repr=False)
+    hash_name: str = "sha256"
+
+
+def pseudonym(value: str, key: bytes | PseudonymKey) -> str:
+    """A keyed pseudonym: HMAC of the normalised value (bare bytes: HMAC-SHA256)."""
+    if isinstance(key, PseudonymKey):
+        secret, hash_name = key.secret, key.hash_name
+    else:
+        secret, hash_name = key, "sha256"
+    return hmac.new(secret, value.strip().upper().encode(), hash_name).hexdigest()[:24]
 
 
 def _year(value: Any) -> int:
@@ -46,7 +59,7 @@ def _never(value: Any, treatment: Treatment) -> Any:
     raise ValueError(f"{treatment.value} values are never served")
 
 
-Treat = Callable[[Any, bytes], Any]
+Treat = Callable[[Any, "bytes | PseudonymKey"], Any]
 """A treatment of a value that is not None, given the partner's pseudonym key."""
 
 
@@ -69,7 +82,7 @@ def treater(treatment: Treatment) -> Treat:
     if treatment is Treatment.ALLOW:
         return one
 
-    def treated(value: Any, key: bytes) -> Any:
+    def treated(value: Any, key: bytes | PseudonymKey) -> Any:
         if isinstance(value, list):
             return [None if item is None else treated(item, key) for item in value]
         return one(value, key)

@@ -3,6 +3,12 @@
 Store tests run on SQLite always and on PostgreSQL when ``HUB_TEST_POSTGRES_URL`` is set
 (``.ci/run`` starts a throw-away server and sets it). In CI a missing URL is an error,
 not a skip, so the PostgreSQL half can never silently stop running.
+
+The crypto suite of every keyring and hub a test makes is ``HUB_CRYPTO`` (``standard``
+unless set): ``HUB_CRYPTO=gm make test`` runs the whole suite under the national suite,
+``hub init`` and ``Keyring.generate()`` both reading it. The crypto-sensitive modules
+(store sealing, rotation, audit tree and checkpoints, the at-rest scans) run under both
+suites always, by overriding the ``crypto`` fixture with ``params=SUITES``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typer.testing import CliRunner
 from contracts import Record
 from hub.cli import app as cli
 from hub.store import Keyring, Store, schema
+from hub.store.suite import GM, STANDARD, default_suite
 from tests.data import make_records
 
 PG_URL = os.environ.get("HUB_TEST_POSTGRES_URL")
@@ -65,9 +72,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
+SUITES = [STANDARD, GM]
+"""The ``params`` of a ``crypto`` fixture that runs its module under each crypto suite."""
+
+
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store.open(database_url, Keyring.generate())
+def crypto() -> str:
+    """The crypto suite of the ``store`` fixture: the run's (``HUB_CRYPTO``), unless a
+    module overrides this fixture to run under every suite."""
+    return default_suite().name
+
+
+@pytest.fixture
+def store(database_url: str, crypto: str) -> Iterator[Store]:
+    store = Store.open(database_url, Keyring.generate(crypto))
     store.create_schema()
     try:
         yield store

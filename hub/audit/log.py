@@ -6,8 +6,11 @@ Entry ``seq`` (contiguous from 1) is leaf ``seq - 1`` of the tree; the leaf is
 entry's position and time are hashed with it. Appending writes the entry, its leaf and
 the tree nodes it completes (``hub.audit.merkle``) and, when one is due, a checkpoint:
 origin, tree size, root hash and the extension line ``prev <size>`` naming the previous
-checkpoint's size, signed by the hub's audit key (Ed25519). By default every append is
-checkpointed (``checkpoint_every=1``), so every committed entry is covered by a signature.
+checkpoint's size, signed by the hub's audit key (Ed25519, or SM2 under the ``gm``
+suite, whose tree hashes with SM3 in place of SHA-256: the tree hash follows the key's
+algorithm, ``tree_hash_for``, so a verifier holding only the public key knows it). By
+default every append is checkpointed (``checkpoint_every=1``), so every committed entry
+is covered by a signature.
 The audit key is rotated by ``hand_over``; the origin stays the one the first key named and
 the checkpoints carry the chain of keys (``hub.audit.keychain``).
 
@@ -50,14 +53,12 @@ rewrite below a witnessed size breaks the cosignatures ``verify`` checks.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, text
 
@@ -66,12 +67,13 @@ from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.audit.errors import AuditError, AuditKeyUnavailable, NoteError
 from hub.audit.group import GroupCommit
 from hub.audit.keychain import KEY_CHANGED, key_line, next_key, signed_by_next
-from hub.audit.merkle import MerkleTree, leaf_hash, node_hash
+from hub.audit.merkle import SHA256, MerkleTree, TreeHash
 from hub.audit.note import Signer, Verifier, add_signatures
 from hub.audit.search import AuditQuery, indexed_columns, record_rows, search_entries
 from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
 from hub.store.store import begin_immediate
+from hub.store.suite import PublicKey, SigningKey, suite_of_key
 from hub.store.tables import (
     audit_checkpoints,
     audit_cosignatures,
@@ -130,10 +132,15 @@ def entry_bytes(seq: int, at: dt.datetime, event: str) -> bytes:
     return f"{seq}\n{iso_utc(at)}\n{event}".encode()
 
 
-def origin_for(public_key: Ed25519PublicKey) -> str:
+def origin_for(public_key: PublicKey) -> str:
     """The log's origin line and key name, from its first audit key: it outlives every
     rotation of the key."""
     return f"hub-audit/{ed25519_key_id(public_key)}"
+
+
+def tree_hash_for(key: SigningKey | PublicKey | None) -> TreeHash:
+    """The tree hash of a log signed by ``key``: SM3 for an SM2 key, else SHA-256."""
+    return SHA256 if key is None else TreeHash.of(suite_of_key(key))
 
 
 def _now() -> dt.datetime:
@@ -153,11 +160,11 @@ class AuditLog:
     def __init__(
         self,
         store_or_engine: Store | Engine,
-        signing_key: Ed25519PrivateKey | None = None,
+        signing_key: SigningKey | None = None,
         *,
-        public_key: Ed25519PublicKey | None = None,
-        first_key: Ed25519PublicKey | None = None,
-        key_source: Callable[[], Sequence[Ed25519PrivateKey]] | None = None,
+        public_key: PublicKey | None = None,
+        first_key: PublicKey | None = None,
+        key_source: Callable[[], Sequence[SigningKey]] | None = None,
         checkpoint_every: int = 1,
         checkpoint_interval: float = 60.0,
         clock: Callable[[], dt.datetime] = _now,
@@ -183,7 +190,9 @@ class AuditLog:
         self._key_source = key_source
         self.checkpoint_every = checkpoint_every
         self.checkpoint_interval = dt.timedelta(seconds=checkpoint_interval)
-        self.tree = MerkleTree(audit_tree)
+        self.th = tree_hash_for(self.first_key)
+        """The tree's hash (SHA-256, or SM3 under the ``gm`` suite)."""
+        self.tree = MerkleTree(audit_tree, self.th)
         self._clock = clock
         self._group = GroupCommit(self._append)
 
@@ -230,7 +239,7 @@ class AuditLog:
                 signer = Verifier.parse(change.vkey)
         return signer
 
-    def hand_over(self, new_key: Ed25519PrivateKey, *, subject: str | None = None) -> KeyChange:
+    def hand_over(self, new_key: SigningKey, *, subject: str | None = None) -> KeyChange:
         """Rotate the audit key: append the ``audit.key_changed`` entry and sign the
         checkpoint ending on it with the current key and ``new_key`` both, naming the new
         key in its ``key`` line; from then on this log signs with ``new_key``.
@@ -387,7 +396,7 @@ class AuditLog:
 
     def verify(
         self,
-        public_key: Ed25519PublicKey | None = None,
+        public_key: PublicKey | None = None,
         *,
         witnesses: Iterable[Verifier] = (),
         chunk: int = 20_000,
@@ -405,7 +414,8 @@ class AuditLog:
             raise AuditError("verifying the checkpoints needs the audit public key")
         verifier = Verifier(origin_for(key), key)
         with self.engine.connect() as conn:
-            return _Walk(self, conn, verifier, list(witnesses), chunk).run()
+            walk = _Walk(self, conn, verifier, list(witnesses), chunk, tree_hash_for(key))
+            return walk.run()
 
     # --- internals ----------------------------------------------------------------------
 
@@ -419,7 +429,7 @@ class AuditLog:
         rows, leaves, names = [], [], []
         for seq, event in enumerate(events, first):
             body = event.canonical()
-            leaf = leaf_hash(entry_bytes(seq, at, body))
+            leaf = self.th.leaf(entry_bytes(seq, at, body))
             rows.append(
                 {"seq": seq, "at": at, "event": body, "hash": leaf.hex(), **indexed_columns(event)}
             )
@@ -453,7 +463,7 @@ class AuditLog:
         held = self._key_source() if self._key_source is not None else []
         return {ed25519_key_id(k.public_key()) for k in [self._signing_key, *held]}
 
-    def _adopt(self, key: Ed25519PrivateKey) -> None:
+    def _adopt(self, key: SigningKey) -> None:
         self._signing_key = key
         self.public_key = key.public_key()
         self.key_id = ed25519_key_id(self.public_key)
@@ -561,8 +571,10 @@ class _Walk:
         verifier: Verifier,
         witnesses: list[Verifier],
         chunk: int,
+        th: TreeHash,
     ) -> None:
         self.log = log
+        self.th = th
         self.conn = conn
         self.verifier = verifier
         self.witnesses = witnesses
@@ -678,14 +690,14 @@ class _Walk:
                 else:
                     if row.at != at_last:  # entries appended together share their time
                         at_last, at_text = row.at, iso_utc(row.at)
-                    leaf = hashlib.sha256(f"\0{seq}\n{at_text}\n{row.event}".encode()).digest()
+                    leaf = self.th.leaf(f"{seq}\n{at_text}\n{row.event}".encode())
                 if leaf.hex() != row.hash or stored.get((0, seq - 1)) != leaf:
                     return self.bad(seq, "the entry does not hash to its leaf: entry modified")
                 # The compact range of complete subtrees: leaf ``seq - 1`` completes one
                 # parent per trailing 1 bit of its index, each checked against the store.
                 level, idx, hash_ = 0, seq - 1, leaf
                 while idx & 1:
-                    hash_ = node_hash(stack.pop(), hash_)
+                    hash_ = self.th.node(stack.pop(), hash_)
                     level, idx = level + 1, idx >> 1
                     if stored.get((level, idx)) != hash_:
                         return self.bad(
@@ -697,7 +709,7 @@ class _Walk:
                 self.entries = expected
                 checkpoint = self.checkpoints.get(expected)
                 if checkpoint is not None:
-                    if fold(stack) != checkpoint.root:
+                    if fold(stack, self.th) != checkpoint.root:
                         return self.bad(
                             covered + 1,
                             f"entries up to {expected} do not hash to the root signed at that "
@@ -800,21 +812,21 @@ class _ArchivedEntry(NamedTuple):
     event: None = None
 
 
-def push_leaf(stack: list[bytes], index: int, leaf: bytes) -> None:
+def push_leaf(stack: list[bytes], index: int, leaf: bytes, th: TreeHash = SHA256) -> None:
     """Add leaf ``index`` to ``stack``, the hashes of the complete subtrees of the leaves
     before it (largest first): it completes one parent per trailing 1 bit of its index."""
     hash_ = leaf
     while index & 1:
-        hash_ = node_hash(stack.pop(), hash_)
+        hash_ = th.node(stack.pop(), hash_)
         index >>= 1
     stack.append(hash_)
 
 
-def fold(stack: list[bytes]) -> bytes:
+def fold(stack: list[bytes], th: TreeHash = SHA256) -> bytes:
     """The root of the leaves so far: the complete subtrees combined right to left."""
     result = stack[-1]
     for left in reversed(stack[:-1]):
-        result = node_hash(left, result)
+        result = th.node(left, result)
     return result
 
 

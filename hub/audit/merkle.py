@@ -1,7 +1,10 @@
 """The audit log as a Merkle tree after RFC 9162 (Certificate Transparency v2), §2.1.
 
 Hashes are SHA-256 with the RFC's domain separation: a leaf is ``SHA-256(0x00 || entry)``,
-an interior node ``SHA-256(0x01 || left || right)``, and the empty tree ``SHA-256()``. The
+an interior node ``SHA-256(0x01 || left || right)``, and the empty tree ``SHA-256()``.
+Under the national crypto suite the same construction runs on SM3 (``TreeHash``, ``SM3``:
+also 32 bytes): every function takes the tree's hash, SHA-256 by default, and a log's is
+its hub's suite (``TreeHash.of``). The
 tree of ``n`` leaves splits at ``k``, the largest power of two below ``n`` (§2.1.1), so a
 tree that is not a power of two is the complete subtrees of the binary decomposition of
 ``n``, combined right to left.
@@ -28,18 +31,50 @@ that read the same size cannot both write leaf ``n``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 
 from hub.audit.errors import AuditError
+from hub.store.suite import CryptoSuite, GmSuite
 from hub.store.tables import audit_tree
 
 HASH_SIZE = 32
 """Bytes in every hash of the tree (SHA-256)."""
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-"""MTH({}), the root of the tree with no leaves."""
+"""MTH({}), the root of the SHA-256 tree with no leaves."""
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHash:
+    """The hash of a tree (``name`` as hashlib knows it) with RFC 9162's domain separation."""
+
+    name: str
+    digest: Callable[[bytes], bytes]
+
+    def leaf(self, entry: bytes) -> bytes:
+        """H(0x00 || entry)."""
+        return self.digest(b"\x00" + entry)
+
+    def node(self, left: bytes, right: bytes) -> bytes:
+        """H(0x01 || left || right)."""
+        return self.digest(b"\x01" + left + right)
+
+    @property
+    def empty(self) -> bytes:
+        """MTH({}) = H()."""
+        return self.digest(b"")
+
+    @classmethod
+    def of(cls, suite: CryptoSuite) -> TreeHash:
+        """The tree hash of a crypto suite: SHA-256 (``standard``) or SM3 (``gm``)."""
+        return SHA256 if suite.hash_name == "sha256" else cls(suite.hash_name, suite.digest)
+
+
+SHA256 = TreeHash("sha256", lambda data: hashlib.sha256(data).digest())
+SM3 = TreeHash("sm3", GmSuite().digest)
 
 Node = tuple[int, int]
 """A complete subtree, as (level, idx): it covers leaves [idx·2^level, (idx+1)·2^level)."""
@@ -61,20 +96,22 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def root(entries: Sequence[bytes]) -> bytes:
+def root(entries: Sequence[bytes], th: TreeHash = SHA256) -> bytes:
     """MTH(D[n]) of the entries (not their hashes), by the recursion of §2.1.1.
 
     Hashes every entry: a reference for tests and for a partner holding a whole copy.
     """
     if not entries:
-        return EMPTY_ROOT
+        return th.empty
     if len(entries) == 1:
-        return leaf_hash(entries[0])
+        return th.leaf(entries[0])
     k = _split(len(entries))
-    return node_hash(root(entries[:k]), root(entries[k:]))
+    return th.node(root(entries[:k], th), root(entries[k:], th))
 
 
-def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes]) -> bytes:
+def root_from_inclusion(
+    leaf: bytes, index: int, size: int, proof: Sequence[bytes], th: TreeHash = SHA256
+) -> bytes:
     """The root that ``proof`` (an inclusion path, §2.1.3.1) leads to from the leaf hash
     ``leaf`` at ``index`` in a tree of ``size`` leaves: steps 2 to 4 of §2.1.3.2.
 
@@ -90,11 +127,11 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
         if sn == 0:
             raise MerkleError("the inclusion proof is longer than the path to the root")
         if fn & 1 or fn == sn:
-            r = node_hash(p, r)
+            r = th.node(p, r)
             while fn and not fn & 1:
                 fn, sn = fn >> 1, sn >> 1
         else:
-            r = node_hash(r, p)
+            r = th.node(r, p)
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
         raise MerkleError("the inclusion proof is shorter than the path to the root")
@@ -102,20 +139,30 @@ def root_from_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[byte
 
 
 def verify_inclusion(
-    leaf: bytes, index: int, size: int, proof: Sequence[bytes], root_hash: bytes
+    leaf: bytes,
+    index: int,
+    size: int,
+    proof: Sequence[bytes],
+    root_hash: bytes,
+    th: TreeHash = SHA256,
 ) -> bool:
     """Whether ``proof`` shows the leaf hash ``leaf`` at ``index`` in the tree of ``size``
     leaves whose root is ``root_hash`` (§2.1.3.2). False also for every case in which
     ``root_from_inclusion`` raises. The leaf hash is the caller's: ``leaf_hash(entry)``.
     """
     try:
-        return root_from_inclusion(leaf, index, size, proof) == root_hash
+        return root_from_inclusion(leaf, index, size, proof, th) == root_hash
     except MerkleError:
         return False
 
 
 def verify_consistency(
-    size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
+    size1: int,
+    size2: int,
+    root1: bytes,
+    root2: bytes,
+    proof: Sequence[bytes],
+    th: TreeHash = SHA256,
 ) -> bool:
     """Whether ``proof`` shows that the tree of ``size1`` leaves with root ``root1`` is a
     prefix of the tree of ``size2`` leaves with root ``root2``.
@@ -130,7 +177,7 @@ def verify_consistency(
     if size1 == size2:
         return not proof and root1 == root2
     if size1 == 0:
-        return not proof and root1 == EMPTY_ROOT
+        return not proof and root1 == th.empty
     if not proof or any(len(h) != HASH_SIZE for h in (root1, root2, *proof)):
         return False
     path = list(proof)
@@ -144,11 +191,11 @@ def verify_consistency(
         if sn == 0:
             return False
         if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            fr, sr = th.node(c, fr), th.node(c, sr)
             while fn and not fn & 1:
                 fn, sn = fn >> 1, sn >> 1
         else:
-            sr = node_hash(sr, c)
+            sr = th.node(sr, c)
         fn, sn = fn >> 1, sn >> 1
     return fr == root1 and sr == root2 and sn == 0
 
@@ -160,7 +207,8 @@ class MerkleTree:
     leaves are 0-based (the log's entry ``seq`` is leaf ``seq - 1``).
     """
 
-    def __init__(self, table: Table = audit_tree) -> None:
+    def __init__(self, table: Table = audit_tree, th: TreeHash = SHA256) -> None:
+        self.th = th
         self.table = table
         self._queries: dict[int, Select[int, int, bytes]] = {}
 
@@ -201,7 +249,7 @@ class MerkleTree:
             level, idx = 0, n
             rows.append({"level": 0, "idx": n, "hash": hash_})
             while idx & 1:
-                hash_ = node_hash(pending.pop(level), hash_)
+                hash_ = self.th.node(pending.pop(level), hash_)
                 level, idx = level + 1, idx >> 1
                 rows.append({"level": level, "idx": idx, "hash": hash_})
             pending[level] = hash_
@@ -213,7 +261,7 @@ class MerkleTree:
         if size < 0:
             raise MerkleError(f"tree size {size} is negative")
         if size == 0:
-            return EMPTY_ROOT
+            return self.th.empty
         return self._subtree_hashes(conn, [(0, size)], size)[0]
 
     def inclusion_proof(self, conn: Connection, index: int, size: int) -> list[bytes]:
@@ -250,7 +298,7 @@ class MerkleTree:
             raise MerkleError(
                 f"the tree has fewer than {size} leaves, or lost nodes: no node {min(missing)}"
             )
-        return [_fold([found[node] for node in piece]) for piece in pieces]
+        return [_fold([found[node] for node in piece], self.th) for piece in pieces]
 
     def _read(self, conn: Connection, nodes: Iterable[Node]) -> dict[Node, bytes]:
         wanted = list(nodes)
@@ -312,11 +360,11 @@ def _complete_subtrees(a: int, b: int) -> list[Node]:
     return nodes
 
 
-def _fold(hashes: Sequence[bytes]) -> bytes:
+def _fold(hashes: Sequence[bytes], th: TreeHash) -> bytes:
     """The hashes of a range's complete subtrees combined right to left."""
     result = hashes[-1]
     for h in reversed(hashes[:-1]):
-        result = node_hash(h, result)
+        result = th.node(h, result)
     return result
 
 

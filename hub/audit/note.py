@@ -1,4 +1,4 @@
-"""C2SP signed notes (c2sp.org/signed-note): text signed by one or more named Ed25519 keys.
+"""C2SP signed notes (c2sp.org/signed-note): text signed by one or more named keys.
 
 A note is UTF-8 text ending in a newline, a blank line, then one line per signature::
 
@@ -9,18 +9,24 @@ before the *last* blank line. No ASCII control character other than newline may 
 anywhere. Key names are non-empty, hold no Unicode space and no ``+``.
 
 A key is named by the pair (name, key id); the key id is the first four bytes, big-endian,
-of ``SHA-256(name || 0x0A || algorithm byte || 32-byte public key)``. Two algorithms are
-known here, both Ed25519:
+of ``SHA-256(name || 0x0A || signature type || public key)`` (SHA-256 under either crypto
+suite: the spec fixes it, and the id is a name, not a proof). Three types are known here:
 
 - ``0x01`` (``ED25519``): the signature is Ed25519 over the note text.
 - ``0x04`` (``COSIGNATURE_V1``, c2sp.org/tlog-cosignature): the signature is an 8-byte
   big-endian POSIX timestamp followed by Ed25519 over
   ``"cosignature/v1\\ntime <timestamp>\\n" || note text``. Witnesses sign checkpoints this
   way; see ``hub.audit.checkpoint.cosign``.
+- ``0xff || "gm/sm2-sm3"`` (``SM2``): SM2 (GB/T 32918.2, user id ``1234567812345678``,
+  SM3 digest) over the note text; the signature is its fixed 64 bytes ``r || s`` and the
+  public key the 65-byte uncompressed point. The spec assigns SM2 no byte of its own and
+  reserves ``0xff`` for such types, "followed by a longer identifier": this is the hub's.
+  The checkpoints of a hub made with the ``gm`` crypto suite are signed this way; witnesses
+  keep cosigning with Ed25519 (0x04), the only cosignature type tlog-cosignature defines.
 
-Key strings: a verifier key (vkey) is ``<name>+<8 hex key id>+<base64(algorithm || public
-key)>``; a signer key is ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || 32-byte
-seed)>`` and must be kept as secret as the private key itself.
+Key strings: a verifier key (vkey) is ``<name>+<8 hex key id>+<base64(signature type ||
+public key)>``; a signer key is ``PRIVATE+KEY+<name>+<8 hex key id>+<base64(type || 32-byte
+seed or SM2 private value)>`` and must be kept as secret as the private key itself.
 """
 
 from __future__ import annotations
@@ -49,11 +55,21 @@ from hub.audit.errors import (
     MalformedNote,
     Unverified,
 )
+from hub.store.suite import PublicKey, SigningKey, Sm2PrivateKey, Sm2PublicKey
 
 ED25519: Final = 0x01
 """Signature type of plain Ed25519 note signatures."""
 COSIGNATURE_V1: Final = 0x04
 """Signature type of timestamped Ed25519 checkpoint cosignatures (tlog-cosignature)."""
+SM2: Final = 0xFF
+"""Signature type of SM2 note signatures: 0xff followed by ``SM2_IDENTIFIER``."""
+SM2_IDENTIFIER: Final = b"gm/sm2-sm3"
+
+_TYPE_BYTES: Final = {
+    ED25519: bytes([ED25519]),
+    COSIGNATURE_V1: bytes([COSIGNATURE_V1]),
+    SM2: bytes([SM2]) + SM2_IDENTIFIER,
+}
 
 MAX_SIGNATURES: Final = 100
 """A note with more signature lines is refused (the spec asks verifiers to accept 16)."""
@@ -69,7 +85,7 @@ _COSIGNATURE_HEADER: Final = b"cosignature/v1\ntime "
 def note_key_id(name: str, algorithm: int, public_key: bytes) -> int:
     """The spec's key id: ``SHA-256(name || 0x0A || algorithm || public_key)[:4]``,
     big-endian. (Not ``hub.store.keyring.ed25519_key_id``, which hashes the key only.)"""
-    digest = hashlib.sha256(name.encode() + b"\n" + bytes([algorithm]) + public_key).digest()
+    digest = hashlib.sha256(name.encode() + b"\n" + _TYPE_BYTES[algorithm] + public_key).digest()
     return int.from_bytes(digest[:4], "big")
 
 
@@ -84,15 +100,10 @@ def is_valid_name(name: str) -> bool:
     )
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> str:
-    """The vkey string of ``public_key`` under ``name``, for ``ED25519`` note signatures or,
-    with ``algorithm=COSIGNATURE_V1``, for a witness's cosignatures."""
-    _check_name(name)
-    if algorithm not in (ED25519, COSIGNATURE_V1):
-        raise MalformedKey("unknown_algorithm", f"signature type {algorithm:#04x} is not known")
-    raw = _raw_public(public_key)
-    key_id = note_key_id(name, algorithm, raw)
-    return f"{name}+{key_id:08x}+{_b64(bytes([algorithm]) + raw)}"
+def verifier_key(name: str, public_key: PublicKey, algorithm: int | None = None) -> str:
+    """The vkey string of ``public_key`` under ``name``, for note signatures (``ED25519``
+    or ``SM2``, by the key) or, with ``algorithm=COSIGNATURE_V1``, a witness's cosignatures."""
+    return Verifier(name, public_key, algorithm).vkey()
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +180,15 @@ class NoteSigner(Protocol):
 class Verifier:
     """One known public key: checks signatures that name it by (name, key id)."""
 
-    def __init__(self, name: str, public_key: Ed25519PublicKey, algorithm: int = ED25519) -> None:
+    def __init__(self, name: str, public_key: PublicKey, algorithm: int | None = None) -> None:
         _check_name(name)
-        if algorithm not in (ED25519, COSIGNATURE_V1):
+        sm2 = isinstance(public_key, Sm2PublicKey)
+        if algorithm is None:
+            algorithm = SM2 if sm2 else ED25519
+        if algorithm not in _TYPE_BYTES:
             raise MalformedKey("unknown_algorithm", f"signature type {algorithm:#04x} is not known")
+        if sm2 != (algorithm == SM2):
+            raise MalformedKey("unknown_algorithm", "SM2 keys sign type 0xff, Ed25519 keys not")
         self.name = name
         self.algorithm = algorithm
         self.public_key = public_key
@@ -184,8 +200,9 @@ class Verifier:
         """A verifier from its vkey string.
 
         Checked: three ``+``-separated parts; a valid name; exactly 8 lowercase hex digits;
-        standard padded base64 of a known signature type byte (0x01 or 0x04) and 32 key
-        bytes; and that the key id is the one computed from name, type and key.
+        standard padded base64 of a known signature type (0x01 or 0x04 and 32 key bytes,
+        or 0xff, the SM2 identifier and a 65-byte point); and that the key id is the one
+        computed from name, type and key.
         """
         name, _, rest = vkey.partition("+")
         hex_id, _, encoded = rest.partition("+")
@@ -194,25 +211,32 @@ class Verifier:
         raw = _unb64(encoded)
         if _HEX_ID.fullmatch(hex_id) is None or raw is None or len(raw) == 0:
             raise MalformedKey("bad_vkey", "a vkey is <name>+<8 hex digits>+<base64 key>")
-        if raw[0] not in (ED25519, COSIGNATURE_V1):
+        algorithm = raw[0]
+        prefix = _TYPE_BYTES.get(algorithm)
+        if prefix is None or not raw.startswith(prefix):
             raise MalformedKey("unknown_algorithm", f"vkey signature type {raw[0]:#04x}")
-        if len(raw) != 33:
-            raise MalformedKey("bad_vkey", "an Ed25519 vkey holds a 32-byte public key")
-        if int(hex_id, 16) != note_key_id(name, raw[0], raw[1:]):
+        key_bytes = raw[len(prefix) :]
+        if len(key_bytes) != (65 if algorithm == SM2 else 32):
+            raise MalformedKey("bad_vkey", "a vkey holds a 32-byte Ed25519 or 65-byte SM2 key")
+        if int(hex_id, 16) != note_key_id(name, algorithm, key_bytes):
             raise MalformedKey("key_id_mismatch", f"vkey {name}+{hex_id}: key id is not the key's")
+        public_key: PublicKey
         try:
-            public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+            if algorithm == SM2:
+                public_key = Sm2PublicKey(key_bytes)
+            else:
+                public_key = Ed25519PublicKey.from_public_bytes(key_bytes)
         except ValueError:
-            raise MalformedKey("bad_vkey", f"vkey {name}+{hex_id} holds no Ed25519 key") from None
-        return cls(name, public_key, raw[0])
+            raise MalformedKey("bad_vkey", f"vkey {name}+{hex_id} holds no valid key") from None
+        return cls(name, public_key, algorithm)
 
     def vkey(self) -> str:
-        return f"{self.name}+{self.key_id:08x}+{_b64(bytes([self.algorithm]) + self._raw)}"
+        return f"{self.name}+{self.key_id:08x}+{_b64(_TYPE_BYTES[self.algorithm] + self._raw)}"
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         """Whether ``signature`` (the bytes after the key id) is this key's over ``text``:
-        Ed25519 over the text, or for ``COSIGNATURE_V1`` a timestamp of at most 2^63 - 1
-        and Ed25519 over the cosigned message at that time."""
+        Ed25519 or SM2 over the text, or for ``COSIGNATURE_V1`` a timestamp of at most
+        2^63 - 1 and Ed25519 over the cosigned message at that time."""
         message = text
         if self.algorithm == COSIGNATURE_V1:
             if len(signature) != 72:
@@ -242,12 +266,16 @@ class Verifier:
 
 
 class Signer:
-    """An Ed25519 key that signs note texts (signature type 0x01) under ``name``."""
+    """A key that signs note texts under ``name``: Ed25519 (type 0x01) or SM2 (0xff)."""
 
     algorithm: int = ED25519
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
+    def __init__(self, name: str, private_key: SigningKey) -> None:
         _check_name(name)
+        if isinstance(private_key, Sm2PrivateKey):
+            if self.algorithm != ED25519:
+                raise MalformedKey("unknown_algorithm", "cosignatures are Ed25519 (0x04)")
+            self.algorithm = SM2
         self.name = name
         self._key = private_key
         self.key_id = note_key_id(name, self.algorithm, _raw_public(private_key.public_key()))
@@ -257,7 +285,8 @@ class Signer:
         """A signer from its ``PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || seed)>`` string.
 
         Checked: the prefix, a valid name, 8 lowercase hex digits, base64 of 0x01 and a
-        32-byte seed, and that the key id is the one of the public key derived from it.
+        32-byte seed (or of the SM2 type and a 32-byte private value), and that the key id
+        is the one of the public key derived from it.
         """
         parts = skey.split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
@@ -266,23 +295,33 @@ class Signer:
         if not is_valid_name(name):
             raise MalformedKey("bad_name", f"signer key name {name!r} is not valid")
         raw = _unb64(encoded)
-        if _HEX_ID.fullmatch(hex_id) is None or raw is None or len(raw) != 33:
-            raise MalformedKey("bad_skey", "a signer key holds a 1-byte type and a 32-byte seed")
-        if raw[0] != ED25519:
+        if _HEX_ID.fullmatch(hex_id) is None or raw is None or len(raw) < 33:
+            raise MalformedKey("bad_skey", "a signer key holds a type and a 32-byte seed")
+        key: SigningKey
+        if raw[0] == ED25519 and len(raw) == 33:
+            key = Ed25519PrivateKey.from_private_bytes(raw[1:])
+        elif raw.startswith(_TYPE_BYTES[SM2]) and len(raw) == len(_TYPE_BYTES[SM2]) + 32:
+            key = Sm2PrivateKey(raw[len(_TYPE_BYTES[SM2]) :])
+        else:
             raise MalformedKey("unknown_algorithm", f"signer key type {raw[0]:#04x}")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        signer = cls(name, key)
         if int(hex_id, 16) != signer._skey_id():
             raise MalformedKey("key_id_mismatch", f"signer key {name}+{hex_id}: wrong key id")
         return signer
 
     def skey(self) -> str:
-        """The signer key string: a secret, like the private key. It is always the type
-        0x01 string (as Go's ``note.GenerateKey`` writes it), also for a ``Cosigner``."""
+        """The signer key string: a secret, like the private key. For Ed25519 it is always
+        the type 0x01 string (as Go's ``note.GenerateKey`` writes it), also for a
+        ``Cosigner``; for SM2 the 0xff one."""
         seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return f"PRIVATE+KEY+{self.name}+{self._skey_id():08x}+{_b64(bytes([ED25519]) + seed)}"
+        kind = _TYPE_BYTES[self._skey_type()]
+        return f"PRIVATE+KEY+{self.name}+{self._skey_id():08x}+{_b64(kind + seed)}"
+
+    def _skey_type(self) -> int:
+        return SM2 if isinstance(self._key, Sm2PrivateKey) else ED25519
 
     def _skey_id(self) -> int:
-        return note_key_id(self.name, ED25519, _raw_public(self._key.public_key()))
+        return note_key_id(self.name, self._skey_type(), _raw_public(self._key.public_key()))
 
     def verifier(self) -> Verifier:
         return Verifier(self.name, self._key.public_key(), self.algorithm)
@@ -471,7 +510,7 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def _raw_public(public_key: PublicKey) -> bytes:
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 

@@ -27,7 +27,15 @@ from hub.store import Store
 from hub.store.query import Filter, FoundRow, QueryError, select_rows
 from hub.store.store import kind_table
 from hub.store.visits import last_visits
-from policies import AccessDenied, Decision, Policy, RowScope, compiled, decide_break_glass
+from policies import (
+    AccessDenied,
+    Decision,
+    Policy,
+    PseudonymKey,
+    RowScope,
+    compiled,
+    decide_break_glass,
+)
 
 AUDIT_TREATMENT = {"allow": "clear", "mask": "masked", "hash": "hashed"}
 EVERY_ROW = RowScope(True, (), ())
@@ -100,8 +108,8 @@ class Sharing:
         self.max_page = max_page
         self._pseudonym_key = lru_cache(maxsize=1024)(self._new_pseudonym_key)
 
-    def _new_pseudonym_key(self, client_id: str) -> bytes:
-        return self.store.partner_key(client_id, "pseudonym")
+    def _new_pseudonym_key(self, client_id: str) -> PseudonymKey:
+        return self.store.pseudonym_key(client_id)
 
     # --- the decision -------------------------------------------------------------------
 

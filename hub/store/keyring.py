@@ -25,9 +25,15 @@ Data keys are rotated by ``hub.store.rotation``: ``rotate()`` adds the new activ
 every sealed value is moved to it, and only then ``retire()`` removes the old key's
 material from the key file, keeping its id (and when) under ``retired``.
 
-The audit key (optional, so older key files still load) is the raw Ed25519 private key
-that signs the audit log's checkpoints; its id is a digest of the public key, so anyone
-holding only the public key can tell which checkpoints it should verify. It is rotated by
+The suite (``hub.store.suite``: ``standard`` or ``gm``) seals, indexes and derives
+every value here; the key file names it (``suite``; none is ``standard``) and a hub
+keeps the suite it was made with: ``load`` refuses a key file of another suite than the
+one asked for, and there is no conversion between them.
+
+The audit key (optional, so older key files still load) is the raw private key (an
+Ed25519 seed, or under ``gm`` the SM2 private value, both 32 bytes) that signs the audit
+log's checkpoints; its id is a digest of the public key, so anyone holding only the
+public key can tell which checkpoints it should verify. It is rotated by
 ``hub.audit.log.AuditLog.hand_over``: ``start_audit_rotation`` saves the next key before
 the log names it, ``finish_audit_rotation`` drops the old key's material once it has. The
 log's origin stays the one its first key named (``audit_first``, the first key's raw
@@ -51,13 +57,21 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hub.encoding import b64url_decode, b64url_encode
 from hub.errors import KeyringError
+from hub.store.suite import (
+    STANDARD,
+    CryptoSuite,
+    PublicKey,
+    SigningKey,
+    Sm2PublicKey,
+    default_suite,
+    signing_key,
+    suite_named,
+)
 
 _NONCE_BYTES = 12
 
@@ -66,7 +80,8 @@ def _new_key_id() -> str:
     return "k" + secrets.token_hex(4)
 
 
-def ed25519_key_id(public_key: Ed25519PublicKey) -> str:
+def ed25519_key_id(public_key: PublicKey) -> str:
+    """The id of an audit key (Ed25519 or SM2): a digest of its raw public half."""
     return hashlib.sha256(_raw_public(public_key)).hexdigest()[:8]
 
 
@@ -109,35 +124,39 @@ class Keyring:
     audit_first: bytes | None = None
     """The raw public key of the log's first audit key, once the key was rotated (before,
     it is the audit key's own): the log's origin names it, and verifying starts from it."""
+    suite: CryptoSuite = field(default_factory=default_suite)
+    """The cryptography of every key here (``hub.store.suite``)."""
 
     def __post_init__(self) -> None:
         if self.active not in self.data_keys:
             raise KeyringError(f"active key {self.active!r} is not in the keyring")
-        for key in (self.audit_key, self.audit_next_key, self.audit_first):
+        for key in (self.audit_key, self.audit_next_key):
             if key is not None and len(key) != 32:
-                raise KeyringError("an audit key must be a raw 32-byte Ed25519 key")
+                raise KeyringError("an audit key must be a raw 32-byte private key")
         if self.partner_root is None:
             self.partner_root = self.index_key
-        self._ciphers = {kid: AESGCM(key) for kid, key in self.data_keys.items()}
         self._macs: dict[str, Any] = {}
         self._indexing = self.index_key_id
         self._base = self
 
     @classmethod
-    def generate(cls) -> Keyring:
+    def generate(cls, suite: CryptoSuite | str | None = None) -> Keyring:
+        """A new keyring of ``suite`` (a suite or its name; default ``HUB_CRYPTO``)."""
+        chosen = suite_named(suite) if isinstance(suite, str) else suite or default_suite()
         kid = _new_key_id()
         return cls(
-            {kid: AESGCM.generate_key(bit_length=256)},
+            {kid: chosen.new_data_key()},
             kid,
             secrets.token_bytes(32),
-            secrets.token_bytes(32),
+            chosen.new_signing_key(),
             partner_root=secrets.token_bytes(32),
+            suite=chosen,
         )
 
-    def audit_signing_key(self) -> Ed25519PrivateKey:
+    def audit_signing_key(self) -> SigningKey:
         if self.audit_key is None:
             raise KeyringError("the key file holds no audit key")
-        return Ed25519PrivateKey.from_private_bytes(self.audit_key)
+        return signing_key(self.suite, self.audit_key)
 
     @property
     def audit_key_id(self) -> str | None:
@@ -145,26 +164,26 @@ class Keyring:
             return None
         return ed25519_key_id(self.audit_signing_key().public_key())
 
-    def audit_first_key(self) -> Ed25519PublicKey:
+    def audit_first_key(self) -> PublicKey:
         """The public half of the log's first audit key: what its origin names."""
         if self.audit_first is not None:
-            return Ed25519PublicKey.from_public_bytes(self.audit_first)
+            return _public_key(self.suite, self.audit_first)
         return self.audit_signing_key().public_key()
 
-    def audit_keys_held(self) -> list[Ed25519PrivateKey]:
+    def audit_keys_held(self) -> list[SigningKey]:
         """The audit private keys in the file: the current one and, mid-rotation, the next."""
         held = [key for key in (self.audit_key, self.audit_next_key) if key is not None]
-        return [Ed25519PrivateKey.from_private_bytes(key) for key in held]
+        return [signing_key(self.suite, key) for key in held]
 
-    def start_audit_rotation(self) -> Ed25519PrivateKey:
+    def start_audit_rotation(self) -> SigningKey:
         """The next audit key, made if none is waiting (a rotation resumed keeps its key)."""
         if self.audit_key is None:
             raise KeyringError("the key file holds no audit key")
         if self.audit_first is None:
             self.audit_first = _raw_public(self.audit_signing_key().public_key())
         if self.audit_next_key is None:
-            self.audit_next_key = secrets.token_bytes(32)
-        return Ed25519PrivateKey.from_private_bytes(self.audit_next_key)
+            self.audit_next_key = self.suite.new_signing_key()
+        return signing_key(self.suite, self.audit_next_key)
 
     def finish_audit_rotation(self) -> None:
         """Make the next audit key the audit key, forgetting the old one's material. Call
@@ -176,8 +195,7 @@ class Keyring:
     def rotate(self) -> str:
         """Add a new data key and make it the one new values are encrypted with."""
         kid = _new_key_id()
-        self.data_keys[kid] = AESGCM.generate_key(bit_length=256)
-        self._ciphers[kid] = AESGCM(self.data_keys[kid])
+        self.data_keys[kid] = self.suite.new_data_key()
         self.active = kid
         return kid
 
@@ -199,30 +217,33 @@ class Keyring:
         if kid not in self.data_keys:
             raise KeyringError(f"no data key {kid!r} to retire")
         del self.data_keys[kid]
-        del self._ciphers[kid]
         self.retired[kid] = _iso(at)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._ciphers[self.active].encrypt(nonce, plaintext.encode(), context.encode())
+        key = self.data_keys[self.active]
+        sealed = self.suite.seal(key, nonce, plaintext.encode(), context.encode())
         return f"{self.active}.{b64url_encode(nonce + sealed)}"
 
     def decrypt(self, token: str, context: str) -> str:
         kid, _, body = token.partition(".")
-        cipher = self._ciphers.get(kid)
-        if cipher is None:
+        key = self.data_keys.get(kid)
+        if key is None:
             raise KeyringError(f"value for {context} was encrypted with unknown key {kid!r}")
         raw = b64url_decode(body)
         try:
-            clear = cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
-        except InvalidTag:
+            clear = self.suite.open(key, raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+        except KeyringError:
             raise KeyringError(f"value for {context} fails authentication") from None
         return clear.decode()
 
     def partner_key(self, label: bytes) -> bytes:
-        """HMAC-SHA256 of ``label`` under the partner root."""
+        """The suite's HMAC (HMAC-SHA256, HMAC-SM3) of ``label`` under the partner root."""
         root = self.index_key if self.partner_root is None else self.partner_root
-        return hmac.new(root, label, hashlib.sha256).digest()
+        mac = self.suite.mac(root)
+        mac.update(label)
+        digest: bytes = mac.digest()
+        return digest
 
     # --- the blind index -------------------------------------------------------------------
 
@@ -257,7 +278,7 @@ class Keyring:
                 key = self.retired_index_keys[key_id].key
             if key is None:
                 raise KeyringError(f"no index key {key_id!r} in the keyring")
-            mac = self._macs[key_id] = hmac.new(key, digestmod="sha256")
+            mac = self._macs[key_id] = self.suite.mac(key)
         return mac
 
     def indexing(self, key_id: str) -> Keyring:
@@ -311,6 +332,7 @@ class Keyring:
     def save(self, path: Path) -> None:
         document: dict[str, Any] = {
             "format": 2,
+            "suite": self.suite.name,
             "active": self.active,
             "data_keys": {kid: b64url_encode(key) for kid, key in self.data_keys.items()},
             "index_key": b64url_encode(self.index_key),
@@ -335,9 +357,17 @@ class Keyring:
         _write_atomically(path, json.dumps(document, indent=2))
 
     @classmethod
-    def load(cls, path: Path) -> Keyring:
+    def load(cls, path: Path, suite: str | None = None) -> Keyring:
+        """The keyring in key file ``path``; with ``suite``, refused unless it is of that
+        suite (a hub keeps the suite it was made with)."""
         try:
             document = json.loads(path.read_text())
+            recorded = str(document.get("suite", STANDARD))
+            if suite is not None and recorded != suite:
+                raise KeyringError(
+                    f"key file {path} is of the {recorded!r} crypto suite, not {suite!r}: "
+                    "a hub keeps the suite it was created with"
+                )
             return cls(
                 {kid: b64url_decode(key) for kid, key in document["data_keys"].items()},
                 document["active"],
@@ -352,6 +382,7 @@ class Keyring:
                 },
                 audit_next_key=_optional_key(document, "audit_next_key"),
                 audit_first=_optional_key(document, "audit_first"),
+                suite=suite_named(recorded),
             )
         except FileNotFoundError:
             raise KeyringError(f"no key file at {path}; run `hub init`") from None
@@ -359,7 +390,13 @@ class Keyring:
             raise KeyringError(f"key file {path} is not readable: {exc}") from None
 
 
-def _raw_public(public_key: Ed25519PublicKey) -> bytes:
+def _public_key(suite: CryptoSuite, raw: bytes) -> PublicKey:
+    if suite.name == STANDARD:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    return Sm2PublicKey(raw)
+
+
+def _raw_public(public_key: PublicKey) -> bytes:
     return public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 

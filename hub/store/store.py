@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import (
     ARRAY,
     JSON,
@@ -36,6 +35,7 @@ from hub.store import schema
 from hub.store.codec import Sealed, decode, decode_values, field_columns, seal
 from hub.store.indexstate import REFRESH_SECONDS, IndexState, hold_state, holding, read_state
 from hub.store.keyring import Keyring
+from hub.store.suite import CryptoSuite, SigningKey
 from hub.store.tables import (
     KIND_TABLES,
     SEALED_KEY_PREFIX,
@@ -44,6 +44,7 @@ from hub.store.tables import (
     quarantine,
     sync_state,
 )
+from policies import PseudonymKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +245,21 @@ class Store:
         partner is given under it cannot be joined with what another is given."""
         return self.keyring.partner_key(f"hub {use} v1:{partner}".encode())
 
-    def audit_signing_key(self) -> Ed25519PrivateKey:
+    def pseudonym_key(self, partner: str) -> PseudonymKey:
+        """This partner's pseudonym key, with the hash of the hub's suite (HMAC-SHA256 or
+        HMAC-SM3)."""
+        secret = self.partner_key(partner, "pseudonym")
+        return PseudonymKey(secret, self.keyring.suite.hash_name)
+
+    @property
+    def suite(self) -> CryptoSuite:
+        """The crypto suite the hub was made with (``hub.store.suite``)."""
+        return self.keyring.suite
+
+    def audit_signing_key(self) -> SigningKey:
         return self.keyring.audit_signing_key()
 
-    def audit_keys_on_file(self) -> list[Ed25519PrivateKey]:
+    def audit_keys_on_file(self) -> list[SigningKey]:
         """The audit keys the key file holds now, read again: a rotation by another process
         may have added the one the log has moved to."""
         if self.key_file is None:

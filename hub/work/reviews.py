@@ -247,7 +247,7 @@ class Reviews:
         return view | {"changes": changes}
 
     def _review(self, asked: Asked, decision: Decision, q: Queued) -> dict[str, Any]:
-        key = self.store.partner_key(asked.access.client_id, "pseudonym")
+        key = self.store.pseudonym_key(asked.access.client_id)
         return {
             "id": self.sharing.ids.encode(asked.access.client_id, ID_KIND, q.id),
             "kind": q.kind,

@@ -12,7 +12,15 @@ from hub.errors import KeyringError
 from hub.store import KIND_TABLES, Keyring, Store
 from hub.store.query import Filter, select_records
 from policies import RowScope
+from tests.conftest import SUITES
 from tests.data import ID_NUMBERS
+
+
+@pytest.fixture(params=SUITES)
+def crypto(request: pytest.FixtureRequest) -> str:
+    """Every test of this module under each crypto suite (``tests.conftest``)."""
+    return str(request.param)
+
 
 SECRETS = [*ID_NUMBERS[:2], "13812345678", "025-84561234", "重点关注", "双方曾有冲突记录"]
 """ID numbers, a person's and a unit's phone, police tags, case notes."""
@@ -41,9 +49,9 @@ def test_no_clear_sensitive_value_in_any_column(store: Store, records: dict[str,
 
 
 def test_no_clear_sensitive_value_in_the_sqlite_files(
-    tmp_path: Path, records: dict[str, Record]
+    tmp_path: Path, records: dict[str, Record], crypto: str
 ) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'hub.db'}", Keyring.generate())
+    store = Store.open(f"sqlite:///{tmp_path / 'hub.db'}", Keyring.generate(crypto))
     store.create_schema()
     _fill(store, records)
     with store.engine.connect() as conn:
@@ -82,16 +90,16 @@ def test_old_values_decrypt_after_key_rotation(store: Store, records: dict[str, 
     assert second.record.id_number == ID_NUMBERS[2]  # type: ignore[attr-defined]
 
 
-def test_a_value_moved_to_another_column_does_not_decrypt() -> None:
-    keyring = Keyring.generate()
+def test_a_value_moved_to_another_column_does_not_decrypt(crypto: str) -> None:
+    keyring = Keyring.generate(crypto)
     sealed = keyring.encrypt('"13812345678"', "person.phone")
     assert keyring.decrypt(sealed, "person.phone") == '"13812345678"'
     with pytest.raises(KeyringError, match="authentication"):
         keyring.decrypt(sealed, "person.id_number")
 
 
-def test_key_file_is_private_and_reloads(tmp_path: Path) -> None:
-    keyring = Keyring.generate()
+def test_key_file_is_private_and_reloads(tmp_path: Path, crypto: str) -> None:
+    keyring = Keyring.generate(crypto)
     path = tmp_path / "keys.json"
     keyring.save(path)
     assert path.stat().st_mode & 0o777 == 0o600

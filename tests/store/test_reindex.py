@@ -20,6 +20,7 @@ from hub.store import KIND_TABLES, Keyring, Store, metadata, reindex
 from hub.store.indexstate import read_state
 from hub.store.reindex import IndexRotationError, Progress, indexed_tables
 from hub.store.tables import BLIND_INDEX, blind_indexed, index_keys, index_map
+from tests.conftest import SUITES
 from tests.data import ID_NUMBERS
 from tests.store.reindex_data import (
     Filled,
@@ -29,6 +30,12 @@ from tests.store.reindex_data import (
     search_for,
     subject_seqs,
 )
+
+
+@pytest.fixture(params=SUITES)
+def crypto(request: pytest.FixtureRequest) -> str:
+    """Every test of this module under each crypto suite (``tests.conftest``)."""
+    return str(request.param)
 
 
 class Stop(Exception):

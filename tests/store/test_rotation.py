@@ -18,8 +18,15 @@ from hub.store.rotation import (
     retire_drained,
     start_rotation,
 )
+from tests.conftest import SUITES
 from tests.data import ID_NUMBERS
 from tests.store.rotation_data import fill, read_everything, sealed_values, under_key
+
+
+@pytest.fixture(params=SUITES)
+def crypto(request: pytest.FixtureRequest) -> str:
+    """Every test of this module under each crypto suite (``tests.conftest``)."""
+    return str(request.param)
 
 
 def test_rotation_moves_every_value_and_retires_the_old_key(store: Store, tmp_path: Path) -> None:

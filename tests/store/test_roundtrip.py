@@ -14,7 +14,14 @@ from hub.store.codec import decode_values
 from hub.store.query import Filter, select_records
 from hub.store.store import kind_table
 from policies import RowScope
+from tests.conftest import SUITES
 from tests.data import ID_NUMBERS
+
+
+@pytest.fixture(params=SUITES)
+def crypto(request: pytest.FixtureRequest) -> str:
+    """Every test of this module under each crypto suite (``tests.conftest``)."""
+    return str(request.param)
 
 
 def people_where(store: Store, **equals: object) -> list[StoredRecord]:
