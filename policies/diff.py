@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from policies.evaluate import admits, row_scope
-from policies.model import KindGrant, Policy, Rows, Treatment
+from policies.model import MATCH_WORDS, KindGrant, Policy, Rows, Treatment
 
 Direction = Literal["widens", "narrows"]
 
@@ -179,15 +179,14 @@ def _said(rows: Rows | None) -> str:
     if rows is None:
         return "-"
     parts = ["all rows"] if rows.all else []
-    parts += [
-        f"{j.field} {'starts with' if j.match == 'prefix' else 'in'} claim {j.claim}"
-        for j in rows.jurisdiction
-    ]
+    parts += [f"{j.field} {MATCH_WORDS[j.match]} claim {j.claim}" for j in rows.jurisdiction]
     said = " or ".join(parts)
     for c in rows.where:
         test = (
             f"starts with {c.prefix}"
             if c.prefix is not None
+            else f"a grid of {list(c.area)}"
+            if c.area is not None
             else f"in {list(c.in_)}"
             if c.in_ is not None
             else f"= {c.equals}"

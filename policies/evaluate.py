@@ -29,8 +29,13 @@ Claims = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True, slots=True)
 class Match:
+    """``field`` among ``values`` (``in``), starting with one (``prefix``), or a grid code
+    of the communities or streets ``values`` names (``area``), which only the hub's grid
+    registry can answer: the hub compiles it into a sub-query of the registry and, to read
+    a record in Python, expands it to the grid codes first (``hub.grids.expand_scope``)."""
+
     field: str
-    op: Literal["in", "prefix"]
+    op: Literal["in", "prefix", "area"]
     values: tuple[Any, ...]
 
 
@@ -68,8 +73,11 @@ class Citation:
 
 def holds(match: Match, record: Mapping[str, Any]) -> bool:
     """Whether ``record``'s value of ``match.field`` satisfies ``match``: the Python
-    reading of what ``hub.store.query`` compiles into SQL."""
+    reading of what ``hub.store.query`` compiles into SQL. An ``area`` match holds for
+    nothing here (fail closed): the hub expands it to grid codes before reading a record."""
     value = record.get(match.field)
+    if match.op == "area":
+        return False
     if match.op == "prefix":
         return isinstance(value, str) and any(value.startswith(str(p)) for p in match.values)
     return value in match.values
@@ -320,13 +328,15 @@ def _scope(policy: Policy, kind: str, claims: Claims) -> RowScope:
 def row_scope(rows: Rows, claims: Claims) -> RowScope:
     """The rows ``rows`` admits for a caller holding ``claims``."""
     any_of = tuple(
-        Match(j.field, "prefix" if j.match == "prefix" else "in", tuple(claims[j.claim]))
+        Match(j.field, "in" if j.match == "equals" else j.match, tuple(claims[j.claim]))
         for j in rows.jurisdiction
         if claims.get(j.claim)
     )
     all_of = tuple(
         Match(c.field, "prefix", (c.prefix,))
         if c.prefix is not None
+        else Match(c.field, "area", tuple(c.area))
+        if c.area is not None
         else Match(c.field, "in", tuple(c.in_) if c.in_ is not None else (c.equals,))
         for c in rows.where
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from contracts import Sensitivity, contract
-from policies.model import Policy, Treatment
+from policies.model import MATCH_WORDS, Policy, Treatment
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,7 @@ def _own(policy: Policy, kind: str, name: str) -> list[FieldGrant]:
         "all rows"
         if grant.rows.all
         else " or ".join(
-            f"{j.field} {'starts with' if j.match == 'prefix' else 'in'} claim {j.claim}"
-            for j in grant.rows.jurisdiction
+            f"{j.field} {MATCH_WORDS[j.match]} claim {j.claim}" for j in grant.rows.jurisdiction
         )
     )
     if grant.rows.where:

@@ -53,17 +53,32 @@ class Treatment(StrEnum):
 
 
 class Jurisdiction(BaseModel):
-    """Rows whose ``field`` is among the values of the caller's token claim ``claim``."""
+    """Rows whose ``field`` is among the values of the caller's token claim ``claim``
+    (``equals``), starts with one (``prefix``), or, for ``grid_code``, names a grid of one
+    of the communities or streets the claim names (``area``: 12- or 9-digit statistical
+    area codes, expanded to their grids by the hub's grid registry)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     field: str
     claim: str
-    match: Literal["equals", "prefix"] = "equals"
+    match: Literal["equals", "prefix", "area"] = "equals"
+
+    @model_validator(mode="after")
+    def _area_of_grids(self) -> Self:
+        if self.match == "area" and self.field != "grid_code":
+            raise ValueError("match: area names the grids of an area: field grid_code only")
+        return self
+
+
+MATCH_WORDS = {"equals": "in", "prefix": "starts with", "area": "a grid of the areas in"}
+"""A jurisdiction's match, in words (``explain``, ``diff``)."""
 
 
 class Condition(BaseModel):
-    """A condition on a record's own value: exactly one of ``equals``, ``in``, ``prefix``."""
+    """A condition on a record's own value: exactly one of ``equals``, ``in``, ``prefix``,
+    or ``area`` (for ``grid_code``: a grid of the communities or streets listed, by their
+    12- or 9-digit codes, as the hub's grid registry says)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -71,12 +86,15 @@ class Condition(BaseModel):
     equals: str | int | bool | None = None
     in_: list[str | int] | None = Field(default=None, alias="in")
     prefix: str | None = None
+    area: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _one_test(self) -> Self:
-        given = [t for t in (self.equals, self.in_, self.prefix) if t is not None]
+        given = [t for t in (self.equals, self.in_, self.prefix, self.area) if t is not None]
         if len(given) != 1:
-            raise ValueError("a condition takes exactly one of equals, in, prefix")
+            raise ValueError("a condition takes exactly one of equals, in, prefix, area")
+        if self.area is not None and self.field != "grid_code":
+            raise ValueError("area names the grids of an area: field grid_code only")
         return self
 
 
@@ -242,6 +260,13 @@ class Policy(BaseModel):
             del content["cases"]
         if self.break_glass is None:
             del content["break_glass"]
+        scoped = [grant["rows"] for grant in content["kinds"].values()]
+        if content.get("work_orders"):
+            scoped.append(content["work_orders"]["rows"])
+        for rows in scoped:
+            for condition in rows["where"]:
+                if condition["area"] is None:
+                    del condition["area"]
         for grant in content["kinds"].values():
             if not grant["submit"]:
                 del grant["submit"]

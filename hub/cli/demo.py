@@ -20,6 +20,7 @@ from hub.cli.sync import run_sync, summary_table
 from hub.config import load_config, open_store
 from hub.demo import story
 from hub.files import private_dir, write_private
+from hub.grids import load_registry_file, replace_registry
 from hub.ingest.sources import save_sources
 from hub.policyfiles import POLICIES_DIR, PolicyRegistry, install_policy
 from hub.reference.systems import reference_systems
@@ -52,10 +53,14 @@ def demo(
     init(home=home, database_url=None)
     config = load_config(home)
     console = Console()
-    with reference_systems(config.home / "reference", people=people, seed=seed) as refs:
+    folder = config.home / "reference"
+    with reference_systems(folder, people=people, seed=seed, registry=True) as refs:
         save_sources(config.home, refs.sources)
         store = open_store(config)
         try:
+            if refs.grids_file is not None:
+                registry = load_registry_file(refs.grids_file)
+                replace_registry(store, registry, operator(), str(refs.grids_file))
             report = run_sync(store, refs.sources, batch_size=1000)
             path = report.save(config.home)
             console.print(summary_table(report))
@@ -168,9 +173,13 @@ def barrier_table(store: Store, home: Path, world: World) -> Table:
     return table
 
 
+REGISTRY_RULES = ("unknown_grid", "unknown_beat", "grid_beat_mismatch")
+
+
 def defects_table(store: Store, world: World) -> Table:
     """Planted defects per source and stream, and how many the hub caught under the
-    expected rule. A source keyed by a sealed value has its keys blind-indexed."""
+    expected rule; those planted against the grid registry on rows of their own. A
+    source keyed by a sealed value has its keys blind-indexed."""
     caught = {
         (q.source_system, q.stream, q.source_key): {f"{f['field']}:{f['rule']}" for f in q.failures}
         for q in store.quarantined()
@@ -180,7 +189,8 @@ def defects_table(store: Store, world: World) -> Table:
     for d in world.defects:
         keys = (d.source_key, store.seal_source_key(d.source_key))
         hit = any(d.expected in caught.get((d.source, d.stream, key), set()) for key in keys)
-        per_stream.setdefault((d.source, d.stream), []).append(hit)
+        against = " (grid registry)" if d.expected.split(":")[1] in REGISTRY_RULES else ""
+        per_stream.setdefault((d.source, d.stream + against), []).append(hit)
     for (source, stream), hits in sorted(per_stream.items()):
         missed = hits.count(False)
         table.add_row(

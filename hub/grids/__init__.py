@@ -18,6 +18,7 @@ from hub.grids.model import (
     GridRegistry,
     Structure,
 )
+from hub.grids.scope import expand_scope, store_scope
 from hub.grids.stored import load_registry, registry_info, replace_registry
 
 __all__ = [
@@ -31,11 +32,13 @@ __all__ = [
     "GridRegistryError",
     "RegistryInvalid",
     "Structure",
+    "expand_scope",
     "load_registry",
     "load_registry_file",
     "parse_registry",
     "registry_document",
     "registry_info",
     "replace_registry",
+    "store_scope",
     "write_registry_file",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hub.files import write_private
 from hub.grids.errors import RegistryInvalid
 from hub.grids.model import DEFAULT_STRUCTURE, Beat, Grid, GridRegistry, GridType, Structure
 
@@ -136,5 +137,7 @@ def registry_document(registry: GridRegistry) -> dict[str, Any]:
 
 
 def write_registry_file(registry: GridRegistry, path: Path) -> None:
+    """``registry`` as a file ``load_registry_file`` reads, mode 0600 (it names the grid
+    workers)."""
     text = yaml.safe_dump(registry_document(registry), allow_unicode=True, sort_keys=False)
-    path.write_text(text, encoding="utf-8")
+    write_private(path, text)

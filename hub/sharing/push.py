@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from contracts import Failure, Record, RecordInvalid, contract, header_names
 from hub.audit import AuditEvent
+from hub.grids import store_scope
 from hub.ingest.sync import Admitted, admit_rows, push_stream
 from hub.sharing.errors import Denied, InvalidRequest, TooLarge
 from hub.sharing.service import Asked, Sharing
@@ -76,6 +77,7 @@ def judge(
             event,
         )
     decision = sharing.decide(asked, action)
+    scope = store_scope(sharing.store, decision.scope)
     _no_duplicates(sharing, asked, action, decision, rows)
     stream = push_stream(asked.kind)
     judged: list[Judged] = []
@@ -101,7 +103,7 @@ def judge(
             failures: tuple[Failure, ...] = ()
         except RecordInvalid as exc:
             record, failures = None, exc.failures
-        if not admits(decision.scope, mapped if record is None else record.model_dump()):
+        if not admits(scope, mapped if record is None else record.model_dump()):
             outside.append(key)
         judged.append(Judged(key, record, failures))
     if outside:

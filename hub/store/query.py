@@ -1,8 +1,9 @@
 """Queries over one kind's records, with a policy's row scope compiled into the SQL.
 
 The scope (``policies.RowScope``) and the caller's filters become WHERE clauses, so a row
-outside the caller's scope is never fetched. Paging is keyset on the record id: a page
-boundary does not move when records are inserted before it.
+outside the caller's scope is never fetched; a scope naming communities or streets
+(``Match.op == "area"``) becomes a sub-query of the grid registry. Paging is keyset on
+the record id: a page boundary does not move when records are inserted before it.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from functools import cache
 from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Column, ColumnElement, and_, false, func, or_, select, true
+from sqlalchemy import Column, ColumnElement, Select, and_, false, func, or_, select, true
 
 from contracts import untyped
 from hub.store.store import Store, StoredRecord, kind_table
-from hub.store.tables import FieldColumn, KindTable
+from hub.store.tables import FieldColumn, KindTable, grid_registry
 from policies import Match, RowScope
 
 Op = Literal["eq", "in", "gte", "lte", "prefix"]
@@ -90,7 +91,18 @@ def _starts_with(column: ColumnElement[Any], prefix: str) -> ColumnElement[bool]
 def _match(column: ColumnElement[Any], match: Match) -> ColumnElement[bool]:
     if match.op == "prefix":
         return or_(false(), *(_starts_with(column, str(p)) for p in match.values))
+    if match.op == "area":
+        return column.in_(area_grids(match.values))
     return column.in_(list(match.values))
+
+
+def area_grids(areas: Sequence[Any]) -> Select[tuple[str]]:
+    """The codes of the registry's grids in the communities or streets ``areas`` (their
+    12- or 9-digit codes), as a sub-query: a scope naming an area is expanded by the
+    database, in the query that reads the rows. No registry loaded: no grid, no row."""
+    community = grid_registry.c.community_code
+    inside = or_(false(), *(_starts_with(community, str(a)) for a in areas))
+    return select(grid_registry.c.code).where(inside)
 
 
 def scope_clause(kt: KindTable, scope: RowScope) -> ColumnElement[bool]:

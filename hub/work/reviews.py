@@ -37,6 +37,7 @@ from contracts import Record
 from hub.audit import AuditEvent
 from hub.auth.clients import ClientRegistry
 from hub.events import emit
+from hub.grids import store_scope
 from hub.ingest.sync import admit_rows, push_stream
 from hub.sharing import Asked, InvalidRequest, NotFound, Page, Sharing
 from hub.sharing.push import disagreements_of, judge, partner_source, refusal
@@ -374,7 +375,7 @@ class Reviews:
             return exc.reason
         if set(q.record.model_fields_set) - granted.writable:
             return "submit_fields"
-        if not admits(granted.scope, q.record.model_dump()):
+        if not admits(store_scope(self.sharing.store, granted.scope), q.record.model_dump()):
             return "out_of_scope"
         return None
 

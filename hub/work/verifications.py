@@ -36,6 +36,7 @@ from contracts import VERIFIED_KINDS, RecordInvalid, Visit, VisitorSide, contrac
 from hub.audit import AuditEvent
 from hub.errors import HubError
 from hub.events import emit
+from hub.grids import store_scope
 from hub.ingest.sync import Admitted, admit_rows
 from hub.sharing import Asked, Denied, InvalidRequest, NotFound, Page, Sharing
 from hub.store import Transaction
@@ -120,7 +121,7 @@ class Verifications:
         policy = self.sharing.policies.get(asked.access.policy_id)
         side = VisitorSide.POLICE if policy is not None and policy.police else VisitorSide.GRID
         visit = self._visit(asked, write, kind, target, stated, side, now)
-        if not admits(write.scope, visit.model_dump()):
+        if not admits(store_scope(self.sharing.store, write.scope), visit.model_dump()):
             event = self._refusal(asked, write, "out_of_scope", record_id=ref)
             raise Denied("scope", "the visit would lie outside your visit rows", event)
         stored: list[int] = []

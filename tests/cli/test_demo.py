@@ -54,7 +54,7 @@ def _demo(home: Path) -> str:
     for stream in report["streams"]:
         assert stream["error"] is None
         assert stream["read"] == stream["stored"] + stream["quarantined"]
-    world = generate(people=300, seed=3)
+    world = generate(people=300, seed=3, registry_defects=True)
     assert report["totals"]["quarantined"] == len(world.defects)
     store = open_store(load_config(home))
     try:
@@ -62,6 +62,7 @@ def _demo(home: Path) -> str:
     finally:
         store.close()
     assert "missed" in result.output
+    assert re.search(r"police_db/people \(grid registry\)\s*│\s*3\s*│\s*3\s*│\s*0", result.output)
     assert "the barrier" in result.output
     assert "≠" not in result.output  # the reconciliation found what the world planted
     assert report["expectations"]

@@ -70,7 +70,8 @@ def test_load_then_show(tmp_path: Path) -> None:
     assert "loaded 36 grids, 12 beats" in loaded.output
     shown = runner.invoke(app, ["grids", "show", "--home", str(home)], env={"COLUMNS": "200"})
     assert shown.exit_code == 0, shown.output
-    assert "36 grids" in shown.output and "专属网格/学校" in shown.output
+    assert "36 grids" in shown.output
+    assert "专属网格/学校" in shown.output
     store = open_store(load_config(home))
     try:
         with store.engine.connect() as conn:

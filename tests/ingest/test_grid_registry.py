@@ -97,7 +97,8 @@ def test_a_pushed_row_is_held_to_the_registry_the_store_holds(store: Store) -> N
     stream = push_stream("person")
     rows = [{"source_key": "p1", **wrong_beat}]
     admitted = admit_rows(store, "partner:x", stream, rows, new_run_id())
-    assert admitted.quarantined == [] and admitted.stored == ["p1"]
+    assert admitted.quarantined == []
+    assert admitted.stored == ["p1"]
     replace_registry(store, world_registry(), "test", "world")
     rows = [{"source_key": "p2", **wrong_beat}]
     admitted = admit_rows(store, "partner:x", stream, rows, new_run_id())
