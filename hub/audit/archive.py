@@ -40,7 +40,7 @@ from hub.audit.checkpoint import Checkpoint, open_checkpoint
 from hub.audit.entry import AuditEvent, iso_utc
 from hub.audit.errors import ArchiveError, ArchiveInvalid, NoteError, RetentionError
 from hub.audit.log import AuditLog, entry_bytes, fold, push_leaf
-from hub.audit.merkle import HASH_SIZE, leaf_hash, verify_consistency
+from hub.audit.merkle import HASH_SIZE, TreeHash, tree_hash_for, verify_consistency
 from hub.audit.note import Verifier
 from hub.files import write_private
 from hub.store.tables import audit_archives, audit_checkpoints, audit_log, audit_records, audit_tree
@@ -255,6 +255,7 @@ def verify_archive(path: Path, log_vkey: str) -> ArchiveCheck:
 
 
 def _open(data: bytes, verifier: Verifier) -> _Opened:
+    th = tree_hash_for(verifier.public_key)
     try:
         doc = json.loads(data)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -276,8 +277,8 @@ def _open(data: bytes, verifier: Verifier) -> _Opened:
     stack = list(prefix)
     leaves = []
     for expected, item in enumerate(entries, first):
-        leaf = _leaf(item, expected)
-        push_leaf(stack, expected - 1, leaf)
+        leaf = _leaf(item, expected, th)
+        push_leaf(stack, expected - 1, leaf, th)
         leaves.append(leaf)
     if len(leaves) != last - first + 1:
         raise ArchiveInvalid(
@@ -286,13 +287,13 @@ def _open(data: bytes, verifier: Verifier) -> _Opened:
         )
     size_k = _checkpoint(signed, verifier, "the archived range's")
     newest = _checkpoint(latest, verifier, "the newest")
-    root = fold(stack)
+    root = fold(stack, th)
     if size_k.size != last or size_k.root != root:
         raise ArchiveInvalid(
             f"entries {first}..{last} do not hash to the root signed at size {last}: "
             "an entry altered, removed, added or reordered, or the checkpoint is not theirs"
         )
-    if not verify_consistency(last, newest.size, root, newest.root, proof):
+    if not verify_consistency(last, newest.size, root, newest.root, proof, th):
         raise ArchiveInvalid(
             f"the consistency proof from size {last} to the newest checkpoint "
             f"({newest.size}) does not hold"
@@ -300,7 +301,7 @@ def _open(data: bytes, verifier: Verifier) -> _Opened:
     return _Opened(first, last, root, newest.size, leaves)
 
 
-def _leaf(item: Any, expected: int) -> bytes:
+def _leaf(item: Any, expected: int, th: TreeHash) -> bytes:
     if not isinstance(item, dict) or not isinstance(item.get("event"), str):
         raise ArchiveInvalid(f"archived entry {expected} is malformed")
     if item.get("seq") != expected:
@@ -313,7 +314,7 @@ def _leaf(item: Any, expected: int) -> bytes:
             raise ValueError(item["at"])
     except (ValueError, TypeError):
         raise ArchiveInvalid(f"archived entry {expected}'s time is not canonical") from None
-    return leaf_hash(entry_bytes(expected, at, item["event"]))
+    return th.leaf(entry_bytes(expected, at, item["event"]))
 
 
 def _checkpoint(note: Any, verifier: Verifier, which: str) -> Checkpoint:

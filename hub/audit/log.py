@@ -67,13 +67,13 @@ from hub.audit.entry import AuditEntry, AuditEvent, iso_utc
 from hub.audit.errors import AuditError, AuditKeyUnavailable, NoteError
 from hub.audit.group import GroupCommit
 from hub.audit.keychain import KEY_CHANGED, key_line, next_key, signed_by_next
-from hub.audit.merkle import SHA256, MerkleTree, TreeHash
+from hub.audit.merkle import SHA256, MerkleTree, TreeHash, tree_hash_for
 from hub.audit.note import Signer, Verifier, add_signatures
 from hub.audit.search import AuditQuery, indexed_columns, record_rows, search_entries
 from hub.store import Store, Transaction
 from hub.store.keyring import ed25519_key_id
 from hub.store.store import begin_immediate
-from hub.store.suite import PublicKey, SigningKey, suite_of_key
+from hub.store.suite import PublicKey, SigningKey
 from hub.store.tables import (
     audit_checkpoints,
     audit_cosignatures,
@@ -136,11 +136,6 @@ def origin_for(public_key: PublicKey) -> str:
     """The log's origin line and key name, from its first audit key: it outlives every
     rotation of the key."""
     return f"hub-audit/{ed25519_key_id(public_key)}"
-
-
-def tree_hash_for(key: SigningKey | PublicKey | None) -> TreeHash:
-    """The tree hash of a log signed by ``key``: SM3 for an SM2 key, else SHA-256."""
-    return SHA256 if key is None else TreeHash.of(suite_of_key(key))
 
 
 def _now() -> dt.datetime:

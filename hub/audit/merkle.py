@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Select, Table, and_, bindparam, func, insert, or_, select
 
 from hub.audit.errors import AuditError
-from hub.store.suite import CryptoSuite, GmSuite
+from hub.store.suite import CryptoSuite, GmSuite, PublicKey, SigningKey, suite_of_key
 from hub.store.tables import audit_tree
 
 HASH_SIZE = 32
@@ -70,11 +70,19 @@ class TreeHash:
     @classmethod
     def of(cls, suite: CryptoSuite) -> TreeHash:
         """The tree hash of a crypto suite: SHA-256 (``standard``) or SM3 (``gm``)."""
-        return SHA256 if suite.hash_name == "sha256" else cls(suite.hash_name, suite.digest)
+        known = {"sha256": SHA256, "sm3": SM3}
+        return known.get(suite.hash_name) or cls(suite.hash_name, suite.digest)
 
 
 SHA256 = TreeHash("sha256", lambda data: hashlib.sha256(data).digest())
 SM3 = TreeHash("sm3", GmSuite().digest)
+
+
+def tree_hash_for(key: SigningKey | PublicKey | None) -> TreeHash:
+    """The tree hash of a log signed by ``key``: SM3 for an SM2 key, else SHA-256. So a
+    verifier holding only the log's public key (a partner, a witness) knows it."""
+    return SHA256 if key is None else TreeHash.of(suite_of_key(key))
+
 
 Node = tuple[int, int]
 """A complete subtree, as (level, idx): it covers leaves [idx·2^level, (idx+1)·2^level)."""

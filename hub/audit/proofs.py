@@ -19,7 +19,7 @@ from hub.audit.checkpoint import open_checkpoint
 from hub.audit.entry import iso_utc
 from hub.audit.errors import AuditError, NoteError
 from hub.audit.log import AuditLog, entry_bytes
-from hub.audit.merkle import leaf_hash, verify_inclusion
+from hub.audit.merkle import tree_hash_for, verify_inclusion
 from hub.audit.note import Verifier
 
 FORMAT = "hub-audit-proof/1"
@@ -71,7 +71,8 @@ def check_proof(
         seq, size = int(item["seq"]), int(bundle["tree_size"])
         at = dt.datetime.fromisoformat(item["at"])
         proof = [base64.b64decode(h, validate=True) for h in bundle["inclusion"]]
-        leaf = leaf_hash(entry_bytes(seq, at, item["event"]))
+        th = tree_hash_for(log_key.public_key)
+        leaf = th.leaf(entry_bytes(seq, at, item["event"]))
     except NoteError as exc:
         return ProofCheck(False, f"the checkpoint does not open: {exc}")
     except (KeyError, TypeError, ValueError) as exc:
@@ -80,7 +81,7 @@ def check_proof(
         return ProofCheck(
             False, f"the proof is for size {size}, the checkpoint for {checkpoint.size}"
         )
-    if not verify_inclusion(leaf, seq - 1, size, proof, checkpoint.root):
+    if not verify_inclusion(leaf, seq - 1, size, proof, checkpoint.root, th):
         return ProofCheck(
             False, "the entry is not in the signed tree: entry or proof altered", seq, size
         )

@@ -28,7 +28,7 @@ import httpx
 from hub.audit.checkpoint import Checkpoint, cosign, open_checkpoint
 from hub.audit.errors import NoteError, Unverified, WitnessAlarm
 from hub.audit.keychain import next_key, signed_by_next
-from hub.audit.merkle import verify_consistency
+from hub.audit.merkle import tree_hash_for, verify_consistency
 from hub.audit.note import Cosigner, Verifier
 from hub.files import write_private
 
@@ -84,7 +84,7 @@ def witness_once(
     except NoteError as exc:
         raise WitnessAlarm("bad_checkpoint", f"the checkpoint is not the log's: {exc}") from None
     if before is not None:
-        _extends(http, before, checkpoint)
+        _extends(http, before, checkpoint, log)
     line = cosign(checkpoint, cosigner)
     sent = http.post(
         "/v1/audit/checkpoint/cosignature",
@@ -133,13 +133,13 @@ def _follow_keys(
                 "not hand over to a key that signed it",
             )
         if before is not None:
-            _extends(http, before, handover)
+            _extends(http, before, handover, log)
         before = WitnessState(handover.origin, handover.size, handover.root, new.vkey())
         log = new
     return before, log
 
 
-def _extends(http: httpx.Client, before: WitnessState, now: Checkpoint) -> None:
+def _extends(http: httpx.Client, before: WitnessState, now: Checkpoint, log: Verifier) -> None:
     if now.origin != before.origin:
         raise WitnessAlarm("other_log", f"origin {now.origin} is not {before.origin}")
     if now.size < before.size:
@@ -156,7 +156,8 @@ def _extends(http: httpx.Client, before: WitnessState, now: Checkpoint) -> None:
     if answer.status_code != 200:
         raise WitnessAlarm("bad_proof", f"no consistency proof from {before.size} to {now.size}")
     proof = [base64.b64decode(h) for h in answer.json()["proof"]]
-    if not verify_consistency(before.size, now.size, before.root, now.root, proof):
+    th = tree_hash_for(log.public_key)
+    if not verify_consistency(before.size, now.size, before.root, now.root, proof, th):
         raise WitnessAlarm(
             "fork",
             f"the tree of size {now.size} does not extend the one of size {before.size} this "
